@@ -1,0 +1,68 @@
+using KfuncForge.Cli.Commands;
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+
+namespace KfuncForge.Cli;
+
+/// <summary>The engine's command line: dispatch, error reporting and exit codes (0 ok, 1 failed, 2 bad input, 3 not implemented).</summary>
+public static class Cli
+{
+    public static readonly string[] CommonOptions = ["root", "out"];
+
+    public static IReadOnlyList<ICommand> Commands { get; } =
+    [
+        new ValidateCommand(),
+
+
+    ];
+
+    public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
+    {
+        if (args.Count == 0 || args[0] is "-h" or "--help" or "help")
+        {
+            stdout.WriteLine("usage: kfuncforge <command> [--root=<source tree>] [--out=<artifacts dir>] [options]");
+            foreach (var c in Commands) stdout.WriteLine($"  {c.Name,-10} {c.Summary}");
+            return args.Count == 0 ? ExitCodes.BadInput : ExitCodes.Ok;
+        }
+        var command = Commands.FirstOrDefault(c => c.Name == args[0]);
+        if (command is null)
+        {
+            stderr.WriteLine($"error: unknown command '{args[0]}'; known: {string.Join(", ", Commands.Select(c => c.Name))}");
+            return ExitCodes.BadInput;
+        }
+        try
+        {
+            var options = Options.Parse(args.Skip(1).ToList(), CommonOptions.Concat(command.Accepts).ToHashSet(StringComparer.Ordinal), command.Name);
+            var root = Path.GetFullPath(options.Get("root") ?? FindRoot(Directory.GetCurrentDirectory()));
+            var tree = new SourceTree(root);
+            var artifacts = Path.GetFullPath(options.Get("out") ?? Path.Combine(root, "artifacts"));
+            return command.Run(new CommandContext(options, tree, artifacts, stdout, stderr));
+        }
+        catch (InputException e)
+        {
+            foreach (var p in e.Problems) stderr.WriteLine($"error: {p}");
+            stderr.WriteLine($"{e.Problems.Count} problem{(e.Problems.Count == 1 ? "" : "s")} found; nothing was written. Fix them and run again.");
+            return ExitCodes.BadInput;
+        }
+        catch (StageException e)
+        {
+            stderr.WriteLine($"error: {e.Message}");
+            return ExitCodes.Failed;
+        }
+        catch (Exception e) when (Environment.GetEnvironmentVariable("KFUNCFORGE_DEBUG") is null)
+        {
+            stderr.WriteLine($"internal error ({e.GetType().Name}): {e.Message}");
+            stderr.WriteLine("This is a bug in KfuncForge; rerun with KFUNCFORGE_DEBUG=1 for the stack trace and report it.");
+            return ExitCodes.Failed;
+        }
+    }
+
+    /// <summary>The source tree is the nearest folder upwards that holds both kfunc-modules/ and distros/.</summary>
+    public static string FindRoot(string start)
+    {
+        for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+            if (Directory.Exists(Path.Combine(dir.FullName, "kfunc-modules")) && Directory.Exists(Path.Combine(dir.FullName, "distros")))
+                return dir.FullName;
+        throw new InputException(new Problem(start, 0, 0, "", "not inside a KfuncForge source tree (no kfunc-modules/ and distros/ above this folder); pass --root"));
+    }
+}

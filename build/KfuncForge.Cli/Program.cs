@@ -1,0 +1,1 @@
+return KfuncForge.Cli.Cli.Run(args, Console.Out, Console.Error);

@@ -1,0 +1,85 @@
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+
+namespace KfuncForge.Definitions;
+
+/// <summary>Where the definitions live inside a source tree (the repository root, or a test fixture's root).</summary>
+public sealed record SourceTree(string Root)
+{
+    public string Modules => Path.Combine(Root, "kfunc-modules");
+    public string Distros => Path.Combine(Root, "distros");
+    public string KernelPackagings => Path.Combine(Distros, "kernel-packaging");
+    public string Templates => Path.Combine(Root, "templates");
+
+    /// <summary>Paths in messages are relative to the root, so they read the same on every machine.</summary>
+    public string Display(string fullPath) => Path.GetRelativePath(Root, fullPath).Replace('\\', '/');
+}
+
+/// <summary>Every definition of a source tree, loaded strictly and validated together.</summary>
+public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules, IReadOnlyList<DistroProfile> Distros)
+{
+    /// <summary>Loads everything; on any problem throws one InputException listing all of them.</summary>
+    public static Catalog Load(SourceTree tree)
+    {
+        var problems = new List<Problem>();
+
+        var packagings = new SortedDictionary<string, KernelPackaging>(StringComparer.Ordinal);
+        foreach (var file in YamlFiles(tree.KernelPackagings))
+        {
+            var doc = DocumentReader.Read<KernelPackagingDocument>(file, tree.Display(file), problems);
+            if (doc is not null && DistroValidator.ValidatePackaging(doc, Path.GetFileNameWithoutExtension(file), problems) is { } p)
+                packagings[p.Name] = p;
+        }
+
+        var distros = new List<DistroProfile>();
+        foreach (var file in YamlFiles(tree.Distros))
+        {
+            var doc = DocumentReader.Read<DistroDocument>(file, tree.Display(file), problems);
+            if (doc is not null && DistroValidator.ValidateDistro(doc, Path.GetFileNameWithoutExtension(file), packagings, problems) is { } d)
+                distros.Add(d);
+        }
+        if (!Directory.Exists(tree.Distros) || distros.Count == 0 && problems.Count == 0)
+            problems.Add(new Problem(tree.Display(tree.Distros), 0, 0, "", "no distro profiles found; add distros/<id>.yaml"));
+
+        var modules = new List<KfuncModule>();
+        if (Directory.Exists(tree.Modules))
+        {
+            foreach (var dir in Directory.GetDirectories(tree.Modules).Order(StringComparer.Ordinal))
+            {
+                var file = Path.Combine(dir, "module.yaml");
+                if (!File.Exists(file))
+                {
+                    problems.Add(new Problem(tree.Display(dir), 0, 0, "", "module folder has no module.yaml; add one or remove the folder"));
+                    continue;
+                }
+                var doc = DocumentReader.Read<ModuleDocument>(file, tree.Display(file), problems);
+                if (doc is not null && ModuleValidator.Validate(doc, dir, Path.GetFileName(dir), problems) is { } m)
+                    modules.Add(m);
+            }
+        }
+        var owners = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var m in modules)
+            foreach (var k in m.Kfuncs)
+                if (!owners.TryAdd(k.Name, m.Name))
+                    problems.Add(new Problem(tree.Display(Path.Combine(m.Directory, "module.yaml")), 0, 0, "kfuncs",
+                        $"kfunc '{k.Name}' is also defined by module '{owners[k.Name]}'; a kfunc belongs to one module"));
+
+        if (problems.Count > 0) throw new InputException(problems);
+        return new Catalog(tree, modules, distros);
+    }
+
+    public DistroProfile Distro(string id) =>
+        Distros.FirstOrDefault(d => d.Id == id)
+        ?? throw new InputException(new Problem("--distro", 0, 0, "", $"unknown distro id '{id}'; known: {string.Join(", ", Distros.Select(d => d.Id))} (one per distros/<id>.yaml)"));
+
+    /// <summary>All modules, or the one named (with a clear error when no such module exists).</summary>
+    public IReadOnlyList<KfuncModule> SelectModules(string? name) =>
+        name is null ? Modules
+        : Modules.Where(m => m.Name == name).ToList() is { Count: > 0 } found ? found
+        : throw new InputException(new Problem("--module", 0, 0, "", $"unknown module '{name}'; known: {string.Join(", ", Modules.Select(m => m.Name))} (one per kfunc-modules/<name>/)"));
+
+    private static IEnumerable<string> YamlFiles(string dir) =>
+        Directory.Exists(dir)
+            ? Directory.GetFiles(dir, "*.yaml", SearchOption.TopDirectoryOnly).Order(StringComparer.Ordinal)
+            : [];
+}

@@ -1,0 +1,150 @@
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+
+namespace KfuncForge.Definitions;
+
+/// <summary>Semantic checks of distros/&lt;id&gt;.yaml and distros/kernel-packaging/&lt;name&gt;.yaml.</summary>
+public static class DistroValidator
+{
+    /// <summary>Placeholders kernel package patterns may use; their values come from the kernel release (see KernelRelease).</summary>
+    public static readonly string[] KernelPlaceholders = ["release", "abi", "line", "version", "flavour"];
+
+    /// <summary>Placeholders the emitted package's name and install dir may use.</summary>
+    public static readonly string[] PackagePlaceholders = ["module", "module_dashed", "release"];
+
+    public static readonly string[] KnownHashes = ["sha1", "sha224", "sha256", "sha384", "sha512", "from-kernel-config"];
+
+    public static KernelPackaging? ValidatePackaging(ReadDocument<KernelPackagingDocument> doc, string fileStem, List<Problem> problems)
+    {
+        var before = problems.Count;
+        var d = doc.Value;
+        if (d.Name != fileStem) problems.Add(doc.At("name", $"name '{d.Name}' differs from the file name '{fileStem}.yaml'; make them match"));
+        for (var i = 0; i < d.Headers!.Count; i++) CheckPattern(doc, $"headers[{i}]", d.Headers[i], KernelPlaceholders, problems);
+        CheckPattern(doc, "modules_dir", d.ModulesDir!, KernelPlaceholders, problems);
+        CheckPattern(doc, "headers_dir", d.HeadersDir!, KernelPlaceholders, problems);
+        var rules = new List<KernelImageRule>();
+        for (var i = 0; i < d.Image!.Count; i++)
+        {
+            var r = d.Image[i];
+            CheckPattern(doc, $"image[{i}].package", r.Package!, KernelPlaceholders, problems);
+            CheckPattern(doc, $"image[{i}].path", r.Path!, KernelPlaceholders, problems);
+            var range = ModuleValidator.RangeOf(doc, $"image[{i}].kernels", r.Kernels, problems);
+            if (range is null) continue;
+            foreach (var (earlier, j) in rules.Select((x, j) => (x, j)))
+                if (earlier.Kernels.Overlaps(range))
+                    problems.Add(doc.At($"image[{i}].kernels", $"kernel range {range} overlaps image[{j}] ({earlier.Kernels}); each kernel must match one rule"));
+            rules.Add(new KernelImageRule(range, r.Package!, r.Path!));
+        }
+        if (d.Image.Count == 0) problems.Add(doc.At("image", "list at least one rule saying which package carries the kernel image"));
+        if (problems.Count > before) return null;
+        return new KernelPackaging(d.Name!, d.Headers, rules, d.ModulesDir!, d.HeadersDir!);
+    }
+
+    public static DistroProfile? ValidateDistro(ReadDocument<DistroDocument> doc, string fileStem,
+        IReadOnlyDictionary<string, KernelPackaging> packagings, List<Problem> problems)
+    {
+        var before = problems.Count;
+        var d = doc.Value;
+        if (d.Id != fileStem) problems.Add(doc.At("id", $"id '{d.Id}' differs from the file name '{fileStem}.yaml'; make them match"));
+        else if (!Names.SimpleId().IsMatch(d.Id)) problems.Add(doc.At("id", $"id '{d.Id}' must be lower-case letters, digits and '-'"));
+
+        PackageFamily? family = d.Family switch { "deb" => PackageFamily.Deb, "rpm" => PackageFamily.Rpm, _ => null };
+        if (family is null) problems.Add(doc.At("family", $"unknown package family '{d.Family}'; use deb or rpm"));
+        var expectedManager = family switch { PackageFamily.Deb => new[] { "apt" }, PackageFamily.Rpm => ["dnf", "yum"], _ => [] };
+        if (family is not null && !expectedManager.Contains(d.PackageManager))
+            problems.Add(doc.At("package_manager", $"'{d.PackageManager}' does not manage {d.Family} packages; use {string.Join(" or ", expectedManager)}"));
+
+        RootfsRecipe? rootfs = null;
+        if (d.Rootfs is { } r)
+        {
+            if (r.Tool != "mmdebstrap") problems.Add(doc.At("rootfs.tool", $"unknown rootfs tool '{r.Tool}'; the rootless sandbox builds its root with mmdebstrap"));
+            if (family == PackageFamily.Rpm) problems.Add(doc.At("rootfs", "an RPM-family profile cannot have an mmdebstrap rootfs; remove 'rootfs' (such profiles build with docker or podman)"));
+            rootfs = new RootfsRecipe(r.Tool!, r.Suite!, r.ExtraSuites ?? [], r.Components ?? ["main"], r.Packages ?? []);
+        }
+
+        if (!packagings.TryGetValue(d.KernelPackaging!, out var packaging))
+            problems.Add(doc.At("kernel_packaging", $"no kernel packaging named '{d.KernelPackaging}'; known: {string.Join(", ", packagings.Keys.Order(StringComparer.Ordinal))} (distros/kernel-packaging/)"));
+
+        var targets = new List<KernelTarget>();
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < d.Kernels!.Count; i++)
+        {
+            var t = ValidateTarget(doc, d.Kernels[i], $"kernels[{i}]", problems);
+            if (t is null) continue;
+            if (!keys.Add(t.Key)) problems.Add(doc.At($"kernels[{i}]", $"kernel target '{t}' is listed twice"));
+            targets.Add(t);
+        }
+        if (d.Kernels.Count == 0) problems.Add(doc.At("kernels", "list at least one kernel target"));
+
+        var p = d.Packaging!;
+        CheckPattern(doc, "packaging.name", p.Name!, PackagePlaceholders, problems);
+        CheckPattern(doc, "packaging.install_dir", p.InstallDir!, PackagePlaceholders, problems);
+        if (family is not null && Names.UnknownPlaceholders(p.Name!, PackagePlaceholders).Count == 0)
+        {
+            var sample = Names.Expand(p.Name!, new Dictionary<string, string> { ["module"] = "kfunc_x", ["module_dashed"] = "kfunc-x", ["release"] = "6.1.0-1-amd64" });
+            var valid = family == PackageFamily.Deb ? Names.DebianPackage().IsMatch(sample) : Names.RpmPackage().IsMatch(sample);
+            if (!valid)
+                problems.Add(doc.At("packaging.name", family == PackageFamily.Deb
+                    ? $"'{p.Name}' gives names like '{sample}', which Debian rejects: lower-case letters, digits, '+', '-', '.' only (use {{module_dashed}}, not {{module}})"
+                    : $"'{p.Name}' gives names like '{sample}', which is not a valid RPM name"));
+        }
+        if (!p.InstallDir!.StartsWith('/')) problems.Add(doc.At("packaging.install_dir", $"'{p.InstallDir}' must be an absolute path on the target system"));
+
+        var s = d.Signing!;
+        if (!KnownHashes.Contains(s.ModuleHash)) problems.Add(doc.At("signing.module_hash", $"unknown hash '{s.ModuleHash}'; use one of {string.Join(", ", KnownHashes)}"));
+        if ((s.ModuleKey is null) != (s.ModuleCertificate is null))
+            problems.Add(doc.At(s.ModuleKey is null ? "signing.module_certificate" : "signing.module_key", "give both module_key and module_certificate, or neither (a development key is then generated)"));
+
+        if (problems.Count > before || family is null || packaging is null) return null;
+        return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
+            new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
+            new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!));
+    }
+
+    private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)
+    {
+        if (t.Release is not null)
+        {
+            if (t.Newest is not null || t.Suite is not null || t.Flavour is not null)
+            {
+                problems.Add(doc.At(path, "a kernel target gives either 'release' or 'newest' with 'flavour', 'suite' and 'line', not both"));
+                return null;
+            }
+            if (!KernelVersion.TryParse(t.Release, out var v))
+            {
+                problems.Add(doc.At($"{path}.release", $"'{t.Release}' is not a kernel release (e.g. 6.1.0-56-amd64)"));
+                return null;
+            }
+            if (t.Line is not null && (!KernelVersion.TryParse(t.Line, out var l) || l.Major != v.Major || l.Minor != v.Minor))
+            {
+                problems.Add(doc.At($"{path}.line", $"line '{t.Line}' does not match release '{t.Release}'; drop 'line' for explicit releases"));
+                return null;
+            }
+            return new KernelTarget(t.Release, null, null, null, new KernelVersion(v.Major, v.Minor, 0));
+        }
+        var missing = new[] { ("newest", t.Newest is null), ("flavour", t.Flavour is null), ("suite", t.Suite is null), ("line", t.Line is null) }
+            .Where(x => x.Item2).Select(x => x.Item1).ToList();
+        if (missing.Count > 0)
+        {
+            problems.Add(doc.At(path, $"a kernel target needs 'release', or 'newest' with 'flavour', 'suite' and 'line'; missing: {string.Join(", ", missing)}"));
+            return null;
+        }
+        if (t.Newest <= 0)
+        {
+            problems.Add(doc.At($"{path}.newest", $"'newest' must be a positive number of kernels, not {t.Newest}"));
+            return null;
+        }
+        if (!KernelVersion.TryParse(t.Line, out var line))
+        {
+            problems.Add(doc.At($"{path}.line", $"'{t.Line}' is not a kernel line (e.g. 6.1)"));
+            return null;
+        }
+        return new KernelTarget(null, t.Newest, t.Flavour, t.Suite, new KernelVersion(line.Major, line.Minor, 0));
+    }
+
+    private static void CheckPattern<T>(ReadDocument<T> doc, string path, string pattern, string[] allowed, List<Problem> problems)
+    {
+        foreach (var unknown in Names.UnknownPlaceholders(pattern, allowed))
+            problems.Add(doc.At(path, $"unknown placeholder '{{{unknown}}}'; available: {string.Join(", ", allowed.Select(a => $"{{{a}}}"))}"));
+    }
+}

@@ -1,0 +1,220 @@
+using System.Text.RegularExpressions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+
+namespace KfuncForge.Definitions;
+
+/// <summary>Semantic checks of a module.yaml after the structural pass; collects every problem, then builds the model.</summary>
+public static partial class ModuleValidator
+{
+    [GeneratedRegex(@"^\s*(?<ret>[A-Za-z_][\w\s\*]*?[\s\*])(?<name>[A-Za-z_]\w*)\s*\((?<args>[^()]*)\)\s*;?\s*$")]
+    private static partial Regex Prototype();
+
+    public static KfuncModule? Validate(ReadDocument<ModuleDocument> doc, string moduleDir, string folderName, List<Problem> problems)
+    {
+        var before = problems.Count;
+        var d = doc.Value;
+        var name = d.Name!;
+
+        if (Names.ModuleNameProblem(name) is { } nameProblem) problems.Add(doc.At("name", nameProblem));
+        else if (name != folderName) problems.Add(doc.At("name", $"module name '{name}' differs from its folder '{folderName}'; rename one so they match"));
+
+        var kfuncs = new List<Kfunc>();
+        var kfuncNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < d.Kfuncs!.Count; i++)
+        {
+            var k = ValidateKfunc(doc, d.Kfuncs[i], $"kfuncs[{i}]", moduleDir, problems);
+            if (k is null) continue;
+            if (!kfuncNames.Add(k.Name)) problems.Add(doc.At($"kfuncs[{i}].name", $"kfunc '{k.Name}' is defined twice in this module"));
+            kfuncs.Add(k);
+        }
+        if (d.Kfuncs.Count == 0) problems.Add(doc.At("kfuncs", "a module must define at least one kfunc"));
+
+        var smoke = new List<SmokeProgram>();
+        var smokeNames = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < (d.Smoke?.Count ?? 0); i++)
+        {
+            var s = d.Smoke![i];
+            var path = $"smoke[{i}]";
+            if (!smokeNames.Add(s.Name!)) problems.Add(doc.At($"{path}.name", $"smoke program '{s.Name}' is listed twice"));
+            CheckFile(doc, $"{path}.source", s.Source!, moduleDir, problems);
+            if (!Names.CIdentifier().IsMatch(s.Program!)) problems.Add(doc.At($"{path}.program", $"'{s.Program}' is not a C identifier (the BPF program's function name)"));
+            var type = ProgramTypeOf(doc, $"{path}.program_type", s.ProgramType!, problems);
+            foreach (var (call, j) in s.Calls!.Select((c, j) => (c, j)))
+                if (!kfuncNames.Contains(call)) problems.Add(doc.At($"{path}.calls[{j}]", $"'{call}' is not a kfunc of this module; known: {string.Join(", ", kfuncNames)}"));
+            var e = s.Expect!;
+            if ((e.Retval is null) == (e.VerifierRejects is null))
+                problems.Add(doc.At($"{path}.expect", "give exactly one of 'retval' (the program's expected return value) or 'verifier_rejects' (text the verifier log must contain)"));
+            if (type is not null) smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, new SmokeExpectation(e.Retval, e.VerifierRejects)));
+        }
+
+        var steps = new List<LoadStep>();
+        for (var i = 0; i < (d.Load?.Count ?? 0); i++)
+        {
+            var l = d.Load![i];
+            var path = $"load[{i}]";
+            if (!kfuncNames.Contains(l.Kfunc!)) problems.Add(doc.At($"{path}.kfunc", $"'{l.Kfunc}' is not a kfunc of this module"));
+            CheckFile(doc, $"{path}.program", l.Program!, moduleDir, problems);
+            LoadDriver? driver = l.Driver switch { "test_run" => LoadDriver.TestRun, "socket_iterator" => LoadDriver.SocketIterator, _ => null };
+            if (driver is null) { problems.Add(doc.At($"{path}.driver", $"unknown driver '{l.Driver}'; use test_run or socket_iterator")); continue; }
+            if (driver == LoadDriver.TestRun && (l.Repeat is null or <= 0)) problems.Add(doc.At($"{path}.repeat", "test_run needs 'repeat', a positive number of runs"));
+            if (driver == LoadDriver.SocketIterator && (l.Sockets is null or <= 0)) problems.Add(doc.At($"{path}.sockets", "socket_iterator needs 'sockets', a positive number of sockets"));
+            steps.Add(new LoadStep(l.Name!, l.Kfunc!, l.Program!, driver.Value, l.Repeat ?? 0, l.Sockets ?? 0));
+        }
+
+        if (problems.Count > before) return null;
+        return new KfuncModule(name, d.Description!, d.License!, d.Version!, moduleDir, kfuncs, smoke, new LoadProfile(steps));
+    }
+
+    private static Kfunc? ValidateKfunc(ReadDocument<ModuleDocument> doc, KfuncDocument k, string path, string moduleDir, List<Problem> problems)
+    {
+        var before = problems.Count;
+        var name = k.Name!;
+        if (!Names.CIdentifier().IsMatch(name))
+            problems.Add(doc.At($"{path}.name", $"kfunc name '{name}' is not a C identifier (letters, digits, '_', not starting with a digit)"));
+
+        var proto = Prototype().Match(k.Prototype!);
+        if (!proto.Success)
+            problems.Add(doc.At($"{path}.prototype", $"'{k.Prototype}' is not a C function prototype like 'int {name}(const char *s__ign)'"));
+        else if (proto.Groups["name"].Value != name)
+            problems.Add(doc.At($"{path}.prototype", $"prototype declares '{proto.Groups["name"].Value}' but the kfunc is named '{name}'"));
+
+        var up = k.Upstream!;
+        if (!KernelVersion.TryParse(up.Release, out var release))
+            problems.Add(doc.At($"{path}.upstream.release", $"'{up.Release}' is not a kernel version (e.g. 6.17)"));
+        if (!Names.CommitId().IsMatch(up.Commit!))
+            problems.Add(doc.At($"{path}.upstream.commit", $"'{up.Commit}' is not a git commit id (7 to 40 lower-case hex digits)"));
+
+        var flags = k.Flags ?? [];
+        for (var i = 0; i < flags.Count; i++)
+            if (!KfuncFlags.Known.Contains(flags[i]))
+                problems.Add(doc.At($"{path}.flags[{i}]", $"unknown kfunc flag '{flags[i]}'; known: {string.Join(", ", KfuncFlags.Known.Order(StringComparer.Ordinal))}"));
+
+        var types = new List<ProgramType>();
+        for (var i = 0; i < k.ProgramTypes!.Count; i++)
+            if (ProgramTypeOf(doc, $"{path}.program_types[{i}]", k.ProgramTypes[i], problems) is { } t) types.Add(t);
+        if (k.ProgramTypes.Count == 0) problems.Add(doc.At($"{path}.program_types", "list at least one program type the kfunc is registered for"));
+
+        AttachRestriction? restriction = null;
+        if (k.AttachRestriction is { } r && ProgramTypeOf(doc, $"{path}.attach_restriction.program_type", r.ProgramType!, problems) is { } rt)
+            restriction = new AttachRestriction(rt, r.AttachTo!, r.Reason!);
+
+        var variants = new List<KfuncVariant>();
+        var ids = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < k.Variants!.Count; i++)
+        {
+            var v = ValidateVariant(doc, k.Variants[i], $"{path}.variants[{i}]", moduleDir, problems);
+            if (v is null) continue;
+            if (!ids.Add(v.Id)) problems.Add(doc.At($"{path}.variants[{i}].id", $"variant id '{v.Id}' is used twice for kfunc '{name}'"));
+            variants.Add(v);
+        }
+        for (var a = 0; a < variants.Count; a++)
+            for (var b = a + 1; b < variants.Count; b++)
+                if (Overlap(variants[a], variants[b]))
+                    problems.Add(doc.At($"{path}.variants[{k.Variants.FindIndex(x => x.Id == variants[b].Id)}]",
+                        $"variants '{variants[a].Id}' ({variants[a].Kernels}) and '{variants[b].Id}' ({variants[b].Kernels}) of kfunc '{name}' can both match the same kernel; make their kernel ranges disjoint or give them contradicting requires_config"));
+
+        if (problems.Count > before) return null;
+        return new Kfunc(name, k.Prototype!.Trim().TrimEnd(';'), new UpstreamOrigin(release, up.Commit!, up.Path), flags, types, restriction, variants);
+    }
+
+    private static KfuncVariant? ValidateVariant(ReadDocument<ModuleDocument> doc, VariantDocument v, string path, string moduleDir, List<Problem> problems)
+    {
+        var before = problems.Count;
+        if (!Names.SimpleId().IsMatch(v.Id!)) problems.Add(doc.At($"{path}.id", $"variant id '{v.Id}' must be lower-case letters, digits and '-'"));
+        CheckFile(doc, $"{path}.file", v.File!, moduleDir, problems);
+        var range = RangeOf(doc, $"{path}.kernels", v.Kernels, problems);
+
+        var config = new SortedDictionary<string, ConfigState>(StringComparer.Ordinal);
+        foreach (var (option, value) in v.RequiresConfig ?? [])
+        {
+            if (!Names.ConfigOption().IsMatch(option)) problems.Add(doc.At($"{path}.requires_config.{option}", $"'{option}' is not a kernel config option (CONFIG_ followed by upper-case letters, digits, '_')"));
+            ConfigState? state = value switch { "y" => ConfigState.Builtin, "m" => ConfigState.Module, "ym" or "enabled" => ConfigState.Enabled, "n" => ConfigState.Disabled, _ => null };
+            if (state is null) problems.Add(doc.At($"{path}.requires_config.{option}", $"'{value}' is not a config state; use y, m, ym (either) or n"));
+            else config[option] = state.Value;
+        }
+        var symbols = v.RequiresSymbols ?? [];
+        for (var i = 0; i < symbols.Count; i++)
+            if (!Names.CIdentifier().IsMatch(symbols[i])) problems.Add(doc.At($"{path}.requires_symbols[{i}]", $"'{symbols[i]}' is not a kernel symbol name"));
+
+        if (problems.Count > before || range is null) return null;
+        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, v.Notes);
+    }
+
+    /// <summary>Parses a kernels: {from, before} range, rejecting unparsable, empty and inverted ranges.</summary>
+    public static KernelRange? RangeOf<T>(ReadDocument<T> doc, string path, KernelRangeDocument? r, List<Problem> problems)
+    {
+        if (r is null) return KernelRange.Any;
+        KernelVersion? from = null, until = null;
+        if (r.From is not null)
+        {
+            if (KernelVersion.TryParse(r.From, out var f)) from = f;
+            else { problems.Add(doc.At($"{path}.from", $"'{r.From}' is not a kernel version (e.g. 6.1 or 6.12.117)")); return null; }
+        }
+        if (r.Before is not null)
+        {
+            if (KernelVersion.TryParse(r.Before, out var b)) until = b;
+            else { problems.Add(doc.At($"{path}.before", $"'{r.Before}' is not a kernel version (e.g. 6.17)")); return null; }
+        }
+        var range = new KernelRange(from, until);
+        if (from is not null && until is not null)
+        {
+            if (from.Value == until.Value) { problems.Add(doc.At(path, $"kernel range from {from} before {until} is empty; 'before' is exclusive, so it must be above 'from'")); return null; }
+            if (from.Value > until.Value) { problems.Add(doc.At(path, $"kernel range is inverted: from {from} is above before {until}; swap them")); return null; }
+        }
+        return range;
+    }
+
+    /// <summary>Two variants overlap when some kernel lies in both ranges and no config option is required in contradicting states.</summary>
+    public static bool Overlap(KfuncVariant a, KfuncVariant b)
+    {
+        if (!a.Kernels.Overlaps(b.Kernels)) return false;
+        foreach (var (option, state) in a.RequiresConfig)
+            if (b.RequiresConfig.TryGetValue(option, out var other) && Contradict(state, other)) return false;
+        return true;
+    }
+
+    private static bool Contradict(ConfigState x, ConfigState y) =>
+        (x, y) switch
+        {
+            (ConfigState.Disabled, ConfigState.Disabled) => false,
+            (ConfigState.Disabled, _) or (_, ConfigState.Disabled) => true,
+            (ConfigState.Builtin, ConfigState.Module) or (ConfigState.Module, ConfigState.Builtin) => true,
+            _ => false,
+        };
+
+    private static ProgramType? ProgramTypeOf<T>(ReadDocument<T> doc, string path, string name, List<Problem> problems)
+    {
+        if (ProgramType.Known.TryGetValue(name, out var t)) return t;
+        problems.Add(doc.At(path, $"unknown program type '{name}'; known: {string.Join(", ", ProgramType.Known.Keys)}"));
+        return null;
+    }
+
+    /// <summary>A file named in a definition must be relative, stay inside the module folder and exist.</summary>
+    public static void CheckFile<T>(ReadDocument<T> doc, string path, string file, string moduleDir, List<Problem> problems)
+    {
+        if (Path.IsPathRooted(file))
+        {
+            problems.Add(doc.At(path, $"'{file}' is an absolute path; name files relative to the module folder"));
+            return;
+        }
+        var root = Path.GetFullPath(moduleDir) + Path.DirectorySeparatorChar;
+        var full = Path.GetFullPath(Path.Combine(moduleDir, file));
+        if (!full.StartsWith(root, StringComparison.Ordinal))
+        {
+            problems.Add(doc.At(path, $"'{file}' escapes the module folder; keep sources inside kfunc-modules/<module>/"));
+            return;
+        }
+        if (!File.Exists(full))
+        {
+            problems.Add(doc.At(path, $"'{file}' does not exist in the module folder"));
+            return;
+        }
+        var resolved = new FileInfo(full).ResolveLinkTarget(true)?.FullName;
+        if (resolved is not null && !resolved.StartsWith(root, StringComparison.Ordinal))
+            problems.Add(doc.At(path, $"'{file}' is a link that leaves the module folder; copy the file in instead"));
+    }
+
+    private static string Normalise(string moduleDir, string file) =>
+        Path.GetRelativePath(Path.GetFullPath(moduleDir), Path.GetFullPath(Path.Combine(moduleDir, file))).Replace('\\', '/');
+}

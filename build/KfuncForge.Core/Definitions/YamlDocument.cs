@@ -1,0 +1,99 @@
+using KfuncForge.Diagnostics;
+using YamlDotNet.Core;
+using YamlDotNet.RepresentationModel;
+
+namespace KfuncForge.Definitions;
+
+/// <summary>
+/// A YAML file parsed into YamlDotNet's node tree, with the limits that keep hostile input cheap:
+/// a size cap on the file and a cap on how many nodes the document expands to through aliases
+/// (the "billion laughs" shape is a small graph that expands exponentially).
+/// </summary>
+public sealed class YamlDocument
+{
+    public const int MaxFileBytes = 1 << 20;
+    public const int MaxExpandedNodes = 20_000;
+
+    public string DisplayPath { get; }
+    public YamlNode Root { get; }
+
+    private YamlDocument(string displayPath, YamlNode root)
+    {
+        DisplayPath = displayPath;
+        Root = root;
+    }
+
+    /// <summary>Loads and checks one file. Problems (syntax, duplicate keys, alias bombs) are returned, never thrown.</summary>
+    public static YamlDocument? Load(string fullPath, string displayPath, List<Problem> problems)
+    {
+        var info = new FileInfo(fullPath);
+        if (!info.Exists)
+        {
+            problems.Add(new Problem(displayPath, 0, 0, "", "file does not exist"));
+            return null;
+        }
+        if (info.Length > MaxFileBytes)
+        {
+            problems.Add(new Problem(displayPath, 0, 0, "", $"file is {info.Length} bytes; definitions are limited to {MaxFileBytes} bytes"));
+            return null;
+        }
+
+        var text = File.ReadAllText(fullPath);
+        var stream = new YamlStream();
+        try
+        {
+            stream.Load(new StringReader(text));
+        }
+        catch (YamlException e)
+        {
+            var inner = e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
+            problems.Add(new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, "", $"malformed YAML: {Clean(inner)}"));
+            return null;
+        }
+
+        if (stream.Documents.Count != 1)
+        {
+            problems.Add(new Problem(displayPath, 1, 1, "", $"expected exactly one YAML document, found {stream.Documents.Count}"));
+            return null;
+        }
+
+        var root = stream.Documents[0].RootNode;
+        var expanded = ExpandedSize(root, new Dictionary<YamlNode, long>(ReferenceEqualityComparer.Instance), MaxExpandedNodes + 1);
+        if (expanded > MaxExpandedNodes)
+        {
+            problems.Add(new Problem(displayPath, (int)root.Start.Line, (int)root.Start.Column, "",
+                $"document expands to more than {MaxExpandedNodes} nodes through aliases (a YAML alias bomb?); write the values out or reduce the nesting of aliases"));
+            return null;
+        }
+        return new YamlDocument(displayPath, root);
+    }
+
+    // Size of the tree as a consumer would see it with every alias expanded, computed over the
+    // graph with memoisation so the bomb itself is never expanded. Saturates at the cap.
+    private static long ExpandedSize(YamlNode node, Dictionary<YamlNode, long> memo, long cap)
+    {
+        if (memo.TryGetValue(node, out var known)) return known;
+        memo[node] = cap; // a cycle (not possible in YAML 1.1 aliases, but be safe) counts as too big
+        long size = 1;
+        IEnumerable<YamlNode> children = node switch
+        {
+            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
+            YamlSequenceNode s => s.Children,
+            _ => [],
+        };
+        foreach (var child in children)
+        {
+            size = Math.Min(cap, size + ExpandedSize(child, memo, cap));
+            if (size >= cap) break;
+        }
+        memo[node] = size;
+        return size;
+    }
+
+    private static string Clean(string message)
+    {
+        // YamlDotNet prefixes messages with "(Line: x, Col: y, Idx: z) - (Line: ...): "; we give the position ourselves.
+        var idx = message.LastIndexOf("): ", StringComparison.Ordinal);
+        return idx >= 0 && message.StartsWith("(Line", StringComparison.Ordinal) ? message[(idx + 3)..] : message;
+    }
+}

@@ -1,0 +1,52 @@
+namespace KfuncForge.Model;
+
+public enum PackageFamily { Deb, Rpm }
+
+/// <summary>One target distribution, read from distros/&lt;id&gt;.yaml.</summary>
+public sealed record DistroProfile(
+    string Id,
+    string Name,
+    PackageFamily Family,
+    string PackageManager,
+    string ContainerImage,
+    RootfsRecipe? Rootfs,
+    IReadOnlyList<string> Toolchain,
+    KernelPackaging KernelPackaging,
+    IReadOnlyList<KernelTarget> Kernels,
+    PackageNaming Packaging,
+    SigningSettings Signing)
+{
+    /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
+    public bool NeedsContainerEngine => Rootfs is null;
+}
+
+/// <summary>How the rootless sandbox's root filesystem is made (mmdebstrap), for distros whose packages this machine can reach.</summary>
+public sealed record RootfsRecipe(string Tool, string Suite, IReadOnlyList<string> ExtraSuites, IReadOnlyList<string> Components, IReadOnlyList<string> Packages);
+
+/// <summary>A kernel to build for: an explicit release, or the newest N of a flavour in a suite (resolved against the live index).</summary>
+public sealed record KernelTarget(string? Release, int? Newest, string? Flavour, string? Suite, KernelVersion Line)
+{
+    public bool IsExplicit => Release is not null;
+
+    /// <summary>Stable name of this target in output paths and plans.</summary>
+    public string Key => Release ?? $"{Line}-{Flavour}-newest{Newest}";
+
+    public override string ToString() => Release ?? $"newest {Newest} of {Flavour} {Line}.x in {Suite}";
+}
+
+/// <summary>The distro's naming of kernel packages (shared by a family of profiles: distros/kernel-packaging/&lt;name&gt;.yaml).</summary>
+public sealed record KernelPackaging(
+    string Name,
+    IReadOnlyList<string> Headers,
+    IReadOnlyList<KernelImageRule> Image,
+    string ModulesDir,
+    string HeadersDir);
+
+/// <summary>Which package carries the bootable image, and where, for a range of kernel versions.</summary>
+public sealed record KernelImageRule(KernelRange Kernels, string Package, string Path);
+
+/// <summary>Names and install locations of the packages this project emits.</summary>
+public sealed record PackageNaming(string Name, string Maintainer, string Vendor, string InstallDir);
+
+/// <summary>Where signing keys come from; never the keys themselves.</summary>
+public sealed record SigningSettings(string? ModuleKey, string? ModuleCertificate, string? PackageKeyId, string ModuleHash);

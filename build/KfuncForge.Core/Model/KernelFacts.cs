@@ -1,0 +1,25 @@
+namespace KfuncForge.Model;
+
+/// <summary>
+/// What the engine knows about one target kernel. After Fetch, everything is read from the kernel's
+/// own packages (config, base BTF, System.map). Before that (Render on its own, or profiles whose
+/// kernels cannot be fetched here) only the version line is known: Config, NativeKfuncs and Symbols
+/// are null, and every decision based on them says so.
+/// </summary>
+public sealed record KernelFacts(
+    string Release,
+    KernelVersion Version,
+    string? Flavour,
+    IReadOnlyDictionary<string, string>? Config,
+    IReadOnlySet<string>? NativeKfuncs,
+    IReadOnlySet<string>? Symbols)
+{
+    public bool IsResolved => Config is not null;
+
+    /// <summary>Facts for a kernel known only by its line (e.g. 6.1): what Render can use before Fetch.</summary>
+    public static KernelFacts Nominal(KernelTarget target) =>
+        new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null);
+
+    /// <summary>CONFIG_X's value: "y", "m", a string, or null when unset (or not known).</summary>
+    public string? ConfigValue(string option) => Config is not null && Config.TryGetValue(option, out var v) ? v : null;
+}
