@@ -7,20 +7,20 @@ namespace KfuncForge.Cli;
 /// <summary>The engine's command line: dispatch, error reporting and exit codes (0 ok, 1 failed, 2 bad input, 3 not implemented).</summary>
 public static class Cli
 {
-    public static readonly string[] CommonOptions = ["root", "out"];
+    public static readonly string[] CommonOptions = ["root", "out", "templates"];
 
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new ValidateCommand(),
-
-
+        new PlanCommand(),
+        new RenderCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
     {
         if (args.Count == 0 || args[0] is "-h" or "--help" or "help")
         {
-            stdout.WriteLine("usage: kfuncforge <command> [--root=<source tree>] [--out=<artifacts dir>] [options]");
+            stdout.WriteLine("usage: kfuncforge <command> [--root=<source tree>] [--templates=<dir>] [--out=<artifacts dir>] [options]");
             foreach (var c in Commands) stdout.WriteLine($"  {c.Name,-10} {c.Summary}");
             return args.Count == 0 ? ExitCodes.BadInput : ExitCodes.Ok;
         }
@@ -34,7 +34,7 @@ public static class Cli
         {
             var options = Options.Parse(args.Skip(1).ToList(), CommonOptions.Concat(command.Accepts).ToHashSet(StringComparer.Ordinal), command.Name);
             var root = Path.GetFullPath(options.Get("root") ?? FindRoot(Directory.GetCurrentDirectory()));
-            var tree = new SourceTree(root);
+            var tree = new SourceTree(root, options.Get("templates") is { } t ? Path.GetFullPath(t) : null);
             var artifacts = Path.GetFullPath(options.Get("out") ?? Path.Combine(root, "artifacts"));
             return command.Run(new CommandContext(options, tree, artifacts, stdout, stderr));
         }

@@ -4,12 +4,12 @@ using KfuncForge.Model;
 namespace KfuncForge.Definitions;
 
 /// <summary>Where the definitions live inside a source tree (the repository root, or a test fixture's root).</summary>
-public sealed record SourceTree(string Root)
+public sealed record SourceTree(string Root, string? TemplatesOverride = null)
 {
     public string Modules => Path.Combine(Root, "kfunc-modules");
     public string Distros => Path.Combine(Root, "distros");
     public string KernelPackagings => Path.Combine(Distros, "kernel-packaging");
-    public string Templates => Path.Combine(Root, "templates");
+    public string Templates => TemplatesOverride ?? Path.Combine(Root, "templates");
 
     /// <summary>Paths in messages are relative to the root, so they read the same on every machine.</summary>
     public string Display(string fullPath) => Path.GetRelativePath(Root, fullPath).Replace('\\', '/');

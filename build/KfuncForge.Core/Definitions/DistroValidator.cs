@@ -98,7 +98,8 @@ public static class DistroValidator
         if (problems.Count > before || family is null || packaging is null) return null;
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
             new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
-            new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!));
+            new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
+            d.BpfBackports ?? false);
     }
 
     private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)

@@ -47,6 +47,8 @@ public sealed class VariantDocument
     public KernelRangeDocument? Kernels { get; set; }
     public Dictionary<string, string>? RequiresConfig { get; set; }
     public List<string>? RequiresSymbols { get; set; }
+    public string? Init { get; set; }
+    public string? Exit { get; set; }
     public string? Notes { get; set; }
 }
 
@@ -90,6 +92,7 @@ public sealed class DistroDocument
     [Required] public string? Family { get; set; }
     [Required] public string? PackageManager { get; set; }
     [Required] public string? ContainerImage { get; set; }
+    public bool? BpfBackports { get; set; }
     public RootfsDocument? Rootfs { get; set; }
     [Required] public List<string>? Toolchain { get; set; }
     [Required] public string? KernelPackaging { get; set; }

@@ -137,8 +137,12 @@ public static partial class ModuleValidator
         for (var i = 0; i < symbols.Count; i++)
             if (!Names.CIdentifier().IsMatch(symbols[i])) problems.Add(doc.At($"{path}.requires_symbols[{i}]", $"'{symbols[i]}' is not a kernel symbol name"));
 
+        foreach (var (hook, key) in new[] { (v.Init, "init"), (v.Exit, "exit") })
+            if (hook is not null && !Names.CIdentifier().IsMatch(hook))
+                problems.Add(doc.At($"{path}.{key}", $"'{hook}' is not a C function name"));
+
         if (problems.Count > before || range is null) return null;
-        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, v.Notes);
+        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes);
     }
 
     /// <summary>Parses a kernels: {from, before} range, rejecting unparsable, empty and inverted ranges.</summary>

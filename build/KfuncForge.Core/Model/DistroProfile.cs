@@ -14,7 +14,8 @@ public sealed record DistroProfile(
     KernelPackaging KernelPackaging,
     IReadOnlyList<KernelTarget> Kernels,
     PackageNaming Packaging,
-    SigningSettings Signing)
+    SigningSettings Signing,
+    bool BpfBackports)
 {
     /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
     public bool NeedsContainerEngine => Rootfs is null;

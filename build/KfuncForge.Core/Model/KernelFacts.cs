@@ -12,13 +12,14 @@ public sealed record KernelFacts(
     string? Flavour,
     IReadOnlyDictionary<string, string>? Config,
     IReadOnlySet<string>? NativeKfuncs,
-    IReadOnlySet<string>? Symbols)
+    IReadOnlySet<string>? Symbols,
+    bool BpfBackports = false)
 {
     public bool IsResolved => Config is not null;
 
     /// <summary>Facts for a kernel known only by its line (e.g. 6.1): what Render can use before Fetch.</summary>
-    public static KernelFacts Nominal(KernelTarget target) =>
-        new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null);
+    public static KernelFacts Nominal(KernelTarget target, bool bpfBackports = false) =>
+        new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null, bpfBackports);
 
     /// <summary>CONFIG_X's value: "y", "m", a string, or null when unset (or not known).</summary>
     public string? ConfigValue(string option) => Config is not null && Config.TryGetValue(option, out var v) ? v : null;

@@ -38,7 +38,11 @@ public sealed record KfuncVariant(
     KernelRange Kernels,
     IReadOnlyDictionary<string, ConfigState> RequiresConfig,
     IReadOnlyList<string> RequiresSymbols,
+    VariantHooks Hooks,
     string? Notes);
+
+/// <summary>Functions a variant's C file defines for module_init / module_exit to call (e.g. to set up or flush a workqueue).</summary>
+public sealed record VariantHooks(string? Init, string? Exit);
 
 public enum ConfigState { Builtin, Module, Enabled, Disabled }
 

@@ -1,0 +1,140 @@
+// KfuncForge's task graph. Wiring only: every task runs one verb of the engine (build/KfuncForge.Cli),
+// whose logic is ordinary C# tested with xunit. `dotnet cake --tree` shows the pipeline,
+// `--description` explains each task, `--dryrun` prints the plan and what would run.
+
+var target = Argument("target", "Package");
+
+// ---------------------------------------------------------------------------------------------
+// One typed context, built once and read by every task.
+// ---------------------------------------------------------------------------------------------
+public sealed class BuildParameters
+{
+    public BuildParameters(ICakeContext context)
+    {
+        Root = context.MakeAbsolute(context.Directory(".")).FullPath;
+        Distro = context.Argument("distro", "debian12");
+        Module = context.Argument<string>("module", null);
+        Kernel = context.Argument<string>("kernel", null);
+        Out = context.Argument<string>("out", null);
+        Container = context.Argument<string>("container", null);
+        Cache = context.Argument<string>("cache", null);
+        Upstream = context.Argument<string>("upstream", null);
+        Ref = context.Argument<string>("ref", null);
+        Kfunc = context.Argument<string>("kfunc", null);
+        Configuration = context.Argument("configuration", "Release");
+        Artifacts = Out ?? System.IO.Path.Combine(Root, "artifacts");
+    }
+
+    public string Root { get; }
+    public string Distro { get; }
+    public string Module { get; }
+    public string Kernel { get; }
+    public string Out { get; }
+    public string Container { get; }
+    public string Cache { get; }
+    public string Upstream { get; }
+    public string Ref { get; }
+    public string Kfunc { get; }
+    public string Configuration { get; }
+    public string Artifacts { get; }
+
+    public string EngineProject => System.IO.Path.Combine(Root, "build", "KfuncForge.Cli", "KfuncForge.Cli.csproj");
+    public string EngineDll => System.IO.Path.Combine(Root, "artifacts", "engine", "bin", "KfuncForge.Cli", Configuration.ToLowerInvariant(), "kfuncforge.dll");
+    public string TestProject => System.IO.Path.Combine(Root, "tests", "KfuncForge.Tests", "KfuncForge.Tests.csproj");
+
+    /// <summary>The options a verb gets from the command line: only those given, as --name=value argv entries.</summary>
+    public ProcessArgumentBuilder EngineArguments(string verb, params string[] names)
+    {
+        var args = new ProcessArgumentBuilder().AppendQuoted(EngineDll).Append(verb);
+        var values = new Dictionary<string, string>
+        {
+            ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
+            ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc,
+        };
+        foreach (var name in names)
+            if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
+                args.AppendSwitchQuoted("--" + name, "=", value);
+        return args;
+    }
+}
+
+Setup<BuildParameters>(context => new BuildParameters(context));
+
+// Runs one engine verb; its exit code becomes Cake's (2 = bad input, 1 = failure, 3 = not implemented).
+void Engine(BuildParameters p, string verb, params string[] options)
+{
+    var exit = StartProcess("dotnet", new ProcessSettings { Arguments = p.EngineArguments(verb, options), WorkingDirectory = p.Root });
+    if (exit != 0)
+        throw new CakeException(exit, $"kfuncforge {verb} failed with exit code {exit}; the messages above say what and where.");
+}
+
+void NotImplemented(string task, int issue) =>
+    throw new CakeException(3, $"Target '{task}' is not implemented yet (issue #{issue}); the stages before it ran.");
+
+// ---------------------------------------------------------------------------------------------
+// Tasks: leaves do work, entry targets aggregate.
+// ---------------------------------------------------------------------------------------------
+Task("Engine")
+    .Description("Compile the KfuncForge engine (incremental; a fresh clone has no binaries).")
+    .Does<BuildParameters>(p => DotNetBuild(p.EngineProject, new DotNetBuildSettings { Configuration = p.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet }));
+
+Task("Validate")
+    .Description("Check every definition (kfunc-modules/, distros/) strictly; report all problems with file:line:column.")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "validate", "distro", "module"));
+
+Task("Plan")
+    .Description("Print native / backport / infeasible for every module, kfunc and kernel of --distro, with reasons.")
+    .IsDependentOn("Validate")
+    .Does<BuildParameters>(p => Engine(p, "plan", "distro", "module", "kernel"));
+
+Task("Render")
+    .Description("Render module sources, Kbuild, DKMS and packaging files per kernel into artifacts/render/.")
+    .IsDependentOn("Plan")
+    .Does<BuildParameters>(p => Engine(p, "render", "distro", "module", "kernel", "out"));
+
+Task("Fetch")
+    .Description("Fetch each target kernel's headers, kbuild and image through the distro's package manager (cached).")
+    .IsDependentOn("Validate")
+    .Does(() => NotImplemented("Fetch", 3));
+
+Task("Build")
+    .Description("Build each module with kbuild in the distro's container, with module BTF against the target kernel.")
+    .IsDependentOn("Render")
+    .IsDependentOn("Fetch")
+    .Does(() => NotImplemented("Build", 3));
+
+Task("SmokeTest")
+    .Description("Boot each target kernel in QEMU, load the modules, run the smoke and load programs.")
+    .IsDependentOn("Build")
+    .Does(() => NotImplemented("SmokeTest", 4));
+
+Task("Sign")
+    .Description("Sign every module with the configured key and verify each signature.")
+    .IsDependentOn("Build")
+    .Does(() => NotImplemented("Sign", 5));
+
+Task("Package")
+    .Description("Produce signed DEB/RPM packages per kernel and a signed repository.")
+    .IsDependentOn("SmokeTest")
+    .IsDependentOn("Sign")
+    .Does(() => NotImplemented("Package", 5));
+
+Task("Matrix")
+    .Description("Nightly compatibility matrix over every distro, kernel and module, with reports.")
+    .IsDependentOn("Validate")
+    .Does(() => NotImplemented("Matrix", 7));
+
+Task("Test")
+    .Description("Run the test suite (unit, golden, fixtures, integration).")
+    .Does<BuildParameters>(p => DotNetTest(p.TestProject, new DotNetTestSettings { Configuration = p.Configuration, NoLogo = true }));
+
+Task("Clean")
+    .Description("Delete artifacts/ (generated output only; caches outside the tree are kept).")
+    .Does<BuildParameters>(p =>
+    {
+        var artifacts = System.IO.Path.Combine(p.Root, "artifacts");
+        if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
+    });
+
+RunTarget(target);

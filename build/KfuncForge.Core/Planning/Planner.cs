@@ -1,0 +1,113 @@
+using KfuncForge.Model;
+
+namespace KfuncForge.Planning;
+
+/// <summary>Decides native / backport / infeasible for every (module, kfunc, kernel), reading only the kernel's facts.</summary>
+public static class Planner
+{
+    /// <summary>register_btf_kfunc_id_set() accepted kfunc sets from modules (with their own BTF) from Linux 5.18.</summary>
+    public static readonly KernelVersion ModuleKfuncsSince = new(5, 18, 0);
+
+    public const string ModuleBtfOption = "CONFIG_DEBUG_INFO_BTF_MODULES";
+
+    /// <summary>The kernel function modules call to register kfunc sets; its presence is the real test (distros backport it).</summary>
+    public const string RegistrationSymbol = "register_btf_kfunc_id_set";
+
+    public static Plan Make(DistroProfile distro, IReadOnlyList<KernelFacts> kernels, IReadOnlyList<KfuncModule> modules)
+    {
+        var cells = new List<BuildCell>();
+        foreach (var kernel in kernels)
+            foreach (var module in modules)
+                cells.Add(new BuildCell(distro, module, kernel, module.Kfuncs.Select(k => Decide(module, k, kernel)).ToList()));
+        return new Plan(distro, kernels, cells);
+    }
+
+    public static PlanEntry Decide(KfuncModule module, Kfunc kfunc, KernelFacts kernel)
+    {
+        PlanEntry Entry(Verdict v, string reason, KfuncVariant? variant = null) => new(module.Name, kfunc.Name, kernel.Release, v, variant, reason);
+
+        if (kernel.NativeKfuncs is { } native)
+        {
+            if (native.Contains(kfunc.Name)) return Entry(Verdict.Native, $"the kernel's BTF already has {kfunc.Name}");
+        }
+        else if (kernel.Version >= kfunc.Upstream.Release)
+        {
+            return Entry(Verdict.Native, $"upstream has had {kfunc.Name} since {kfunc.Upstream.Release} (by version; the kernel's BTF has not been read yet)");
+        }
+
+        var assumed = "";
+        if (kernel.Symbols is { } known)
+        {
+            if (!known.Contains(RegistrationSymbol))
+                return Entry(Verdict.Infeasible, $"the kernel does not have {RegistrationSymbol}: it cannot register kfuncs from a module");
+        }
+        else if (kernel.Version < ModuleKfuncsSince)
+        {
+            if (!kernel.BpfBackports)
+                return Entry(Verdict.Infeasible, $"kernel {kernel.Version} cannot register kfuncs from a module (needs {ModuleKfuncsSince} or later)");
+            assumed = $"; assumed: the distro backports BPF into {kernel.Version}, confirmed once the kernel is fetched";
+        }
+        if (kernel.Config is not null && kernel.ConfigValue(ModuleBtfOption) != "y")
+            return Entry(Verdict.Infeasible, $"{ModuleBtfOption} is not set in the kernel's config: modules get no BTF, so their kfuncs cannot register");
+
+        var misses = new List<string>();
+        var matches = new List<KfuncVariant>();
+        foreach (var v in kfunc.Variants)
+        {
+            var miss = Mismatch(v, kernel);
+            if (miss is null) matches.Add(v);
+            else misses.Add($"'{v.Id}' {miss}");
+        }
+        if (matches.Count == 0)
+            return Entry(Verdict.Infeasible, kfunc.Variants.Count == 0
+                ? "no implementation variant is defined"
+                : $"no variant fits: {string.Join("; ", misses)}");
+
+        var chosen = matches[0];
+        var why = $"variant '{chosen.Id}' ({chosen.Kernels}{Requirements(chosen)}){assumed}";
+        if (!kernel.IsResolved && (chosen.RequiresConfig.Count > 0 || chosen.RequiresSymbols.Count > 0))
+            why += "; its config and symbol requirements are checked once the kernel is fetched";
+        if (matches.Count > 1)
+            why += $"; also possible until the kernel's config is known: {string.Join(", ", matches.Skip(1).Select(m => m.Id))}";
+        return Entry(Verdict.Backport, why, chosen);
+    }
+
+    /// <summary>Why the variant does not fit this kernel, or null when it does (unknown facts do not disqualify).</summary>
+    private static string? Mismatch(KfuncVariant v, KernelFacts kernel)
+    {
+        if (!v.Kernels.Contains(kernel.Version)) return $"covers {v.Kernels}, not {kernel.Version}";
+        if (kernel.Config is not null)
+            foreach (var (option, state) in v.RequiresConfig)
+            {
+                var value = kernel.ConfigValue(option);
+                var ok = state switch
+                {
+                    ConfigState.Builtin => value == "y",
+                    ConfigState.Module => value == "m",
+                    ConfigState.Enabled => value is "y" or "m",
+                    _ => value is null or "n",
+                };
+                if (!ok) return $"needs {option}={Describe(state)}, kernel has {value ?? "unset"}";
+            }
+        if (kernel.Symbols is { } symbols)
+        {
+            var missing = v.RequiresSymbols.Where(s => !symbols.Contains(s)).ToList();
+            if (missing.Count > 0) return $"needs symbols the kernel lacks: {string.Join(", ", missing)}";
+        }
+        return null;
+    }
+
+    private static string Requirements(KfuncVariant v)
+    {
+        var parts = v.RequiresConfig.Select(kv => $"{kv.Key}={Describe(kv.Value)}").Concat(v.RequiresSymbols).ToList();
+        return parts.Count == 0 ? "" : $"; requires {string.Join(", ", parts)}";
+    }
+
+    private static string Describe(ConfigState s) => s switch
+    {
+        ConfigState.Builtin => "y",
+        ConfigState.Module => "m",
+        ConfigState.Enabled => "y or m",
+        _ => "n",
+    };
+}
