@@ -137,4 +137,19 @@ Task("Clean")
         if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
     });
 
-RunTarget(target);
+// Cake wraps task failures and reports exit code 1; the engine's codes (2 bad input, 3 not
+// implemented) are part of the interface, so pass them through.
+try
+{
+    RunTarget(target);
+}
+catch (Exception e)
+{
+    for (var inner = e; inner != null; inner = inner.InnerException)
+        if (inner is CakeException cake && cake.ExitCode > 1)
+        {
+            Error(cake.Message);
+            System.Environment.Exit(cake.ExitCode);
+        }
+    throw;
+}
