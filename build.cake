@@ -78,6 +78,14 @@ Task("Engine")
     .Description("Compile the KfuncForge engine (incremental; a fresh clone has no binaries).")
     .Does<BuildParameters>(p => DotNetBuild(p.EngineProject, new DotNetBuildSettings { Configuration = p.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet }));
 
+Task("Setup")
+    .Description("Install the host packages the pipeline needs (build/host-packages.txt), when missing.")
+    .Does<BuildParameters>(p =>
+    {
+        var exit = StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(System.IO.Path.Combine(p.Root, "build", "setup-host.sh")) });
+        if (exit != 0) throw new CakeException(exit, "build/setup-host.sh could not install the host packages; see apt's messages above.");
+    });
+
 Task("Validate")
     .Description("Check every definition (kfunc-modules/, distros/) strictly; report all problems with file:line:column.")
     .IsDependentOn("Engine")
@@ -127,6 +135,7 @@ Task("Matrix")
 
 Task("Test")
     .Description("Run the test suite (unit, golden, fixtures, integration).")
+    .IsDependentOn("Setup")
     .Does<BuildParameters>(p => DotNetTest(p.TestProject, new DotNetTestSettings { Configuration = p.Configuration, NoLogo = true }));
 
 Task("Clean")
