@@ -1,0 +1,994 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kff-agent: KfuncForge's guest agent. Runs as /init of the smoke-test initramfs.
+ *
+ * PID 1 mounts the pseudo file systems, opens the records port (a second serial port) and forks a
+ * worker that executes /kff/manifest line by line: load modules, load BPF programs that call the
+ * kfuncs, run them, run the load profiles. Every observation goes out as one JSON object per line
+ * on the records port; the console (ttyS0) is left to the kernel and to humans. The agent judges
+ * nothing: the host compares the records with the module's expectations.
+ *
+ * When the worker ends (normally or killed by a signal) PID 1 writes an "exit" record and powers
+ * the machine off, so a crashed agent is reported as such instead of looking like a hang.
+ *
+ * Outside a VM (not PID 1) the same binary runs the manifest given with --manifest and writes
+ * records to --records; the host's tests use this to exercise the supervisor without booting.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <net/if.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/reboot.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+
+#define PROTOCOL_VERSION 1
+#define VERIFIER_LOG_SIZE (4u << 20)
+#define VERIFIER_LOG_TAIL (16u << 10)
+#define LOADER_LOG_SIZE (64u << 10)
+#define SMOKE_SOCKETS 4
+#define ABORT_WAIT_NS (5ull * 1000000000ull)
+
+static int records_fd = -1;
+static const char *boot_id = "";
+
+/* ---------------------------------------------------------------------------------------------
+ * Time
+ * ------------------------------------------------------------------------------------------- */
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t now_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
+
+/* ---------------------------------------------------------------------------------------------
+ * JSON records: built in a growing buffer, written with one write() per record.
+ * ------------------------------------------------------------------------------------------- */
+struct rec {
+	char *buf;
+	size_t len, cap;
+	bool first;
+};
+
+static void rec_put(struct rec *r, const char *s, size_t n)
+{
+	if (r->len + n + 2 > r->cap) {
+		size_t cap = r->cap ? r->cap : 1024;
+		while (r->len + n + 2 > cap)
+			cap *= 2;
+		char *p = realloc(r->buf, cap);
+		if (!p)
+			_exit(112);
+		r->buf = p;
+		r->cap = cap;
+	}
+	memcpy(r->buf + r->len, s, n);
+	r->len += n;
+}
+
+static void rec_puts(struct rec *r, const char *s) { rec_put(r, s, strlen(s)); }
+
+static void rec_fmt(struct rec *r, const char *fmt, ...)
+{
+	char tmp[128];
+	va_list ap;
+	va_start(ap, fmt);
+	int n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (n > 0)
+		rec_put(r, tmp, (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
+}
+
+static void rec_string(struct rec *r, const char *s, size_t n)
+{
+	rec_put(r, "\"", 1);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+		if (c == '"' || c == '\\') {
+			char e[2] = { '\\', (char)c };
+			rec_put(r, e, 2);
+		} else if (c == '\n') {
+			rec_put(r, "\\n", 2);
+		} else if (c == '\t') {
+			rec_put(r, "\\t", 2);
+		} else if (c < 0x20 || c == 0x7f) {
+			rec_fmt(r, "\\u%04x", c);
+		} else {
+			rec_put(r, (const char *)&s[i], 1);
+		}
+	}
+	rec_put(r, "\"", 1);
+}
+
+static void rec_key(struct rec *r, const char *key)
+{
+	if (!r->first)
+		rec_put(r, ",", 1);
+	r->first = false;
+	rec_string(r, key, strlen(key));
+	rec_put(r, ":", 1);
+}
+
+static struct rec rec_begin(const char *type)
+{
+	struct rec r = { 0 };
+	r.first = true;
+	rec_put(&r, "{", 1);
+	rec_key(&r, "v");
+	rec_fmt(&r, "%d", PROTOCOL_VERSION);
+	rec_key(&r, "type");
+	rec_string(&r, type, strlen(type));
+	rec_key(&r, "boot");
+	rec_string(&r, boot_id, strlen(boot_id));
+	return r;
+}
+
+static void rec_str(struct rec *r, const char *key, const char *v)
+{
+	rec_key(r, key);
+	if (v)
+		rec_string(r, v, strlen(v));
+	else
+		rec_puts(r, "null");
+}
+
+/* The last `tail` bytes of a long text (verifier logs end with the reason), marked as cut. */
+static void rec_str_tail(struct rec *r, const char *key, const char *v, size_t tail)
+{
+	size_t n = v ? strlen(v) : 0;
+	if (n <= tail) {
+		rec_str(r, key, v ? v : "");
+		return;
+	}
+	const char *start = v + n - tail;
+	const char *nl = memchr(start, '\n', tail);
+	if (nl && (size_t)(nl - start) < 512)
+		start = nl + 1;
+	rec_key(r, key);
+	struct rec tmp = { 0 };
+	rec_puts(&tmp, "[... cut ...]\n");
+	rec_put(&tmp, start, n - (size_t)(start - v));
+	rec_string(r, tmp.buf, tmp.len);
+	free(tmp.buf);
+}
+
+static void rec_i64(struct rec *r, const char *key, long long v)
+{
+	rec_key(r, key);
+	rec_fmt(r, "%lld", v);
+}
+
+static void rec_u64(struct rec *r, const char *key, unsigned long long v)
+{
+	rec_key(r, key);
+	rec_fmt(r, "%llu", v);
+}
+
+static void rec_bool(struct rec *r, const char *key, bool v)
+{
+	rec_key(r, key);
+	rec_puts(r, v ? "true" : "false");
+}
+
+static void rec_errno_as(struct rec *r, const char *num_key, const char *text_key, int err)
+{
+	rec_i64(r, num_key, err);
+	rec_str(r, text_key, err ? strerror(err) : "");
+}
+
+static void rec_errno(struct rec *r, int err) { rec_errno_as(r, "errno", "error", err); }
+
+/* Errors of running a loaded program, apart from those of loading it. */
+static void rec_run_errno(struct rec *r, int err) { rec_errno_as(r, "run_errno", "run_error", err); }
+
+static void rec_end(struct rec *r)
+{
+	rec_put(r, "}\n", 2);
+	size_t off = 0;
+	while (records_fd >= 0 && off < r->len) {
+		ssize_t w = write(records_fd, r->buf + off, r->len - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0)
+			break;
+		off += (size_t)w;
+	}
+	if (records_fd >= 0)
+		fsync(records_fd);
+	free(r->buf);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Capture of libbpf's own messages (e.g. "extern (func ksym) 'x': not found in kernel or module BTFs").
+ * ------------------------------------------------------------------------------------------- */
+static char loader_log[LOADER_LOG_SIZE];
+static size_t loader_log_len;
+
+static int loader_print(enum libbpf_print_level level, const char *fmt, va_list ap)
+{
+	if (level == LIBBPF_DEBUG)
+		return 0;
+	if (loader_log_len + 1 >= sizeof(loader_log))
+		return 0;
+	int n = vsnprintf(loader_log + loader_log_len, sizeof(loader_log) - loader_log_len, fmt, ap);
+	if (n > 0)
+		loader_log_len += (size_t)n;
+	if (loader_log_len >= sizeof(loader_log))
+		loader_log_len = sizeof(loader_log) - 1;
+	return 0;
+}
+
+static void loader_log_reset(void)
+{
+	loader_log_len = 0;
+	loader_log[0] = 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Kernel log lines printed while something happened (module init, for instance).
+ * ------------------------------------------------------------------------------------------- */
+static int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+static void rec_kmsg(struct rec *r, int fd)
+{
+	rec_key(r, "kernel_log");
+	rec_puts(r, "[");
+	bool first = true;
+	char line[2048];
+	for (int i = 0; fd >= 0 && i < 200; i++) {
+		ssize_t n = read(fd, line, sizeof(line) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue; /* overwritten records: skip ahead */
+		if (n <= 0)
+			break;
+		line[n] = 0;
+		char *msg = strchr(line, ';');
+		msg = msg ? msg + 1 : line;
+		char *end = strchr(msg, '\n');
+		if (end)
+			*end = 0;
+		if (!first)
+			rec_puts(r, ",");
+		first = false;
+		rec_string(r, msg, strlen(msg));
+	}
+	rec_puts(r, "]");
+	if (fd >= 0)
+		close(fd);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Manifest: one command per line, fields separated by tabs.
+ * ------------------------------------------------------------------------------------------- */
+#define MAX_FIELDS 16
+
+static int split_tabs(char *line, char **f)
+{
+	int n = 0;
+	f[n++] = line;
+	for (char *p = line; *p && n < MAX_FIELDS; p++)
+		if (*p == '\t') {
+			*p = 0;
+			f[n++] = p + 1;
+		}
+	return n;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Modules
+ * ------------------------------------------------------------------------------------------- */
+static void cmd_module(char **f, int n)
+{
+	/* module <name> <path> <kind: built|dependency> <kfunc,kfunc|-> */
+	if (n < 5)
+		return;
+	const char *name = f[1], *path = f[2], *kind = f[3];
+	struct rec r = rec_begin("module");
+	rec_str(&r, "module", name);
+	rec_str(&r, "kind", kind);
+	int kfd = kmsg_open();
+	uint64_t t0 = now_ns();
+	int err = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		err = errno;
+	else if (syscall(SYS_finit_module, fd, "", 0) != 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	uint64_t t1 = now_ns();
+	rec_bool(&r, "ok", err == 0);
+	rec_errno(&r, err);
+	rec_u64(&r, "ns", t1 - t0);
+
+	char btf_path[512];
+	snprintf(btf_path, sizeof(btf_path), "/sys/kernel/btf/%s", name);
+	bool has_btf = access(btf_path, R_OK) == 0;
+	rec_bool(&r, "btf", has_btf);
+
+	/* Which of the module's kfuncs its BTF declares as functions (registration is proved by calling them). */
+	rec_key(&r, "kfuncs_in_btf");
+	rec_puts(&r, "[");
+	if (has_btf && strcmp(f[4], "-") != 0) {
+		struct btf *base = btf__load_vmlinux_btf();
+		struct btf *mod = base ? btf__parse_split(btf_path, base) : NULL;
+		bool first = true;
+		char *list = strdup(f[4]), *save = NULL;
+		for (char *k = strtok_r(list, ",", &save); k && mod; k = strtok_r(NULL, ",", &save)) {
+			if (btf__find_by_name_kind(mod, k, BTF_KIND_FUNC) < 0)
+				continue;
+			if (!first)
+				rec_puts(&r, ",");
+			first = false;
+			rec_string(&r, k, strlen(k));
+		}
+		free(list);
+		btf__free(mod);
+		btf__free(base);
+	}
+	rec_puts(&r, "]");
+	rec_kmsg(&r, kfd);
+	rec_end(&r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * BPF objects
+ * ------------------------------------------------------------------------------------------- */
+static char *verifier_log;
+
+struct loaded {
+	struct bpf_object *obj;
+	struct bpf_program *prog;
+	int err;
+};
+
+/* Where a global variable of the object's data sections (.bss, .data, .rodata) lives: its map,
+ * offset and size, from the object's BTF. */
+struct global {
+	struct bpf_map *map;
+	size_t offset, size;
+};
+
+static bool find_global(struct bpf_object *obj, const char *name, struct global *g)
+{
+	struct btf *btf = bpf_object__btf(obj);
+	if (!btf)
+		return false;
+	struct bpf_map *map;
+	bpf_object__for_each_map(map, obj) {
+		const char *dot = strrchr(bpf_map__name(map), '.');
+		int sec_id = dot ? btf__find_by_name_kind(btf, dot, BTF_KIND_DATASEC) : -1;
+		if (sec_id < 0)
+			continue;
+		const struct btf_type *sec = btf__type_by_id(btf, (__u32)sec_id);
+		const struct btf_var_secinfo *vs = btf_var_secinfos(sec);
+		for (int i = 0; i < btf_vlen(sec); i++, vs++) {
+			const struct btf_type *var = btf__type_by_id(btf, vs->type);
+			if (strcmp(btf__name_by_offset(btf, var->name_off), name) != 0)
+				continue;
+			if (vs->offset + vs->size > bpf_map__value_size(map))
+				return false;
+			g->map = map;
+			g->offset = vs->offset;
+			g->size = vs->size;
+			return true;
+		}
+	}
+	return false;
+}
+
+static uint64_t load_scalar(const void *p, size_t size)
+{
+	switch (size) {
+	case 1: return *(const uint8_t *)p;
+	case 2: return *(const uint16_t *)p;
+	case 4: return *(const uint32_t *)p;
+	default: return *(const uint64_t *)p;
+	}
+}
+
+static void store_scalar(void *p, size_t size, uint64_t v)
+{
+	switch (size) {
+	case 1: *(uint8_t *)p = (uint8_t)v; break;
+	case 2: *(uint16_t *)p = (uint16_t)v; break;
+	case 4: *(uint32_t *)p = (uint32_t)v; break;
+	default: *(uint64_t *)p = v; break;
+	}
+}
+
+/* Before load: sets the variable's initial value. */
+static bool set_global(struct bpf_object *obj, const char *name, uint64_t value)
+{
+	struct global g;
+	size_t msize = 0;
+	if (!find_global(obj, name, &g) || (g.size != 1 && g.size != 2 && g.size != 4 && g.size != 8))
+		return false;
+	char *base = (char *)bpf_map__initial_value(g.map, &msize);
+	if (!base || g.offset + g.size > msize)
+		return false;
+	store_scalar(base + g.offset, g.size, value);
+	return true;
+}
+
+/* After load: reads the variable's live value from the kernel's map. */
+static bool get_global(struct bpf_object *obj, const char *name, uint64_t *value)
+{
+	struct global g;
+	if (!find_global(obj, name, &g) || (g.size != 1 && g.size != 2 && g.size != 4 && g.size != 8))
+		return false;
+	char *buf = calloc(1, bpf_map__value_size(g.map));
+	__u32 key = 0;
+	bool ok = buf && bpf_map_lookup_elem(bpf_map__fd(g.map), &key, buf) == 0;
+	if (ok)
+		*value = load_scalar(buf + g.offset, g.size);
+	free(buf);
+	return ok;
+}
+
+/* Opens the object and finds the program; `program` "-" means the object's only program. */
+static int open_object(struct loaded *l, const char *path, const char *program)
+{
+	memset(l, 0, sizeof(*l));
+	loader_log_reset();
+	l->obj = bpf_object__open_file(path, NULL);
+	if (!l->obj)
+		return l->err = errno ? errno : EINVAL;
+	struct bpf_program *p;
+	int count = 0;
+	bpf_object__for_each_program(p, l->obj) {
+		count++;
+		bool match = strcmp(program, "-") == 0 || strcmp(bpf_program__name(p), program) == 0;
+		if (match && !l->prog)
+			l->prog = p;
+	}
+	if (!l->prog || (strcmp(program, "-") == 0 && count != 1)) {
+		loader_log_len += (size_t)snprintf(loader_log + loader_log_len, sizeof(loader_log) - loader_log_len,
+			"kff-agent: %s: program '%s' not found (the object has %d programs)\n", path, program, count);
+		return l->err = ENOENT;
+	}
+	bpf_object__for_each_program(p, l->obj)
+		bpf_program__set_autoload(p, p == l->prog);
+	return 0;
+}
+
+static int load_object(struct loaded *l)
+{
+	verifier_log[0] = 0;
+	bpf_program__set_log_buf(l->prog, verifier_log, VERIFIER_LOG_SIZE);
+	int err = bpf_object__load(l->obj);
+	return l->err = err ? (err < 0 ? -err : err) : 0;
+}
+
+static void rec_program(struct rec *r, struct loaded *l)
+{
+	if (l->prog) {
+		rec_str(r, "section", bpf_program__section_name(l->prog));
+		const char *t = libbpf_bpf_prog_type_str(bpf_program__type(l->prog));
+		rec_str(r, "prog_type", t ? t : "unknown");
+	}
+	rec_bool(r, "loaded", l->err == 0);
+	rec_errno(r, l->err);
+	if (l->err) {
+		rec_str_tail(r, "verifier_log", verifier_log, VERIFIER_LOG_TAIL);
+		rec_str_tail(r, "loader_log", loader_log, VERIFIER_LOG_TAIL);
+	}
+}
+
+static bool is_socket_iter(struct loaded *l)
+{
+	const char *s = bpf_program__section_name(l->prog);
+	return strcmp(s, "iter/tcp") == 0 || strcmp(s, "iter/udp") == 0 || strcmp(s, "iter.s/tcp") == 0 ||
+	       strcmp(s, "iter.s/udp") == 0;
+}
+
+static bool is_tcp_iter(struct loaded *l) { return strstr(bpf_program__section_name(l->prog), "/tcp") != NULL; }
+
+/* A minimal Ethernet + IPv4 + TCP frame, for program types that run on packets. */
+static const unsigned char test_packet[64] = {
+	0x02, 0, 0, 0, 0, 0x02, 0x02, 0, 0, 0, 0, 0x01, 0x08, 0x00,
+	0x45, 0, 0, 40, 0, 1, 0x40, 0, 64, 6, 0, 0, 127, 0, 0, 1, 127, 0, 0, 1,
+	0x30, 0x39, 0x00, 0x50, 0, 0, 0, 1, 0, 0, 0, 0, 0x50, 0x02, 0x20, 0, 0, 0, 0, 0,
+};
+
+static bool runs_on_packets(enum bpf_prog_type t)
+{
+	switch (t) {
+	case BPF_PROG_TYPE_SOCKET_FILTER:
+	case BPF_PROG_TYPE_SCHED_CLS:
+	case BPF_PROG_TYPE_SCHED_ACT:
+	case BPF_PROG_TYPE_XDP:
+	case BPF_PROG_TYPE_CGROUP_SKB:
+	case BPF_PROG_TYPE_LWT_IN:
+	case BPF_PROG_TYPE_LWT_OUT:
+	case BPF_PROG_TYPE_LWT_XMIT:
+	case BPF_PROG_TYPE_LWT_SEG6LOCAL:
+	case BPF_PROG_TYPE_SK_SKB:
+	case BPF_PROG_TYPE_FLOW_DISSECTOR:
+		return true;
+	default:
+		return false;
+	}
+}
+
+/* One BPF_PROG_TEST_RUN of `repeat` runs; the kernel measures the average in o->duration.
+ * Syscall programs take no repeat count (the kernel refuses one): they are run `repeat` times
+ * from here and o->duration stays 0. */
+static int test_run(struct loaded *l, int repeat, struct bpf_test_run_opts *o)
+{
+	unsigned char out[256];
+	bool syscall_prog = bpf_program__type(l->prog) == BPF_PROG_TYPE_SYSCALL;
+	memset(o, 0, sizeof(*o));
+	o->sz = sizeof(*o);
+	o->repeat = syscall_prog ? 0 : repeat;
+	if (runs_on_packets(bpf_program__type(l->prog))) {
+		o->data_in = test_packet;
+		o->data_size_in = sizeof(test_packet);
+		o->data_out = out;
+		o->data_size_out = sizeof(out);
+	}
+	int runs = syscall_prog && repeat > 1 ? repeat : 1;
+	for (int i = 0; i < runs; i++) {
+		int err = bpf_prog_test_run_opts(bpf_program__fd(l->prog), o);
+		if (err)
+			return errno ? errno : -err;
+	}
+	return 0;
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Socket workload: N client sockets connected to a server on `port`, destroyed by an iterator
+ * program that reads the port from its global `kff_port`; each must then fail with ECONNABORTED.
+ * ------------------------------------------------------------------------------------------- */
+struct sock_result {
+	long opened, aborted, other_errors, still_open;
+	int first_errno, setup_errno;
+	uint64_t setup_ns, iter_ns, complete_ns, destroyed;
+	bool have_destroyed;
+};
+
+static void raise_nofile(long need)
+{
+	struct rlimit rl;
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < (rlim_t)need) {
+		rl.rlim_cur = rl.rlim_max = (rlim_t)need;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+static void close_all(int *fds, long n)
+{
+	for (long i = 0; i < n; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+}
+
+static int sock_workload(struct loaded *l, long n, uint16_t port, struct sock_result *res)
+{
+	memset(res, 0, sizeof(*res));
+	bool tcp = is_tcp_iter(l);
+	raise_nofile(2 * n + 1024);
+	int *clients = calloc((size_t)n, sizeof(int));
+	int *accepted = calloc((size_t)n, sizeof(int));
+	for (long i = 0; i < n; i++)
+		clients[i] = accepted[i] = -1;
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	int one = 1;
+	uint64_t t0 = now_ns();
+	int server = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	if (server < 0 || setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
+	    bind(server, (struct sockaddr *)&sa, sizeof(sa)) || (tcp && listen(server, 4096))) {
+		res->setup_errno = errno;
+		goto out;
+	}
+	for (long i = 0; i < n; i++) {
+		int c = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+		if (c < 0 || connect(c, (struct sockaddr *)&sa, sizeof(sa))) {
+			res->setup_errno = errno;
+			if (c >= 0)
+				close(c);
+			goto out;
+		}
+		clients[i] = c;
+		res->opened++;
+		if (tcp) {
+			accepted[i] = accept4(server, NULL, NULL, SOCK_CLOEXEC);
+			if (accepted[i] < 0) {
+				res->setup_errno = errno;
+				goto out;
+			}
+		}
+	}
+	uint64_t t1 = now_ns();
+	res->setup_ns = t1 - t0;
+
+	struct bpf_link *link = bpf_program__attach_iter(l->prog, NULL);
+	if (!link) {
+		res->setup_errno = errno;
+		goto out;
+	}
+	int iter = bpf_iter_create(bpf_link__fd(link));
+	if (iter < 0) {
+		res->setup_errno = errno;
+		bpf_link__destroy(link);
+		goto out;
+	}
+	char buf[4096];
+	uint64_t t2 = now_ns();
+	while (read(iter, buf, sizeof(buf)) > 0)
+		;
+	uint64_t t3 = now_ns();
+	close(iter);
+	bpf_link__destroy(link);
+	res->iter_ns = t3 - t2;
+
+	/* A backport may finish the destruction asynchronously: wait (bounded) for each socket's error. */
+	uint64_t deadline = t3 + ABORT_WAIT_NS, last = t3;
+	for (long i = 0; i < res->opened; i++) {
+		struct pollfd p = { .fd = clients[i], .events = POLLERR };
+		uint64_t now = now_ns();
+		int wait_ms = now < deadline ? (int)((deadline - now) / 1000000ull) : 0;
+		poll(&p, 1, wait_ms);
+		char b;
+		ssize_t r = recv(clients[i], &b, 1, MSG_DONTWAIT);
+		int e = r < 0 ? errno : 0;
+		if (e == ECONNABORTED) {
+			res->aborted++;
+			last = now_ns();
+		} else if (e == EAGAIN) {
+			res->still_open++;
+		} else {
+			res->other_errors++;
+			if (!res->first_errno)
+				res->first_errno = e ? e : -1;
+		}
+	}
+	res->complete_ns = last - t2;
+	res->have_destroyed = get_global(l->obj, "kff_destroyed", &res->destroyed);
+out:
+	close_all(clients, n);
+	close_all(accepted, n);
+	if (server >= 0)
+		close(server);
+	free(clients);
+	free(accepted);
+	return res->setup_errno;
+}
+
+static void rec_sock_result(struct rec *r, long n, const struct sock_result *s, bool tcp)
+{
+	rec_str(r, "proto", tcp ? "tcp" : "udp");
+	rec_i64(r, "sockets", n);
+	rec_i64(r, "opened", s->opened);
+	rec_i64(r, "aborted", s->aborted);
+	rec_i64(r, "still_open", s->still_open);
+	rec_i64(r, "other_errors", s->other_errors);
+	rec_i64(r, "first_errno", s->first_errno);
+	rec_i64(r, "setup_errno", s->setup_errno);
+	rec_key(r, "destroyed");
+	if (s->have_destroyed)
+		rec_fmt(r, "%llu", (unsigned long long)s->destroyed);
+	else
+		rec_puts(r, "null");
+	rec_u64(r, "setup_ns", s->setup_ns);
+	rec_u64(r, "iter_ns", s->iter_ns);
+	rec_u64(r, "complete_ns", s->complete_ns);
+}
+
+static uint16_t next_port = 40000;
+
+/* ---------------------------------------------------------------------------------------------
+ * Smoke: load one program and run it once (or run the iterator over a few sockets).
+ * ------------------------------------------------------------------------------------------- */
+static void cmd_smoke(char **f, int n)
+{
+	/* smoke <module> <name> <object> <program> */
+	if (n < 5)
+		return;
+	struct loaded l;
+	struct rec r = rec_begin("smoke");
+	rec_str(&r, "module", f[1]);
+	rec_str(&r, "name", f[2]);
+	rec_str(&r, "program", f[4]);
+	uint64_t t0 = now_ns();
+	uint16_t port = next_port++;
+	if (open_object(&l, f[3], f[4]) == 0) {
+		if (is_socket_iter(&l))
+			set_global(l.obj, "kff_port", port);
+		load_object(&l);
+	}
+	uint64_t t1 = now_ns();
+	rec_program(&r, &l);
+	rec_u64(&r, "load_ns", t1 - t0);
+	if (l.err == 0) {
+		if (is_socket_iter(&l)) {
+			struct sock_result s;
+			int e = sock_workload(&l, SMOKE_SOCKETS, port, &s);
+			rec_bool(&r, "ran", e == 0);
+			rec_run_errno(&r, e);
+			rec_sock_result(&r, SMOKE_SOCKETS, &s, is_tcp_iter(&l));
+			rec_i64(&r, "retval", s.aborted);
+		} else {
+			struct bpf_test_run_opts o;
+			int e = test_run(&l, 1, &o);
+			rec_bool(&r, "ran", e == 0);
+			rec_run_errno(&r, e);
+			if (e == 0) {
+				rec_u64(&r, "retval", o.retval);
+				rec_i64(&r, "retval_signed", (int32_t)o.retval);
+			}
+		}
+	}
+	rec_u64(&r, "ns", now_ns() - t0);
+	rec_end(&r);
+	bpf_object__close(l.obj);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Load profiles
+ * ------------------------------------------------------------------------------------------- */
+static void cmd_load(char **f, int n)
+{
+	/* load <module> <name> <object> <program|-> <test_run|socket_iterator> <count> */
+	if (n < 7)
+		return;
+	const char *driver = f[5];
+	long count = strtol(f[6], NULL, 10);
+	struct loaded l;
+	struct rec r = rec_begin("load");
+	rec_str(&r, "module", f[1]);
+	rec_str(&r, "name", f[2]);
+	rec_str(&r, "driver", driver);
+	uint64_t t0 = now_ns();
+	uint16_t port = next_port++;
+	if (open_object(&l, f[3], f[4]) == 0) {
+		if (is_socket_iter(&l))
+			set_global(l.obj, "kff_port", port);
+		load_object(&l);
+	}
+	rec_program(&r, &l);
+	if (l.err == 0 && strcmp(driver, "test_run") == 0) {
+		struct bpf_test_run_opts o;
+		uint64_t a = now_ns();
+		int e = test_run(&l, (int)count, &o);
+		uint64_t b = now_ns();
+		rec_bool(&r, "ran", e == 0);
+		rec_run_errno(&r, e);
+		rec_i64(&r, "repeat", count);
+		if (e == 0) {
+			rec_u64(&r, "retval", o.retval);
+			rec_u64(&r, "kernel_ns_per_call", o.duration);
+			rec_u64(&r, "wall_ns", b - a);
+		}
+	} else if (l.err == 0 && strcmp(driver, "socket_iterator") == 0) {
+		if (!is_socket_iter(&l)) {
+			rec_bool(&r, "ran", false);
+			rec_run_errno(&r, EINVAL);
+			rec_str(&r, "detail", "socket_iterator needs an iter/tcp or iter/udp program");
+		} else {
+			struct sock_result s;
+			int e = sock_workload(&l, count, port, &s);
+			rec_bool(&r, "ran", e == 0);
+			rec_run_errno(&r, e);
+			rec_sock_result(&r, count, &s, is_tcp_iter(&l));
+		}
+	}
+	rec_u64(&r, "ns", now_ns() - t0);
+	rec_end(&r);
+	bpf_object__close(l.obj);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Worker and supervisor
+ * ------------------------------------------------------------------------------------------- */
+static void bring_up_loopback(void)
+{
+	int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "lo");
+	if (s >= 0 && ioctl(s, SIOCGIFFLAGS, &ifr) == 0) {
+		ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+		ioctl(s, SIOCSIFFLAGS, &ifr);
+	}
+	if (s >= 0)
+		close(s);
+}
+
+static char *read_file(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return NULL;
+	size_t cap = 4096, len = 0;
+	char *buf = malloc(cap);
+	for (;;) {
+		if (len + 1 >= cap)
+			buf = realloc(buf, cap *= 2);
+		ssize_t n = read(fd, buf + len, cap - len - 1);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+}
+
+static int worker(const char *manifest_path)
+{
+	uint64_t t0 = now_ns();
+	libbpf_set_print(loader_print);
+	verifier_log = malloc(VERIFIER_LOG_SIZE);
+	bring_up_loopback();
+	char *manifest = read_file(manifest_path);
+	if (!manifest) {
+		struct rec r = rec_begin("error");
+		rec_str(&r, "detail", "cannot read the manifest");
+		rec_errno(&r, errno);
+		rec_end(&r);
+		return 2;
+	}
+	char *save = NULL;
+	for (char *line = strtok_r(manifest, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
+		char *f[MAX_FIELDS];
+		int n = split_tabs(line, f);
+		if (strcmp(f[0], "module") == 0)
+			cmd_module(f, n);
+		else if (strcmp(f[0], "smoke") == 0)
+			cmd_smoke(f, n);
+		else if (strcmp(f[0], "load") == 0)
+			cmd_load(f, n);
+		else if (strcmp(f[0], "crash") == 0)
+			raise(SIGSEGV); /* fault injection: proves the supervisor reports a dead agent */
+		else if (f[0][0] && f[0][0] != '#' && strcmp(f[0], "boot") != 0 && strcmp(f[0], "kff-manifest") != 0) {
+			struct rec r = rec_begin("error");
+			rec_str(&r, "detail", "unknown manifest command");
+			rec_str(&r, "command", f[0]);
+			rec_end(&r);
+		}
+	}
+	struct rec r = rec_begin("done");
+	rec_u64(&r, "ns", now_ns() - t0);
+	char *tainted = read_file("/proc/sys/kernel/tainted");
+	rec_i64(&r, "tainted", tainted ? strtoll(tainted, NULL, 10) : -1);
+	free(tainted);
+	rec_end(&r);
+	return 0;
+}
+
+/* The boot id is the manifest's "boot" line; it ties records to the boot the host started. */
+static void read_boot_id(const char *manifest_path)
+{
+	char *m = read_file(manifest_path);
+	if (!m)
+		return;
+	char *save = NULL;
+	for (char *line = strtok_r(m, "\n", &save); line; line = strtok_r(NULL, "\n", &save))
+		if (strncmp(line, "boot\t", 5) == 0) {
+			boot_id = strdup(line + 5);
+			break;
+		}
+	free(m);
+}
+
+static int open_records(const char *path)
+{
+	int fd = open(path, O_WRONLY | O_NOCTTY | O_CLOEXEC | O_CREAT | O_APPEND, 0644);
+	if (fd >= 0 && isatty(fd)) {
+		struct termios t;
+		if (tcgetattr(fd, &t) == 0) {
+			cfmakeraw(&t);
+			cfsetospeed(&t, B115200);
+			tcsetattr(fd, TCSANOW, &t);
+		}
+	}
+	return fd;
+}
+
+static void hello(void)
+{
+	struct utsname u;
+	uname(&u);
+	struct rec r = rec_begin("hello");
+	rec_str(&r, "kernel", u.release);
+	rec_u64(&r, "boottime_ns", clock_ns(CLOCK_BOOTTIME));
+	rec_str(&r, "libbpf", libbpf_version_string());
+	rec_end(&r);
+}
+
+static int supervise(const char *manifest_path)
+{
+	pid_t pid = fork();
+	if (pid == 0)
+		_exit(worker(manifest_path));
+	int status = 0;
+	while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	struct rec r = rec_begin("exit");
+	if (pid < 0) {
+		rec_errno(&r, errno);
+	} else if (WIFSIGNALED(status)) {
+		rec_i64(&r, "signal", WTERMSIG(status));
+		rec_str(&r, "signal_name", strsignal(WTERMSIG(status)));
+	} else {
+		rec_i64(&r, "code", WEXITSTATUS(status));
+	}
+	rec_end(&r);
+	return pid > 0 && WIFEXITED(status) ? WEXITSTATUS(status) : 1;
+}
+
+int main(int argc, char **argv)
+{
+	const char *manifest = "/kff/manifest", *records = "/dev/ttyS1";
+	for (int i = 1; i < argc; i++) {
+		if (strncmp(argv[i], "--manifest=", 11) == 0)
+			manifest = argv[i] + 11;
+		else if (strncmp(argv[i], "--records=", 10) == 0)
+			records = argv[i] + 10;
+	}
+	if (getpid() != 1) {
+		read_boot_id(manifest);
+		records_fd = open_records(records);
+		if (records_fd < 0) {
+			perror(records);
+			return 2;
+		}
+		hello();
+		return supervise(manifest);
+	}
+
+	mkdir("/proc", 0555);
+	mkdir("/sys", 0555);
+	mkdir("/dev", 0755);
+	mkdir("/tmp", 01777);
+	mount("proc", "/proc", "proc", 0, NULL);
+	mount("sysfs", "/sys", "sysfs", 0, NULL);
+	mount("devtmpfs", "/dev", "devtmpfs", 0, NULL);
+	mount("tmpfs", "/tmp", "tmpfs", 0, NULL);
+	mount("bpffs", "/sys/fs/bpf", "bpf", 0, NULL);
+	mount("debugfs", "/sys/kernel/debug", "debugfs", 0, NULL);
+	read_boot_id(manifest);
+	records_fd = open_records(records);
+	hello();
+	supervise(manifest);
+	if (records_fd >= 0) {
+		tcdrain(records_fd);
+		close(records_fd);
+	}
+	sync();
+	reboot(RB_POWER_OFF);
+	for (;;)
+		pause();
+}
