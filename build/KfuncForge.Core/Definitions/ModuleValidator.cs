@@ -45,7 +45,7 @@ public static partial class ModuleValidator
             var e = s.Expect!;
             if ((e.Retval is null) == (e.VerifierRejects is null))
                 problems.Add(doc.At($"{path}.expect", "give exactly one of 'retval' (the program's expected return value) or 'verifier_rejects' (text the verifier log must contain)"));
-            if (type is not null) smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, new SmokeExpectation(e.Retval, e.VerifierRejects)));
+            if (type is not null) smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, new SmokeExpectation(e.Retval, e.VerifierRejects)) { Program = s.Program! });
         }
 
         var steps = new List<LoadStep>();

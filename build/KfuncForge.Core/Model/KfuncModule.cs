@@ -53,7 +53,11 @@ public sealed record SmokeProgram(
     ProgramType ProgramType,
     string Section,
     IReadOnlyList<string> Calls,
-    SmokeExpectation Expect);
+    SmokeExpectation Expect)
+{
+    /// <summary>The BPF function's name in Source (YAML `program`): the agent loads exactly this program.</summary>
+    public string Program { get; init; } = Name;
+}
 
 /// <summary>Either a return value the program must produce, or a verifier rejection (negative test) whose log must match.</summary>
 public sealed record SmokeExpectation(long? Retval, string? VerifierRejects);
