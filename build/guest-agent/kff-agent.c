@@ -224,6 +224,16 @@ static void rec_end(struct rec *r)
 	free(r->buf);
 }
 
+/* Announces a step before it starts, so a step that never ends (a hang, a panic) is known. */
+static void begin_step(const char *step, const char *module, const char *name)
+{
+	struct rec r = rec_begin("begin");
+	rec_str(&r, "step", step);
+	rec_str(&r, "module", module);
+	rec_str(&r, "name", name);
+	rec_end(&r);
+}
+
 /* ---------------------------------------------------------------------------------------------
  * Capture of libbpf's own messages (e.g. "extern (func ksym) 'x': not found in kernel or module BTFs").
  * ------------------------------------------------------------------------------------------- */
@@ -315,6 +325,7 @@ static void cmd_module(char **f, int n)
 	if (n < 5)
 		return;
 	const char *name = f[1], *path = f[2], *kind = f[3];
+	begin_step("module", name, name);
 	struct rec r = rec_begin("module");
 	rec_str(&r, "module", name);
 	rec_str(&r, "kind", kind);
@@ -718,6 +729,7 @@ static void cmd_smoke(char **f, int n)
 	if (n < 5)
 		return;
 	struct loaded l;
+	begin_step("smoke", f[1], f[2]);
 	struct rec r = rec_begin("smoke");
 	rec_str(&r, "module", f[1]);
 	rec_str(&r, "name", f[2]);
@@ -767,6 +779,7 @@ static void cmd_load(char **f, int n)
 	const char *driver = f[5];
 	long count = strtol(f[6], NULL, 10);
 	struct loaded l;
+	begin_step("load", f[1], f[2]);
 	struct rec r = rec_begin("load");
 	rec_str(&r, "module", f[1]);
 	rec_str(&r, "name", f[2]);

@@ -1,0 +1,108 @@
+using System.Globalization;
+using KfuncForge.Diagnostics;
+using KfuncForge.Processes;
+using KfuncForge.Vm;
+
+namespace KfuncForge.Cli.Commands;
+
+/// <summary>Boots every planned kernel of a distro in QEMU, loads its modules, runs the smoke and load programs, reports.</summary>
+public sealed class SmokeCommand : ICommand
+{
+    public string Name => "smoke";
+    public string Summary => "boot each target kernel in QEMU, load its modules, run smoke and load programs; results in <out>/smoke/<distro>/";
+    public IReadOnlyCollection<string> Accepts => SmokeSetup.Options;
+
+    public int Run(CommandContext context)
+    {
+        var setup = SmokeSetup.Prepare(context);
+        var results = Path.Combine(setup.WorkDir, "results.jsonl");
+        File.Delete(results);
+        context.Out.WriteLine($"smoke: {setup.Boots.Count} kernels of {setup.Distro}; logs in {setup.WorkDir}");
+        var run = setup.Session.RunAsync(setup.Boots, v =>
+        {
+            context.Out.WriteLine(SmokeReport.Line(v));
+            File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
+        }).GetAwaiter().GetResult();
+        File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(SmokeReport.Run(run, setup.Distro, setup.WorkDir)));
+        var summary = SmokeReport.Summary(run, setup.Distro);
+        File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
+        context.Out.WriteLine();
+        context.Out.Write(summary);
+        context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "results.json")}");
+        return run.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+}
+
+/// <summary>Measures boots per hour and where a boot's time goes (boot, load, tests, harness overhead vs a bare boot).</summary>
+public sealed class BenchSmokeCommand : ICommand
+{
+    public string Name => "bench-smoke";
+    public string Summary => "benchmark the smoke harness: boots/hour, per-kernel boot/load/tests split, overhead vs a bare QEMU boot";
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options, "rounds"];
+
+    public int Run(CommandContext context)
+    {
+        var setup = SmokeSetup.Prepare(context, "bench-smoke");
+        var rounds = context.Options.Int("rounds", 3);
+        var bench = new SmokeBenchmark(setup.Session, setup.Tools, setup.Vms);
+        var result = bench.RunAsync(setup.Boots, rounds, line => context.Out.WriteLine(line)).GetAwaiter().GetResult();
+        File.WriteAllText(Path.Combine(setup.WorkDir, "bench.json"), SmokeReport.Json(SmokeBenchmark.Json(result)));
+        var text = SmokeBenchmark.Text(result);
+        File.WriteAllText(Path.Combine(setup.WorkDir, "bench.txt"), text);
+        context.Out.WriteLine();
+        context.Out.Write(text);
+        context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "bench.json")}");
+        return result.FailedBoots == 0 && result.Kernels.All(k => k.Passed) ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+}
+
+/// <summary>What both verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
+internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots)
+{
+    public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "busybox", "agent-source"];
+
+    public static SmokeSetup Prepare(CommandContext context, string folder = "smoke")
+    {
+        var o = context.Options;
+        var busybox = o.Get("busybox", GuestImageBuilder.DefaultBusybox);
+        var accel = o.Get("accel", "auto") switch
+        {
+            "auto" => AcceleratorRequest.Auto,
+            "tcg" => AcceleratorRequest.Tcg,
+            "kvm" => AcceleratorRequest.Kvm,
+            var other => throw new InputException(new Problem("command line", 0, 0, "", $"--accel must be auto, tcg or kvm, not '{other}'")),
+        };
+        var jobs = o.Get("jobs") is null ? (int?)null : o.Int("jobs", 1);
+        var timeout = TimeSpan.FromSeconds(o.Int("timeout", 180));
+        var memory = o.Int("memory", 512);
+
+        var missing = HostRequirements.Missing(busybox);
+        if (missing.Count > 0)
+            throw new StageException($"the VM stage needs host tools that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt) or install them.");
+
+        var plan = PlanCommand.MakePlan(context);
+        var index = BuildIndex.Load(o.Get("index") is { } i ? Path.GetFullPath(i) : BuildIndex.DefaultPath(context.ArtifactsDir, plan.Distro.Id));
+        var tools = new GuestTools(new ContentCache(o.Get("cache") ?? ContentCache.DefaultRoot()), ProcessRunner.Instance);
+        var workDir = Path.Combine(context.ArtifactsDir, folder, plan.Distro.Id);
+        Directory.CreateDirectory(workDir);
+        var vms = new QemuVmRunner(ProcessRunner.Instance);
+        var options = new SmokeOptions(workDir)
+        {
+            AgentSourceDir = o.Get("agent-source") is { } a ? Path.GetFullPath(a) : null,
+            Accelerator = accel, Jobs = jobs, Timeout = timeout, MemoryMiB = memory, Busybox = busybox,
+        };
+        IReadOnlyList<BootPlan> boots;
+        try
+        {
+            boots = new SmokePlanner(tools).MakeAsync(plan, index).GetAwaiter().GetResult();
+        }
+        catch (ProcessFailedException e)
+        {
+            throw new StageException(e.Message);
+        }
+        foreach (var b in boots)
+            context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"plan {b.Kernel.Release}: {b.Modules.Count(m => m.Kind == GuestModuleKind.Built)} modules (+{b.Modules.Count(m => m.Kind == GuestModuleKind.Dependency)} in-tree), {b.Smoke.Count} smoke, {b.Loads.Count} load, {b.NotRun.Count} not run"));
+        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots);
+    }
+}

@@ -1,0 +1,44 @@
+using System.Globalization;
+using System.Text;
+using KfuncForge.Model;
+
+namespace KfuncForge.Vm;
+
+/// <summary>
+/// Where things live inside the guest, and the manifest the agent executes: one command per line,
+/// fields separated by tabs (the agent's parser is a few lines of C; names and paths never hold tabs).
+/// </summary>
+public static class GuestManifest
+{
+    public const string AgentPath = "init";
+    public const string ManifestPath = "kff/manifest";
+    public const string BusyboxPath = "bin/busybox";
+
+    public static string ModulePath(GuestModule m) => $"kff/modules/{m.Name}.ko";
+
+    public static string ObjectPath(string module, string hostObject) => $"kff/bpf/{module}/{Path.GetFileName(hostObject)}";
+
+    public static string Render(BootPlan plan)
+    {
+        var sb = new StringBuilder();
+        void Line(params string[] fields)
+        {
+            foreach (var f in fields)
+                if (f.Contains('\t') || f.Contains('\n'))
+                    throw new ArgumentException($"manifest field '{f}' contains a tab or newline");
+            sb.Append(string.Join('\t', fields)).Append('\n');
+        }
+
+        Line("kff-manifest", "1");
+        Line("boot", plan.Id);
+        foreach (var m in plan.Modules)
+            Line("module", m.Name, "/" + ModulePath(m), m.Kind == GuestModuleKind.Built ? "built" : "dependency", m.Kfuncs.Count == 0 ? "-" : string.Join(',', m.Kfuncs));
+        foreach (var s in plan.Smoke)
+            Line("smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program);
+        foreach (var l in plan.Loads)
+            Line("load", l.Module, l.Name, "/" + ObjectPath(l.Module, l.Object), l.Program ?? "-",
+                l.Driver == LoadDriver.TestRun ? "test_run" : "socket_iterator", l.Count.ToString(CultureInfo.InvariantCulture));
+        if (plan.CrashAgentAtEnd) Line("crash");
+        return sb.ToString();
+    }
+}

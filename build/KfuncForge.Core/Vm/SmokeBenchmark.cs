@@ -1,0 +1,129 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text;
+using System.Text.Json.Nodes;
+
+namespace KfuncForge.Vm;
+
+/// <summary>Per-kernel medians of the sequential phase.</summary>
+public sealed record KernelBench(
+    string Release,
+    int Samples,
+    double BareBootSeconds,
+    double HarnessSeconds,
+    double GuestBootSeconds,
+    double LoadSeconds,
+    double TestsSeconds,
+    double ImageSeconds,
+    bool Passed)
+{
+    /// <summary>What the harness adds beyond a bare boot of the same kernel and the guest's own work (load + tests).</summary>
+    public double OverheadSeconds => Math.Max(0, HarnessSeconds - BareBootSeconds - LoadSeconds - TestsSeconds);
+
+    /// <summary>OverheadSeconds as a share of the bare boot.</summary>
+    public double OverheadRatio => BareBootSeconds > 0 ? OverheadSeconds / BareBootSeconds : 0;
+}
+
+public sealed record BenchResult(AcceleratorChoice Accelerator, int Slots, int Rounds, IReadOnlyList<KernelBench> Kernels, int ParallelBoots, TimeSpan ParallelWall, int FailedBoots)
+{
+    /// <summary>Harness boots per hour with Slots VMs at once (the parallel phase).</summary>
+    public double BootsPerHour => ParallelWall.TotalSeconds > 0 ? ParallelBoots / ParallelWall.TotalHours : 0;
+
+    /// <summary>Harness boots per hour one at a time (from the sequential phase's medians).</summary>
+    public double SequentialBootsPerHour => Kernels.Count == 0 ? 0 : 3600 / Kernels.Average(k => k.HarnessSeconds);
+}
+
+/// <summary>
+/// Measures the harness on this machine. Sequential phase: for each kernel, alternately a bare boot
+/// (busybox /init that reports once and powers off) and a full harness boot (image, QEMU, agent, all
+/// tests, judgement), Rounds times, one VM at a time, so the two are measured under the same load.
+/// Parallel phase: every kernel's harness boot Rounds times with the run's VM slots, for boots per hour.
+/// </summary>
+public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRunner vms)
+{
+    public async Task<BenchResult> RunAsync(IReadOnlyList<BootPlan> boots, int rounds, Action<string>? progress = null, CancellationToken cancellation = default)
+    {
+        var bootable = boots.Where(b => b.Kernel.Image.Length > 0).ToList();
+        var agent = await tools.AgentAsync(session.Options.AgentSourceDir, cancellation).ConfigureAwait(false);
+        var accel = await session.AcceleratorAsync(bootable, cancellation).ConfigureAwait(false);
+        var bare = await session.Images.BuildBareAsync().ConfigureAwait(false);
+
+        var samples = bootable.ToDictionary(b => b.Id, _ => new List<(double Bare, BootVerdict Harness, double HarnessWall)>());
+        for (var round = 0; round < rounds; round++)
+            foreach (var plan in bootable)
+            {
+                var dir = Path.Combine(session.Options.WorkDir, "bench", SmokeSession.SafeName(plan.Id), $"bare-{round}");
+                var b = await vms.RunAsync(new BootRequest($"bare/{plan.Kernel.Release}", plan.Kernel.Image, bare.Path, new VmShape(accel.Accelerator, session.Options.MemoryMiB), session.Options.Timeout, dir), null, cancellation).ConfigureAwait(false);
+                var clock = Stopwatch.StartNew();
+                var h = await session.BootAsync(plan, agent, accel.Accelerator, null, cancellation).ConfigureAwait(false);
+                var wall = clock.Elapsed.TotalSeconds;
+                samples[plan.Id].Add((b.Wall.TotalSeconds, h, wall));
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}/{rounds} {plan.Kernel.Release}: bare {b.Wall.TotalSeconds:0.00} s ({b.Outcome}), harness {wall:0.00} s ({(h.Passed ? "pass" : "FAIL")})"));
+            }
+
+        var kernels = bootable.Select(plan =>
+        {
+            var s = samples[plan.Id];
+            return new KernelBench(plan.Kernel.Release, s.Count,
+                Median(s.Select(x => x.Bare)), Median(s.Select(x => x.HarnessWall)),
+                Median(s.Select(x => x.Harness.Timings?.GuestBootSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.LoadSeconds ?? 0)),
+                Median(s.Select(x => x.Harness.Timings?.TestsSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.ImageSeconds ?? 0)),
+                s.All(x => x.Harness.Passed));
+        }).ToList();
+
+        var many = Enumerable.Range(0, rounds).SelectMany(r => bootable.Select(b => b with { Id = $"{b.Id}#{r}" })).ToList();
+        var parallelClock = Stopwatch.StartNew();
+        var run = await session.RunAsync(many, v => progress?.Invoke("parallel: " + SmokeReport.Line(v)), null, cancellation).ConfigureAwait(false);
+        var parallelWall = parallelClock.Elapsed;
+        return new BenchResult(accel, run.Slots, rounds, kernels, many.Count, parallelWall, run.Verdicts.Count(v => !v.Passed));
+    }
+
+    private static double Median(IEnumerable<double> values)
+    {
+        var v = values.Order().ToList();
+        if (v.Count == 0) return 0;
+        return v.Count % 2 == 1 ? v[v.Count / 2] : (v[v.Count / 2 - 1] + v[v.Count / 2]) / 2;
+    }
+
+    public static JsonObject Json(BenchResult r) => new()
+    {
+        ["accelerator"] = new JsonObject { ["kind"] = SmokeReport.Name(r.Accelerator.Accelerator), ["reason"] = r.Accelerator.Reason },
+        ["cores"] = Environment.ProcessorCount,
+        ["vms_at_once"] = r.Slots,
+        ["rounds"] = r.Rounds,
+        ["boots_per_hour"] = Math.Round(r.BootsPerHour, 1),
+        ["sequential_boots_per_hour"] = Math.Round(r.SequentialBootsPerHour, 1),
+        ["parallel_boots"] = r.ParallelBoots,
+        ["parallel_wall_seconds"] = Math.Round(r.ParallelWall.TotalSeconds, 3),
+        ["failed_boots"] = r.FailedBoots,
+        ["kernels"] = new JsonArray(r.Kernels.Select(k => (JsonNode)new JsonObject
+        {
+            ["release"] = k.Release,
+            ["samples"] = k.Samples,
+            ["bare_boot_seconds"] = Math.Round(k.BareBootSeconds, 3),
+            ["harness_seconds"] = Math.Round(k.HarnessSeconds, 3),
+            ["guest_boot_seconds"] = Math.Round(k.GuestBootSeconds, 3),
+            ["load_seconds"] = Math.Round(k.LoadSeconds, 4),
+            ["tests_seconds"] = Math.Round(k.TestsSeconds, 3),
+            ["image_seconds"] = Math.Round(k.ImageSeconds, 3),
+            ["overhead_seconds"] = Math.Round(k.OverheadSeconds, 3),
+            ["overhead_ratio"] = Math.Round(k.OverheadRatio, 3),
+            ["passed"] = k.Passed,
+        }).ToArray()),
+    };
+
+    public static string Text(BenchResult r)
+    {
+        var sb = new StringBuilder();
+        sb.Append(CultureInfo.InvariantCulture, $"Smoke benchmark: {SmokeReport.Name(r.Accelerator.Accelerator).ToUpperInvariant()} ({r.Accelerator.Reason}), {Environment.ProcessorCount} cores, {r.Rounds} rounds\n");
+        sb.Append(CultureInfo.InvariantCulture, $"Throughput: {r.BootsPerHour:0} harness boots/hour with {r.Slots} VMs at once ({r.ParallelBoots} boots in {r.ParallelWall.TotalSeconds:0.0} s, {r.FailedBoots} failed); {r.SequentialBootsPerHour:0} boots/hour one at a time\n\n");
+        sb.Append("Per kernel, medians of the sequential phase (seconds):\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  {"kernel",-28} {"bare",6} {"harness",8} {"boot",6} {"load",6} {"tests",6} {"image",6} {"overhead",9} {"ratio",6}\n");
+        foreach (var k in r.Kernels)
+            sb.Append(CultureInfo.InvariantCulture, $"  {k.Release,-28} {k.BareBootSeconds,6:0.00} {k.HarnessSeconds,8:0.00} {k.GuestBootSeconds,6:0.00} {k.LoadSeconds,6:0.000} {k.TestsSeconds,6:0.00} {k.ImageSeconds,6:0.00} {k.OverheadSeconds,9:0.00} {k.OverheadRatio,6:0.00}{(k.Passed ? "" : "  (tests FAILED)")}\n");
+        sb.Append("\nbare: QEMU wall time of a busybox /init that reports once and powers off; harness: image + QEMU + agent + judgement;\n");
+        sb.Append("boot/load/tests: the guest's clock (kernel start to agent, module loading, smoke and load programs);\n");
+        sb.Append("overhead = harness - bare - load - tests; ratio = overhead / bare.\n");
+        return sb.ToString();
+    }
+}

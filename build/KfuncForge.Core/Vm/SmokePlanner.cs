@@ -1,0 +1,194 @@
+using System.Text.RegularExpressions;
+using KfuncForge.Model;
+using KfuncForge.Planning;
+using KfuncForge.Processes;
+
+namespace KfuncForge.Vm;
+
+/// <summary>
+/// Turns the pipeline's plan and the build stage's outputs into one BootPlan per kernel: every module
+/// planned for that kernel (with its in-tree dependencies), and every smoke and load program whose
+/// kfuncs are native or backported there, compiled against that kernel's BTF. What cannot run is kept
+/// as NotRun with the reason.
+/// </summary>
+public sealed partial class SmokePlanner(GuestTools tools)
+{
+    [GeneratedRegex(@"^iter(\.s)?/(tcp|udp)$")]
+    private static partial Regex SocketIterSection();
+
+    public async Task<IReadOnlyList<BootPlan>> MakeAsync(Plan plan, BuildIndex index, CancellationToken cancellation = default)
+    {
+        var boots = new List<BootPlan>();
+        foreach (var facts in plan.Kernels)
+        {
+            var cells = plan.Cells.Where(c => c.Kernel == facts).ToList();
+            var kernel = MatchKernel(facts, index);
+            if (kernel is null)
+            {
+                var cases = cells.SelectMany(c => c.Entries.Select(Case)).ToList();
+                var notRun = cells.Where(c => c.Entries.Any(e => e.Verdict != Verdict.Infeasible))
+                    .Select(c => new NotRun(c.Module.Name, "kernel", $"kernel {facts.Release} was not fetched: the build index has no kernel for it", FailureReason.KernelMissing))
+                    .ToList();
+                boots.Add(new BootPlan($"{plan.Distro.Id}/{facts.Release}", plan.Distro.Id, new GuestKernel(facts.Release, ""), [], [], [], cases, notRun));
+                continue;
+            }
+            boots.Add(await ForKernelAsync(plan.Distro.Id, kernel, cells, index, cancellation).ConfigureAwait(false));
+        }
+        return boots;
+    }
+
+    /// <summary>The index's kernel for a plan kernel: the same release, or (before Fetch resolved the plan) the newest release of its line and flavour.</summary>
+    public static IndexedKernel? MatchKernel(KernelFacts facts, BuildIndex index)
+    {
+        var exact = index.Kernels.FirstOrDefault(k => k.Release == facts.Release);
+        if (exact is not null) return exact;
+        if (facts.IsResolved) return null;
+        var line = $"{facts.Version.Major}.{facts.Version.Minor}";
+        return index.Kernels
+            .Where(k => KernelVersion.TryParse(k.Release, out var v) && v.Major == facts.Version.Major && v.Minor == facts.Version.Minor && (k.Line is null || k.Line == line))
+            .Where(k => facts.Flavour is null || IsFlavour(k.Release, facts.Flavour))
+            .OrderByDescending(k => KernelVersion.Parse(k.Release))
+            .ThenByDescending(k => k.Release, StringComparer.Ordinal)
+            .FirstOrDefault();
+    }
+
+    /// <summary>"6.1.0-56-amd64" and "6.12.117+deb12-amd64" are amd64; "6.1.0-56-cloud-amd64" is not.</summary>
+    private static bool IsFlavour(string release, string flavour) =>
+        release.EndsWith("-" + flavour, StringComparison.Ordinal) && release[..^(flavour.Length + 1)] is { Length: > 0 } rest && char.IsDigit(rest[^1]);
+
+    private static KfuncCase Case(PlanEntry e) => new(e.Module, e.Kfunc, e.Verdict, e.Reason);
+
+    private async Task<BootPlan> ForKernelAsync(string distro, IndexedKernel kernel, IReadOnlyList<BuildCell> cells, BuildIndex index, CancellationToken cancellation)
+    {
+        var btf = kernel.Btf ?? await tools.VmlinuxAsync(kernel.Image, cancellation).ConfigureAwait(false);
+        var vmlinuxH = await tools.VmlinuxHeaderAsync(btf, cancellation).ConfigureAwait(false);
+        var modules = new List<GuestModule>();
+        var dependencies = new List<GuestModule>();
+        var smoke = new List<GuestSmoke>();
+        var loads = new List<GuestLoad>();
+        var cases = new List<KfuncCase>();
+        var notRun = new List<NotRun>();
+
+        foreach (var cell in cells)
+        {
+            var module = cell.Module;
+            cases.AddRange(cell.Entries.Select(Case));
+            var verdicts = cell.Entries.ToDictionary(e => e.Kfunc, StringComparer.Ordinal);
+            var built = true;
+            if (cell.NeedsModule)
+            {
+                var ko = index.Modules.FirstOrDefault(m => m.Kernel == kernel.Release && m.Module == module.Name);
+                if (ko is null)
+                {
+                    built = false;
+                    notRun.Add(new NotRun(module.Name, "module", $"no built {module.Name}.ko for {kernel.Release} in the build index", FailureReason.NotBuilt));
+                }
+                else
+                {
+                    try
+                    {
+                        foreach (var dep in await DependenciesAsync(ko.Ko, kernel, cancellation).ConfigureAwait(false))
+                        {
+                            var known = dependencies.FirstOrDefault(d => d.Name == dep.Name);
+                            if (known is null) dependencies.Add(dep with { RequiredBy = [module.Name] });
+                            else dependencies[dependencies.IndexOf(known)] = known with { RequiredBy = [.. known.RequiredBy, module.Name] };
+                        }
+                        modules.Add(new GuestModule(module.Name, ko.Ko, GuestModuleKind.Built, cell.Backports.Select(b => b.Kfunc).ToList()));
+                    }
+                    catch (InvalidDataException e)
+                    {
+                        built = false;
+                        notRun.Add(new NotRun(module.Name, "module", e.Message, FailureReason.DependencyFailed));
+                    }
+                }
+            }
+
+            string? Blocked(IEnumerable<string> kfuncs)
+            {
+                foreach (var k in kfuncs)
+                {
+                    if (!verdicts.TryGetValue(k, out var e)) return $"{k} is not planned for this kernel";
+                    if (e.Verdict == Verdict.Infeasible) return $"{k} is infeasible on {kernel.Release}: {e.Reason}";
+                    if (e.Verdict == Verdict.Backport && !built) return $"{k} needs {module.Name}.ko, which was not built";
+                }
+                return null;
+            }
+
+            foreach (var s in module.Smoke)
+            {
+                if (Blocked(s.Calls) is { } why) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", why, null)); continue; }
+                var obj = await CompileAsync(module, s.Source, vmlinuxH, notRun, $"smoke {s.Name}", cancellation).ConfigureAwait(false);
+                if (obj is not null) smoke.Add(new GuestSmoke(module.Name, s.Name, obj, s.Program, s.Section, s.Calls, s.Expect));
+            }
+
+            foreach (var l in module.Load.Steps)
+            {
+                if (Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
+                var obj = await CompileAsync(module, l.Program, vmlinuxH, notRun, $"load {l.Name}", cancellation).ConfigureAwait(false);
+                if (obj is null) continue;
+                var programs = ElfFile.Read(obj).BpfPrograms();
+                if (l.Driver == LoadDriver.SocketIterator)
+                {
+                    var iters = programs.Where(p => SocketIterSection().IsMatch(p.Section)).ToList();
+                    if (iters.Count == 0)
+                        notRun.Add(new NotRun(module.Name, $"load {l.Name}", $"{l.Program} has no iter/tcp or iter/udp program for the socket_iterator driver", FailureReason.BadLoadProfile));
+                    foreach (var (program, section) in iters)
+                        loads.Add(new GuestLoad(module.Name, iters.Count == 1 ? l.Name : $"{l.Name}:{section[(section.IndexOf('/') + 1)..]}", l.Kfunc, obj, program, l.Driver, l.Sockets));
+                }
+                else if (programs.Count != 1)
+                    notRun.Add(new NotRun(module.Name, $"load {l.Name}", $"{l.Program} holds {programs.Count} programs; a test_run load file must hold exactly one", FailureReason.BadLoadProfile));
+                else
+                    loads.Add(new GuestLoad(module.Name, l.Name, l.Kfunc, obj, programs[0].Program, l.Driver, l.Repeat));
+            }
+        }
+
+        var guestKernel = new GuestKernel(kernel.Release, kernel.Image, btf, kernel.ModulesDir);
+        return new BootPlan($"{distro}/{kernel.Release}", distro, guestKernel, [.. dependencies, .. modules], smoke, loads, cases, notRun);
+    }
+
+    private async Task<string?> CompileAsync(KfuncModule module, string source, string vmlinuxH, List<NotRun> notRun, string what, CancellationToken cancellation)
+    {
+        try
+        {
+            return await tools.CompileBpfAsync(Path.Combine(module.Directory, source), [vmlinuxH, module.Directory], null, cancellation).ConfigureAwait(false);
+        }
+        catch (ProcessFailedException e)
+        {
+            notRun.Add(new NotRun(module.Name, what, $"clang could not compile {source}: {CommandLine.Tail(e.Result.Stderr, 8)}", FailureReason.BpfCompileFailed));
+            return null;
+        }
+    }
+
+    /// <summary>In-tree modules a built module needs (its .modinfo "depends="), found in the kernel's module tree, in load order.</summary>
+    private async Task<IReadOnlyList<GuestModule>> DependenciesAsync(string ko, IndexedKernel kernel, CancellationToken cancellation)
+    {
+        var order = new List<GuestModule>();
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        Dictionary<string, string>? tree = null;
+
+        async Task Visit(string path, string name)
+        {
+            var file = await tools.ModuleFileAsync(path, cancellation).ConfigureAwait(false);
+            var depends = ElfFile.Read(file).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
+            foreach (var dep in depends.Select(Normalise))
+            {
+                if (!seen.Add(dep)) continue;
+                if (kernel.ModulesDir is null)
+                    throw new InvalidDataException($"{name} depends on {dep}, but the build index gives no modules_dir for {kernel.Release}");
+                tree ??= Directory.EnumerateFiles(kernel.ModulesDir, "*.ko*", SearchOption.AllDirectories)
+                    .Where(f => f.EndsWith(".ko", StringComparison.Ordinal) || f.Contains(".ko.", StringComparison.Ordinal))
+                    .GroupBy(f => Normalise(Path.GetFileName(f)[..Path.GetFileName(f).IndexOf(".ko", StringComparison.Ordinal)]))
+                    .ToDictionary(g => g.Key, g => g.OrderBy(f => f, StringComparer.Ordinal).First(), StringComparer.Ordinal);
+                if (!tree.TryGetValue(dep, out var depPath))
+                    throw new InvalidDataException($"{name} depends on {dep}, which is not in {kernel.ModulesDir}");
+                await Visit(depPath, dep).ConfigureAwait(false);
+                order.Add(new GuestModule(dep, depPath, GuestModuleKind.Dependency, []));
+            }
+        }
+
+        await Visit(ko, Path.GetFileNameWithoutExtension(ko)).ConfigureAwait(false);
+        return order;
+    }
+
+    private static string Normalise(string moduleName) => moduleName.Replace('-', '_');
+}
