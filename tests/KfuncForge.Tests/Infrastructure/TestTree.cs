@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using KfuncForge.Cli;
 
 namespace KfuncForge.Tests.Infrastructure;
@@ -11,12 +12,14 @@ public static class TestTree
     public static string Fixtures => Path.Combine(RepoRoot, "tests", "fixtures");
     public static string Golden => Path.Combine(RepoRoot, "tests", "golden");
 
-    private static string FindRepoRoot()
+    /// <summary>Above the test binaries, or (when they are built outside the tree, -p:ArtifactsPath=...) above this source file.</summary>
+    private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
-                return dir.FullName;
-        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory);
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
+            for (var dir = start.Length == 0 ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
+                    return dir.FullName;
+        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory + " or " + sourceFile);
     }
 
     /// <summary>A fresh temp folder, deleted when disposed.</summary>
