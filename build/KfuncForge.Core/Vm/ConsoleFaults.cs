@@ -8,7 +8,10 @@ public enum FaultKind { Panic, Oops, Bug, Warning, Lockdep, HungTask, SoftLockup
 /// <summary>A fault seen on the console: its kind, the console line number (1-based), the line, and the modules its splat names.</summary>
 public sealed record ConsoleFault(FaultKind Kind, int Line, string Text)
 {
-    /// <summary>Modules named in the splat's call trace or "Modules linked in" ([name] suffixes), filled as later lines arrive.</summary>
+    /// <summary>
+    /// Modules named in the splat's own lines (the "[name]" suffix of RIP and call-trace entries), filled as later
+    /// lines arrive. "Modules linked in:" is not used: it lists every loaded module, not the culprit.
+    /// </summary>
     public List<string> Modules { get; } = [];
 
     /// <summary>The splat's first lines, for the report.</summary>
@@ -22,6 +25,7 @@ public sealed record ConsoleFault(FaultKind Kind, int Line, string Text)
 public sealed partial class ConsoleFaultScanner
 {
     private const int ContextLines = 40;
+    private const int SameSplatLines = 8;
 
     private static readonly (FaultKind Kind, Regex Pattern)[] Patterns =
     [
@@ -38,9 +42,6 @@ public sealed partial class ConsoleFaultScanner
 
     [GeneratedRegex(@"\[([A-Za-z0-9_]+)\]")]
     private static partial Regex ModuleTag();
-
-    [GeneratedRegex(@"([A-Za-z0-9_]+)\(([A-Z]+)\)")]
-    private static partial Regex LinkedModule();
 
     [GeneratedRegex(@"^\[\s*\d+\.\d+\]\s?")]
     private static partial Regex Timestamp();
@@ -66,19 +67,13 @@ public sealed partial class ConsoleFaultScanner
                 var name = m.Groups[1].Value;
                 if (!f.Modules.Contains(name, StringComparer.Ordinal) && !IsTagNoise(name)) f.Modules.Add(name);
             }
-            if (line.StartsWith("Modules linked in:", StringComparison.Ordinal))
-                foreach (Match m in LinkedModule().Matches(line))
-                {
-                    // Only out-of-tree (taint flag O) entries matter for attribution; in-tree modules are everywhere.
-                    var name = m.Groups[1].Value;
-                    if (m.Groups[2].Value.Contains('O') && !f.Modules.Contains(name, StringComparer.Ordinal)) f.Modules.Add(name);
-                }
         }
         foreach (var (kind, pattern) in Patterns)
         {
             if (!pattern.IsMatch(line)) continue;
-            // One splat often matches twice (a BUG: line, then its Oops: line): keep the first unless this one is a panic.
-            if (kind != FaultKind.Panic && _open.Any(o => _line - o.Fault.Line <= 3)) return null;
+            // One splat often matches twice (a "BUG: ... NULL pointer" line, then its "Oops:" line a few lines on):
+            // keep the first unless this one is a panic.
+            if (kind != FaultKind.Panic && _open.Any(o => _line - o.Fault.Line <= SameSplatLines)) return null;
             var fault = new ConsoleFault(kind, _line, line);
             fault.Context.Add(line);
             foreach (Match m in ModuleTag().Matches(line))

@@ -60,9 +60,9 @@ public sealed record CellResult(string Kernel, string Module, IReadOnlyList<Kfun
 
     private static readonly FailureReason[] Priority =
     [
-        FailureReason.KernelPanic, FailureReason.Timeout, FailureReason.AgentCrashed, FailureReason.BootFailed,
-        FailureReason.KernelOops, FailureReason.KernelBug, FailureReason.Lockdep, FailureReason.HungTask, FailureReason.SoftLockup,
-        FailureReason.RcuStall, FailureReason.Sanitizer, FailureReason.KernelWarning, FailureReason.KernelMissing, FailureReason.NotBuilt,
+        FailureReason.KernelPanic, FailureReason.KernelOops, FailureReason.KernelBug, FailureReason.Lockdep, FailureReason.HungTask,
+        FailureReason.SoftLockup, FailureReason.RcuStall, FailureReason.Sanitizer, FailureReason.KernelWarning,
+        FailureReason.Timeout, FailureReason.AgentCrashed, FailureReason.BootFailed, FailureReason.KernelMissing, FailureReason.NotBuilt,
         FailureReason.BpfCompileFailed, FailureReason.BadLoadProfile, FailureReason.InsmodFailed, FailureReason.DependencyFailed, FailureReason.ModuleBtfMissing, FailureReason.KfuncNotInBtf,
         FailureReason.KfuncUnresolved, FailureReason.VerifierRejected, FailureReason.NotRejected, FailureReason.RejectedForOtherReason,
         FailureReason.WrongRetval, FailureReason.RunFailed, FailureReason.SocketsNotAborted, FailureReason.RegistrationUnproven,

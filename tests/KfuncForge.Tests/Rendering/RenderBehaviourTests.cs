@@ -66,6 +66,7 @@ public sealed class RenderBehaviourTests
     private static SortedDictionary<string, string> Snapshot(string root)
     {
         var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (!Directory.Exists(root)) return files; // nothing rendered (no modules in kfunc-modules/ yet)
         foreach (var f in Directory.GetFiles(root, "*", SearchOption.AllDirectories))
             files[Path.GetRelativePath(root, f)] = Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(f))) + ":" + (OperatingSystem.IsWindows() ? "" : File.GetUnixFileMode(f).ToString());
         return files;

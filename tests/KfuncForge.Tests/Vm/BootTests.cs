@@ -32,7 +32,7 @@ public sealed class BootTests
     public async Task One_boot_loads_every_module_and_judges_each_from_the_records()
     {
         var kernel = await TestKernel.GetAsync();
-        FixtureModule[] modules = [new("kff_good"), new("kff_nobtf", WithBtf: false), new("kff_wrong", FixtureMode.WrongValue)];
+        FixtureModule[] modules = [new("kff_good"), new("kff_nobtf", WithBtf: false), new("kff_wrong", FixtureMode.WrongValue), new("kff_warn", FixtureMode.Warn)];
         var built = new List<(string, string)>();
         foreach (var m in modules) built.Add((m.Name, await VmFixtures.BuildAsync(kernel, m)));
         using var temp = TestTree.Temp();
@@ -43,7 +43,7 @@ public sealed class BootTests
 
         var work = temp.Combine("out", "smoke", "debian12");
         var summary = File.ReadAllText(Path.Combine(work, "summary.txt"));
-        Assert.True(cli.ExitCode == 1, $"two fixtures must fail, so the verb exits 1; got {cli.ExitCode}\n{cli.Stdout}\n{cli.Stderr}");
+        Assert.True(cli.ExitCode == 1, $"three fixtures must fail, so the verb exits 1; got {cli.ExitCode}\n{cli.Stdout}\n{cli.Stderr}");
         var results = JsonNode.Parse(File.ReadAllText(Path.Combine(work, "results.json")))!;
         Assert.Equal("tcg", (string?)results["accelerator"]!["kind"]);
         Assert.Contains("KVM", (string?)results["accelerator"]!["reason"]);
@@ -51,7 +51,9 @@ public sealed class BootTests
         Assert.Equal(kernel.Release, (string?)k["release"]);
         Assert.Equal(kernel.Release, (string?)k["kernel_seen"]);
         Assert.Equal("completed", (string?)k["outcome"]);
-        Assert.Empty(k["faults"]!.AsArray());
+        var fault = k["faults"]!.AsArray().Single()!;
+        Assert.Equal("warning", (string?)fault["kind"]);
+        Assert.Equal("kff_warn", (string?)fault["modules"]![0]);
         Assert.True(File.Exists(Path.Combine(work, (string)k["console_log"]!)), "the console log is kept for people");
 
         JsonNode Cell(string module) => k["cells"]!.AsArray().Single(c => (string?)c!["module"] == module)!;
@@ -60,6 +62,9 @@ public sealed class BootTests
         Assert.Equal("module_btf_missing", (string?)Cell("kff_nobtf")["reason"]);
         Assert.Equal("wrong_retval", (string?)Cell("kff_wrong")["reason"]);
         Assert.Contains("add_tc returned 43, expected 42", (string?)Cell("kff_wrong")["message"]);
+        // A WARN splat fails the cell it names, although every test of that module passed.
+        Assert.Equal("kernel_warning", (string?)Cell("kff_warn")["reason"]);
+        Assert.All(Cell("kff_warn")["checks"]!.AsArray().Where(c => (string?)c!["kind"] != "kernel"), c => Assert.NotEqual("fail", (string?)c!["status"]));
 
         // The negative test passed for the good module because of the verifier, with its log as evidence.
         var xdp = Cell("kff_good")["checks"]!.AsArray().Single(c => (string?)c!["name"] == "xdp-rejected")!;

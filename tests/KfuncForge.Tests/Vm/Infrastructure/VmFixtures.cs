@@ -6,7 +6,7 @@ using KfuncForge.Vm;
 namespace KfuncForge.Tests.Vm.Infrastructure;
 
 /// <summary>How a fixture module behaves (tests/fixtures/vm/module/kff_fixture.c, KFF_MODE).</summary>
-public enum FixtureMode { Correct = 0, WrongValue = 1, Hang = 2, Panic = 3 }
+public enum FixtureMode { Correct = 0, WrongValue = 1, Hang = 2, Panic = 3, Warn = 4, Oops = 5 }
 
 /// <summary>One fixture module: its name, its kfunc, its behaviour, and whether it is built with module BTF.</summary>
 public sealed record FixtureModule(string Name, FixtureMode Mode = FixtureMode.Correct, bool WithBtf = true)
