@@ -21,6 +21,10 @@ public sealed class BuildParameters
         Upstream = context.Argument<string>("upstream", null);
         Ref = context.Argument<string>("ref", null);
         Kfunc = context.Argument<string>("kfunc", null);
+        Index = context.Argument<string>("index", null);
+        Jobs = context.Argument<string>("jobs", null);
+        Accel = context.Argument<string>("accel", null);
+        Rounds = context.Argument<string>("rounds", null);
         Configuration = context.Argument("configuration", "Release");
         Artifacts = Out ?? System.IO.Path.Combine(Root, "artifacts");
     }
@@ -35,6 +39,10 @@ public sealed class BuildParameters
     public string Upstream { get; }
     public string Ref { get; }
     public string Kfunc { get; }
+    public string Index { get; }
+    public string Jobs { get; }
+    public string Accel { get; }
+    public string Rounds { get; }
     public string Configuration { get; }
     public string Artifacts { get; }
 
@@ -50,6 +58,7 @@ public sealed class BuildParameters
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc,
+            ["index"] = Index, ["jobs"] = Jobs, ["accel"] = Accel, ["rounds"] = Rounds,
         };
         foreach (var name in names)
             if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
@@ -113,9 +122,14 @@ Task("Build")
     .Does(() => NotImplemented("Build", 3));
 
 Task("SmokeTest")
-    .Description("Boot each target kernel in QEMU, load the modules, run the smoke and load programs.")
+    .Description("Boot each target kernel in QEMU (one boot per kernel, all its modules), run the smoke and load programs; results in artifacts/smoke/<distro>/.")
     .IsDependentOn("Build")
-    .Does(() => NotImplemented("SmokeTest", 4));
+    .Does<BuildParameters>(p => Engine(p, "smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel"));
+
+Task("BenchSmoke")
+    .Description("Benchmark the smoke harness: boots per hour, per-kernel boot/load/tests split, overhead vs a bare QEMU boot.")
+    .IsDependentOn("Build")
+    .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds"));
 
 Task("Sign")
     .Description("Sign every module with the configured key and verify each signature.")

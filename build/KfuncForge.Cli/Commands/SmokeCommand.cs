@@ -59,7 +59,7 @@ public sealed class BenchSmokeCommand : ICommand
 /// <summary>What both verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
 internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots)
 {
-    public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "busybox", "agent-source"];
+    public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source"];
 
     public static SmokeSetup Prepare(CommandContext context, string folder = "smoke")
     {
@@ -71,6 +71,13 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
             "tcg" => AcceleratorRequest.Tcg,
             "kvm" => AcceleratorRequest.Kvm,
             var other => throw new InputException(new Problem("command line", 0, 0, "", $"--accel must be auto, tcg or kvm, not '{other}'")),
+        };
+        var entry = o.Get("boot", "auto") switch
+        {
+            "auto" => BootEntry.Auto,
+            "pvh" => BootEntry.Pvh,
+            "bzimage" => BootEntry.BzImage,
+            var other => throw new InputException(new Problem("command line", 0, 0, "", $"--boot must be auto, pvh or bzimage, not '{other}'")),
         };
         var jobs = o.Get("jobs") is null ? (int?)null : o.Int("jobs", 1);
         var timeout = TimeSpan.FromSeconds(o.Int("timeout", 180));
@@ -94,15 +101,15 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         IReadOnlyList<BootPlan> boots;
         try
         {
-            boots = new SmokePlanner(tools).MakeAsync(plan, index).GetAwaiter().GetResult();
+            boots = new SmokePlanner(tools, entry).MakeAsync(plan, index).GetAwaiter().GetResult();
         }
-        catch (ProcessFailedException e)
+        catch (Exception e) when (e is ProcessFailedException or InvalidDataException)
         {
             throw new StageException(e.Message);
         }
         foreach (var b in boots)
             context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"plan {b.Kernel.Release}: {b.Modules.Count(m => m.Kind == GuestModuleKind.Built)} modules (+{b.Modules.Count(m => m.Kind == GuestModuleKind.Dependency)} in-tree), {b.Smoke.Count} smoke, {b.Loads.Count} load, {b.NotRun.Count} not run"));
+                $"plan {b.Kernel.Release} ({(b.Kernel.IsPvh ? "PVH entry" : "bzImage")}): {b.Modules.Count(m => m.Kind == GuestModuleKind.Built)} modules (+{b.Modules.Count(m => m.Kind == GuestModuleKind.Dependency)} in-tree), {b.Smoke.Count} smoke, {b.Loads.Count} load, {b.NotRun.Count} not run"));
         return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots);
     }
 }

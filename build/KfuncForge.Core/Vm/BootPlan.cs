@@ -8,7 +8,13 @@ namespace KfuncForge.Vm;
 /// (an ELF vmlinux with .BTF; used to generate vmlinux.h for the BPF programs; extracted from the image
 /// when absent), and the kernel's own module tree (for in-tree modules a built module depends on).
 /// </summary>
-public sealed record GuestKernel(string Release, string Image, string? Btf = null, string? ModulesDir = null);
+public sealed record GuestKernel(string Release, string Image, string? Btf = null, string? ModulesDir = null)
+{
+    /// <summary>What QEMU boots: the ELF vmlinux through its PVH entry when the kernel has one (much faster under TCG), else Image.</summary>
+    public string BootImage { get; init; } = Image;
+
+    public bool IsPvh => BootImage != Image;
+}
 
 public enum GuestModuleKind { Built, Dependency }
 

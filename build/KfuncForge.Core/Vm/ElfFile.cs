@@ -77,6 +77,33 @@ public sealed class ElfFile
             .ToLookup(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
     }
 
+    /// <summary>
+    /// Whether the kernel has a PVH entry point (ELF note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY = 18):
+    /// QEMU can then boot this ELF directly, skipping the firmware's real-mode path and the bzImage's
+    /// self-decompression, which are slow under TCG.
+    /// </summary>
+    public bool HasPvhEntry()
+    {
+        const uint ShtNote = 7;
+        foreach (var section in Sections.Where(s => s.Type == ShtNote))
+        {
+            var data = Contents(section);
+            for (var o = 0; o + 12 <= data.Length;)
+            {
+                var nameSize = BinaryPrimitives.ReadInt32LittleEndian(data[o..]);
+                var descSize = BinaryPrimitives.ReadInt32LittleEndian(data[(o + 4)..]);
+                var type = BinaryPrimitives.ReadUInt32LittleEndian(data[(o + 8)..]);
+                if (nameSize < 0 || descSize < 0) break;
+                var name = data.Slice(o + 12, Math.Min(nameSize, data.Length - o - 12));
+                if (type == 18 && name.SequenceEqual("Xen\0"u8)) return true;
+                o += 12 + Align4(nameSize) + Align4(descSize);
+            }
+        }
+        return false;
+    }
+
+    private static int Align4(int n) => (n + 3) & ~3;
+
     private ushort U16(long o) => BinaryPrimitives.ReadUInt16LittleEndian(_data.AsSpan((int)o, 2));
     private uint U32(long o) => BinaryPrimitives.ReadUInt32LittleEndian(_data.AsSpan((int)o, 4));
     private ulong U64(long o) => BinaryPrimitives.ReadUInt64LittleEndian(_data.AsSpan((int)o, 8));

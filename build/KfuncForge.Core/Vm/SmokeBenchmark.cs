@@ -11,6 +11,7 @@ public sealed record KernelBench(
     int Samples,
     double BareBootSeconds,
     double HarnessSeconds,
+    double BootSeconds,
     double GuestBootSeconds,
     double LoadSeconds,
     double TestsSeconds,
@@ -53,12 +54,14 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
             foreach (var plan in bootable)
             {
                 var dir = Path.Combine(session.Options.WorkDir, "bench", SmokeSession.SafeName(plan.Id), $"bare-{round}");
-                var b = await vms.RunAsync(new BootRequest($"bare/{plan.Kernel.Release}", plan.Kernel.Image, bare.Path, new VmShape(accel.Accelerator, session.Options.MemoryMiB), session.Options.Timeout, dir), null, cancellation).ConfigureAwait(false);
+                var b = await vms.RunAsync(new BootRequest($"bare/{plan.Kernel.Release}", plan.Kernel.BootImage, bare.Path, new VmShape(accel.Accelerator, session.Options.MemoryMiB), session.Options.Timeout, dir), null, cancellation).ConfigureAwait(false);
+                if (b.Hello is null)
+                    throw new InvalidOperationException($"the bare boot of {plan.Kernel.Release} did not report ({b.Outcome}: {b.Detail}); see {b.Request.ConsoleLog}");
                 var clock = Stopwatch.StartNew();
                 var h = await session.BootAsync(plan, agent, accel.Accelerator, null, cancellation).ConfigureAwait(false);
                 var wall = clock.Elapsed.TotalSeconds;
                 samples[plan.Id].Add((b.Wall.TotalSeconds, h, wall));
-                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}/{rounds} {plan.Kernel.Release}: bare {b.Wall.TotalSeconds:0.00} s ({b.Outcome}), harness {wall:0.00} s ({(h.Passed ? "pass" : "FAIL")})"));
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}/{rounds} {plan.Kernel.Release}: bare {b.Wall.TotalSeconds:0.00} s ({(b.Hello is null ? "no report: " + b.Detail : "reported")}), harness {wall:0.00} s ({(h.Passed ? "pass" : "FAIL")})"));
             }
 
         var kernels = bootable.Select(plan =>
@@ -66,6 +69,7 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
             var s = samples[plan.Id];
             return new KernelBench(plan.Kernel.Release, s.Count,
                 Median(s.Select(x => x.Bare)), Median(s.Select(x => x.HarnessWall)),
+                Median(s.Select(x => x.Harness.Timings?.HostFirstRecordSeconds ?? 0)),
                 Median(s.Select(x => x.Harness.Timings?.GuestBootSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.LoadSeconds ?? 0)),
                 Median(s.Select(x => x.Harness.Timings?.TestsSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.ImageSeconds ?? 0)),
                 s.All(x => x.Harness.Passed));
@@ -102,7 +106,8 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
             ["samples"] = k.Samples,
             ["bare_boot_seconds"] = Math.Round(k.BareBootSeconds, 3),
             ["harness_seconds"] = Math.Round(k.HarnessSeconds, 3),
-            ["guest_boot_seconds"] = Math.Round(k.GuestBootSeconds, 3),
+            ["boot_seconds"] = Math.Round(k.BootSeconds, 3),
+            ["kernel_clock_boot_seconds"] = Math.Round(k.GuestBootSeconds, 3),
             ["load_seconds"] = Math.Round(k.LoadSeconds, 4),
             ["tests_seconds"] = Math.Round(k.TestsSeconds, 3),
             ["image_seconds"] = Math.Round(k.ImageSeconds, 3),
@@ -118,11 +123,12 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
         sb.Append(CultureInfo.InvariantCulture, $"Smoke benchmark: {SmokeReport.Name(r.Accelerator.Accelerator).ToUpperInvariant()} ({r.Accelerator.Reason}), {Environment.ProcessorCount} cores, {r.Rounds} rounds\n");
         sb.Append(CultureInfo.InvariantCulture, $"Throughput: {r.BootsPerHour:0} harness boots/hour with {r.Slots} VMs at once ({r.ParallelBoots} boots in {r.ParallelWall.TotalSeconds:0.0} s, {r.FailedBoots} failed); {r.SequentialBootsPerHour:0} boots/hour one at a time\n\n");
         sb.Append("Per kernel, medians of the sequential phase (seconds):\n");
-        sb.Append(CultureInfo.InvariantCulture, $"  {"kernel",-28} {"bare",6} {"harness",8} {"boot",6} {"load",6} {"tests",6} {"image",6} {"overhead",9} {"ratio",6}\n");
+        sb.Append(CultureInfo.InvariantCulture, $"  {"kernel",-28} {"bare",6} {"harness",8} {"boot",6} {"(kclk)",6} {"load",6} {"tests",6} {"image",6} {"overhead",9} {"ratio",6}\n");
         foreach (var k in r.Kernels)
-            sb.Append(CultureInfo.InvariantCulture, $"  {k.Release,-28} {k.BareBootSeconds,6:0.00} {k.HarnessSeconds,8:0.00} {k.GuestBootSeconds,6:0.00} {k.LoadSeconds,6:0.000} {k.TestsSeconds,6:0.00} {k.ImageSeconds,6:0.00} {k.OverheadSeconds,9:0.00} {k.OverheadRatio,6:0.00}{(k.Passed ? "" : "  (tests FAILED)")}\n");
-        sb.Append("\nbare: QEMU wall time of a busybox /init that reports once and powers off; harness: image + QEMU + agent + judgement;\n");
-        sb.Append("boot/load/tests: the guest's clock (kernel start to agent, module loading, smoke and load programs);\n");
+            sb.Append(CultureInfo.InvariantCulture, $"  {k.Release,-28} {k.BareBootSeconds,6:0.00} {k.HarnessSeconds,8:0.00} {k.BootSeconds,6:0.00} {k.GuestBootSeconds,6:0.00} {k.LoadSeconds,6:0.000} {k.TestsSeconds,6:0.00} {k.ImageSeconds,6:0.00} {k.OverheadSeconds,9:0.00} {k.OverheadRatio,6:0.00}{(k.Passed ? "" : "  (tests FAILED)")}\n");
+        sb.Append("\nbare: QEMU wall time of a busybox /init that reports once and powers off (same kernel, same entry); harness: image + QEMU + agent + judgement;\n");
+        sb.Append("boot: QEMU start to the agent's first record (host clock; kclk: the kernel's own clock, which starts after firmware and decompression);\n");
+        sb.Append("load/tests: the guest's clock (module loading; smoke and load programs);\n");
         sb.Append("overhead = harness - bare - load - tests; ratio = overhead / bare.\n");
         return sb.ToString();
     }

@@ -11,7 +11,7 @@ namespace KfuncForge.Vm;
 /// kfuncs are native or backported there, compiled against that kernel's BTF. What cannot run is kept
 /// as NotRun with the reason.
 /// </summary>
-public sealed partial class SmokePlanner(GuestTools tools)
+public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = BootEntry.Auto)
 {
     [GeneratedRegex(@"^iter(\.s)?/(tcp|udp)$")]
     private static partial Regex SocketIterSection();
@@ -60,7 +60,11 @@ public sealed partial class SmokePlanner(GuestTools tools)
 
     private async Task<BootPlan> ForKernelAsync(string distro, IndexedKernel kernel, IReadOnlyList<BuildCell> cells, BuildIndex index, CancellationToken cancellation)
     {
-        var btf = kernel.Btf ?? await tools.VmlinuxAsync(kernel.Image, cancellation).ConfigureAwait(false);
+        var vmlinux = kernel.Btf is null || entry != BootEntry.BzImage ? await tools.VmlinuxAsync(kernel.Image, cancellation).ConfigureAwait(false) : null;
+        var btf = kernel.Btf ?? vmlinux!;
+        var pvh = entry != BootEntry.BzImage && vmlinux is not null && ElfFile.Read(vmlinux).HasPvhEntry();
+        if (entry == BootEntry.Pvh && !pvh)
+            throw new InvalidDataException($"--boot=pvh: kernel {kernel.Release} has no PVH entry point (CONFIG_PVH)");
         var vmlinuxH = await tools.VmlinuxHeaderAsync(btf, cancellation).ConfigureAwait(false);
         var modules = new List<GuestModule>();
         var dependencies = new List<GuestModule>();
@@ -142,7 +146,7 @@ public sealed partial class SmokePlanner(GuestTools tools)
             }
         }
 
-        var guestKernel = new GuestKernel(kernel.Release, kernel.Image, btf, kernel.ModulesDir);
+        var guestKernel = new GuestKernel(kernel.Release, kernel.Image, btf, kernel.ModulesDir) { BootImage = pvh ? vmlinux! : kernel.Image };
         return new BootPlan($"{distro}/{kernel.Release}", distro, guestKernel, [.. dependencies, .. modules], smoke, loads, cases, notRun);
     }
 
@@ -192,3 +196,6 @@ public sealed partial class SmokePlanner(GuestTools tools)
 
     private static string Normalise(string moduleName) => moduleName.Replace('-', '_');
 }
+
+/// <summary>How QEMU enters the kernel: Auto (PVH when the kernel has it), Pvh (required), BzImage (the image as packaged).</summary>
+public enum BootEntry { Auto, Pvh, BzImage }

@@ -38,6 +38,7 @@ public static class SmokeReport
         if (v.Boot is { } b)
         {
             o["accelerator"] = Name(b.Request.Shape.Accelerator);
+            o["boot_entry"] = v.Plan.Kernel.IsPvh ? "pvh" : "bzimage";
             o["console_log"] = Rel(b.Request.ConsoleLog);
             o["records_log"] = Rel(b.Request.RecordsLog);
             o["kernel_seen"] = b.Hello?.Kernel;
@@ -121,7 +122,7 @@ public static class SmokeReport
             ["module"] = c.Key.Module,
             ["load"] = c.Key.Name,
             ["kfunc"] = c.Key.Kfunc,
-            ["kernels"] = new JsonArray(c.Select(m => (JsonNode)new JsonObject
+            ["kernels"] = new JsonArray(c.OrderBy(m => KernelVersion.TryParse(m.Kernel, out var kv) ? kv : default).Select(m => (JsonNode)new JsonObject
             {
                 ["release"] = m.Kernel,
                 ["verdict"] = Name(m.Verdict),
@@ -155,11 +156,11 @@ public static class SmokeReport
         foreach (var v in Ordered(run.Verdicts))
         {
             sb.Append(CultureInfo.InvariantCulture, $"kernel {v.Plan.Kernel.Release}: ");
-            if (v.Boot is null) sb.Append("not booted\n");
+            if (v.Boot is null) sb.Append(v.Cells.Count == 0 ? "not booted: no module is planned for it\n" : "not booted\n");
             else
             {
                 var t = v.Timings!;
-                sb.Append(CultureInfo.InvariantCulture, $"{Name(v.Boot.Outcome)}; boot {F(t.GuestBootSeconds)} s, load {F(t.LoadSeconds, 3)} s, tests {F(t.TestsSeconds)} s, wall {t.WallSeconds:0.0} s\n");
+                sb.Append(CultureInfo.InvariantCulture, $"{Name(v.Boot.Outcome)} ({(v.Plan.Kernel.IsPvh ? "PVH entry" : "bzImage")}); boot {F(t.HostFirstRecordSeconds)} s to the agent (kernel's own clock {F(t.GuestBootSeconds)} s), load {F(t.LoadSeconds, 3)} s, tests {F(t.TestsSeconds)} s, wall {t.WallSeconds:0.0} s\n");
                 sb.Append(CultureInfo.InvariantCulture, $"  console: {v.Boot.Request.ConsoleLog}\n");
                 foreach (var f in v.Boot.Faults)
                     sb.Append(CultureInfo.InvariantCulture, $"  fault {Name(f.Kind)} at console line {f.Line}: {f.Text}\n");
@@ -183,13 +184,15 @@ public static class SmokeReport
             foreach (var group in comparison)
             {
                 sb.Append(CultureInfo.InvariantCulture, $"  {group.Key.Module}/{group.Key.Name} ({group.Key.Kfunc})\n");
-                foreach (var m in group)
+                foreach (var m in group.OrderBy(m => KernelVersion.TryParse(m.Kernel, out var kv) ? kv : default))
                     sb.Append(CultureInfo.InvariantCulture, $"    {m.Kernel,-28} {Name(m.Verdict),-9} {Metric(m)}\n");
             }
             sb.Append('\n');
         }
 
         var failed = cells.Count(c => !c.Passed);
+        if (cells.Count == 0)
+            return sb.Append("NOTHING TESTED: no kfunc module is planned for these kernels (kfunc-modules/ is empty or --module selected none)\n").ToString();
         sb.Append(failed == 0
             ? $"PASSED: all {cells.Count} cells ({cells.Count(c => CellStatus(c) == "pass")} tested, {cells.Count(c => CellStatus(c) == "infeasible")} infeasible by plan)\n"
             : $"FAILED: {failed} of {cells.Count} cells: {string.Join("; ", cells.Where(c => !c.Passed).Select(c => $"{c.Kernel}/{c.Module} {Name(c.PrimaryFailure!.Reason!.Value)}"))}\n");

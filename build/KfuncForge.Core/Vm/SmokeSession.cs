@@ -52,7 +52,8 @@ public static class VmSlots
 /// <summary>The outcome of a run: every boot's verdict, in the order they finished.</summary>
 public sealed record SmokeRun(AcceleratorChoice Accelerator, int Slots, DateTimeOffset Started, TimeSpan Wall, IReadOnlyList<BootVerdict> Verdicts)
 {
-    public bool Passed => Verdicts.All(v => v.Passed);
+    /// <summary>Every cell passed, and there was at least one: a run that tested nothing does not pass.</summary>
+    public bool Passed => Verdicts.Any(v => v.Cells.Count > 0) && Verdicts.All(v => v.Passed);
 }
 
 /// <summary>
@@ -70,7 +71,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
 
     public async Task<AcceleratorChoice> AcceleratorAsync(IReadOnlyList<BootPlan> boots, CancellationToken cancellation = default)
     {
-        var kernel = boots.FirstOrDefault(b => b.Kernel.Image.Length > 0)?.Kernel.Image;
+        var kernel = boots.FirstOrDefault(b => b.Kernel.Image.Length > 0)?.Kernel.BootImage;
         if (kernel is null) return new AcceleratorChoice(Accelerator.Tcg, "no kernel to boot", TimeSpan.Zero);
         var bare = await _images.BuildBareAsync().ConfigureAwait(false);
         return await _probe.ChooseAsync(Options.Accelerator, kernel, bare.Path, Options.WorkDir, null, cancellation).ConfigureAwait(false);
@@ -124,7 +125,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
         var imageClock = Stopwatch.StartNew();
         var image = await _images.BuildAsync(plan, agent, cancellation).ConfigureAwait(false);
         var imageSeconds = imageClock.Elapsed.TotalSeconds;
-        var request = new BootRequest(plan.Id, plan.Kernel.Image, image.Path, new VmShape(accelerator, Options.MemoryMiB), Options.Timeout, BootDirectory(plan));
+        var request = new BootRequest(plan.Id, plan.Kernel.BootImage, image.Path, new VmShape(accelerator, Options.MemoryMiB), Options.Timeout, BootDirectory(plan));
         var boot = await vms.RunAsync(request, events, cancellation).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(request.Directory, "manifest"), GuestManifest.Render(plan), cancellation).ConfigureAwait(false);
         return SmokeJudge.Judge(plan, boot, imageSeconds, image.CacheHit) with { Image = image };
