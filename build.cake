@@ -146,6 +146,14 @@ Task("Clean")
         if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
     });
 
+// A dry run lists the tasks (Cake) and prints the plan: what each kernel would get, and why.
+if (HasArgument("dryrun") || HasArgument("whatif") || HasArgument("noop"))
+{
+    var dry = new BuildParameters(Context);
+    DotNetBuild(dry.EngineProject, new DotNetBuildSettings { Configuration = dry.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+    Engine(dry, "plan", "distro", "module", "kernel");
+}
+
 // Cake wraps task failures and reports exit code 1; the engine's codes (2 bad input, 3 not
 // implemented) are part of the interface, so pass them through.
 try
