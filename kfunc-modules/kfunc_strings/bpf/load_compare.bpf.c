@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("syscall")
-int load_compare(void *ctx)
+SEC("tc")
+int load_compare(struct __sk_buff *skb)
 {
 	char a[] = "Content-Type: text/plain", b[] = "content-type: text/html";
 

@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("syscall")
-int load_length(void *ctx)
+SEC("tc")
+int load_length(struct __sk_buff *skb)
 {
 	char s[] = "kfuncforge load test: a plain string of modest length";
 

@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("syscall")
-int load_search(void *ctx)
+SEC("tc")
+int load_search(struct __sk_buff *skb)
 {
 	char s[] = "/usr/lib/modules/6.1.0-56-amd64/extra";
 

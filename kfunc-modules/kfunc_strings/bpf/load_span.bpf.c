@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("syscall")
-int load_span(void *ctx)
+SEC("tc")
+int load_span(struct __sk_buff *skb)
 {
 	char s[] = "   192.168.100.200:8080 rest", digits[] = "0123456789. ", stop[] = ":";
 

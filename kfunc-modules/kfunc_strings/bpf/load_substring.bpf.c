@@ -4,8 +4,8 @@
 
 char LICENSE[] SEC("license") = "GPL";
 
-SEC("syscall")
-int load_substring(void *ctx)
+SEC("tc")
+int load_substring(struct __sk_buff *skb)
 {
 	char s[] = "GET /index.html HTTP/1.1 Host: example", n[] = "http/", m[] = "HTTP/";
 

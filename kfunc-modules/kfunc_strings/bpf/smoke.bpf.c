@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Smoke tests for kfunc_strings: one syscall program per case, each
+ * Smoke tests for kfunc_strings: one tc program per case, each
  * returning the kfunc's own result so the runner compares it with the value
  * upstream documents (module.yaml, smoke[].expect.retval; negative values
  * are the 32-bit return read as signed).
@@ -22,7 +22,7 @@ char no_nul[KF_STR_LIMIT + 1] = { [0 ... KF_STR_LIMIT] = 'a' };
 /* The longest string the kfuncs accept: 65535 characters, then NUL. */
 char longest[KF_STR_LIMIT] = { [0 ... KF_STR_LIMIT - 2] = 'a' };
 
-#define SMOKE(name) SEC("syscall") int name(void *ctx)
+#define SMOKE(name) SEC("tc") int name(struct __sk_buff *skb)
 
 /* ---- comparison ---------------------------------------------------- */
 

@@ -8,7 +8,7 @@
  * a smoke entry has one expectation for every kernel):
  *   - 6.12 (module) and 6.17+ (native): load; results as commented below.
  *   - 6.1 (module): the verifier predates "__ign" and rejects every program
- *     here with "R1 type=scalar expected=fp" (the pointer must be memory).
+ *     here with "R<n> type=scalar expected=fp" (the pointer must be memory).
  */
 #include "string_kfuncs.h"
 
@@ -19,44 +19,44 @@ char LICENSE[] SEC("license") = "GPL";
 /* Canonical kernel-half address whose page is never mapped. */
 #define UNMAPPED_KERNEL_PTR ((const char *)-1L)
 
-SEC("syscall")
-int strlen_user_ptr(void *ctx)
+SEC("tc")
+int strlen_user_ptr(struct __sk_buff *skb)
 {
 	return bpf_strlen(USER_PTR);			/* -ERANGE */
 }
 
-SEC("syscall")
-int strlen_unmapped(void *ctx)
+SEC("tc")
+int strlen_unmapped(struct __sk_buff *skb)
 {
 	return bpf_strlen(UNMAPPED_KERNEL_PTR);		/* -EFAULT */
 }
 
-SEC("syscall")
-int strcmp_unmapped(void *ctx)
+SEC("tc")
+int strcmp_unmapped(struct __sk_buff *skb)
 {
 	char s[] = "a";
 
 	return bpf_strcmp(s, UNMAPPED_KERNEL_PTR);	/* -EFAULT */
 }
 
-SEC("syscall")
-int strstr_user_needle(void *ctx)
+SEC("tc")
+int strstr_user_needle(struct __sk_buff *skb)
 {
 	char s[] = "abc";
 
 	return bpf_strstr(s, USER_PTR);			/* -ERANGE */
 }
 
-SEC("syscall")
-int strspn_unmapped_set(void *ctx)
+SEC("tc")
+int strspn_unmapped_set(struct __sk_buff *skb)
 {
 	char s[] = "abc";
 
 	return bpf_strspn(s, UNMAPPED_KERNEL_PTR);	/* -EFAULT */
 }
 
-SEC("syscall")
-int strnlen_unmapped_zero_count(void *ctx)
+SEC("tc")
+int strnlen_unmapped_zero_count(struct __sk_buff *skb)
 {
 	return bpf_strnlen(UNMAPPED_KERNEL_PTR, 0);	/* 0: nothing is read */
 }

@@ -5,11 +5,18 @@
  * BTF, so the same object runs against the native kfuncs on 6.17+ and
  * against this module on older kernels) and the errno values the tests
  * expect, so no kernel header is needed.
+ *
+ * The programs are tc (sched_cls) programs, run with BPF_PROG_TEST_RUN on
+ * a dummy packet of at least 14 bytes: that type accepts "repeat" (the load
+ * profile needs it) and works with "bpftool prog run". Syscall programs
+ * would not: their test run rejects any repeat value, and bpftool always
+ * sends repeat=1.
  */
 #ifndef KFUNC_STRINGS_BPF_H
 #define KFUNC_STRINGS_BPF_H
 
 #include <linux/types.h>
+#include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
 typedef unsigned long size_t;
