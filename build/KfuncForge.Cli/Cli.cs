@@ -12,8 +12,8 @@ public static class Cli
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new ValidateCommand(),
-
-
+        new ImportCommand(),
+        new DriftCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
