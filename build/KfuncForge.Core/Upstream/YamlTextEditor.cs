@@ -53,7 +53,7 @@ public sealed partial class YamlTextEditor
             case YamlScalarNode s when s.Value == value:
                 return false;
             case YamlScalarNode s:
-                Replace(s.Start, s.End, Scalar(value));
+                Replace(s.Start, DeepEnd(s), Scalar(value));
                 return true;
             case { } other:
                 Replace(other.Start, DeepEnd(other), Scalar(value));
@@ -126,7 +126,9 @@ public sealed partial class YamlTextEditor
     public string Apply()
     {
         var sb = new StringBuilder(Text);
-        foreach (var (start, end, text) in _edits.OrderByDescending(e => e.Start).ThenByDescending(e => e.End))
+        // From the end backwards, so earlier positions stay valid; of two inserts at one position the
+        // one added later is applied first, which leaves them in the order they were added.
+        foreach (var (start, end, text) in _edits.Select((e, i) => (e, i)).OrderByDescending(x => x.e.Start).ThenByDescending(x => x.e.End).ThenByDescending(x => x.i).Select(x => x.e))
         {
             sb.Remove(start, end - start);
             sb.Insert(start, text);
@@ -136,20 +138,25 @@ public sealed partial class YamlTextEditor
 
     public bool HasEdits => _edits.Count > 0;
 
-    private void Replace(Mark start, Mark end, string text) => _edits.Add(((int)start.Index, (int)end.Index, text));
-
     private void Replace(Mark start, int end, string text) => _edits.Add(((int)start.Index, end, text));
 
     /// <summary>Where the text of a node really ends (YamlDotNet marks a block collection's end at its start).</summary>
     public int DeepEnd(YamlNode node) => node switch
     {
-        YamlScalarNode s => (int)s.End.Index,
+        YamlScalarNode s => TrimEnd((int)s.Start.Index, (int)s.End.Index),
         YamlSequenceNode { Style: YamlDotNet.Core.Events.SequenceStyle.Flow } => FlowEnd((int)node.Start.Index),
         YamlMappingNode { Style: YamlDotNet.Core.Events.MappingStyle.Flow } => FlowEnd((int)node.Start.Index),
         YamlSequenceNode seq => seq.Children.Count == 0 ? (int)seq.Start.Index : DeepEnd(seq.Children[^1]),
         YamlMappingNode map => map.Children.Count == 0 ? (int)map.Start.Index : DeepEnd(map.Children[^1].Value),
         _ => (int)node.End.Index,
     };
+
+    // Block scalars (| and >) end after their trailing line breaks; the value itself ends before them.
+    private int TrimEnd(int start, int end)
+    {
+        while (end > start && char.IsWhiteSpace(Text[end - 1])) end--;
+        return end;
+    }
 
     private int FlowEnd(int open)
     {
