@@ -1,4 +1,5 @@
 using System.Text;
+using System.Text.Encodings.Web;
 using System.Text.Json;
 using LibGit2Sharp;
 
@@ -54,11 +55,11 @@ public sealed record ProjectProvenance(string? Commit, bool? Dirty, IReadOnlyLis
 
     public static ProjectProvenance Unknown(string reason) => new(null, null, [], reason);
 
-    /// <summary>One line of JSON with keys in a fixed order, so equal provenance gives byte-identical output.</summary>
+    /// <summary>One line of JSON with keys in a fixed order, so equal provenance gives byte-identical output (not meant for embedding in HTML).</summary>
     public string ToJson()
     {
         using var buffer = new MemoryStream();
-        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
+        using (var w = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             w.WriteStartObject();
             if (Commit is null) w.WriteNull("commit"); else w.WriteString("commit", Commit);

@@ -15,8 +15,6 @@ public sealed record UpstreamCommit(string Sha, string Subject, DateTimeOffset W
 /// <summary>The commit where a property of some files started to hold, and what the walk cost.</summary>
 public sealed record Origin(UpstreamCommit Commit, int CommitsVisited, int FileVersionsParsed, TimeSpan Elapsed)
 {
-    /// <summary>The commit itself, for further walks while the repository is open.</summary>
-    internal Commit? Git { get; init; }
 }
 
 /// <summary>
@@ -65,7 +63,7 @@ public static class History
                 parentIds[i] ??= Ids(parents[i], paths);
                 if (parentIds[i].Any(id => id is not null) && Holds(parentIds[i])) (next, nextIds) = (parents[i], parentIds[i]);
             }
-            if (next is null) return new Origin(UpstreamCommit.Of(current), visited, parsed, clock.Elapsed) { Git = current };
+            if (next is null) return new Origin(UpstreamCommit.Of(current), visited, parsed, clock.Elapsed);
             current = next;
             currentIds = nextIds!;
             visited++;
@@ -91,8 +89,10 @@ public static partial class ReleaseTags
     /// Mainline tags form one line of history (each release contains the previous one), so a binary
     /// search over them in version order needs only a handful of ancestry checks.
     /// </summary>
-    public static (string Tag, int Major, int Minor)? FirstContaining(Repository repo, Commit commit)
+    public static (string Tag, int Major, int Minor)? FirstContaining(KernelRepository kernel, string commitSha)
     {
+        var repo = kernel.Git;
+        var commit = repo.Lookup<Commit>(commitSha) ?? throw new ArgumentException($"no commit {commitSha}", nameof(commitSha));
         var tags = new List<(string Name, int Major, int Minor, int Rc, Commit Commit)>();
         foreach (var tag in repo.Tags)
         {

@@ -57,7 +57,7 @@ public static class Importer
         };
 
         var introduced = FindIntroduction(repo, upstream);
-        var tag = ReleaseTags.FirstContaining(repo.Git, introduced.Git!);
+        var tag = ReleaseTags.FirstContaining(repo, introduced.Commit.Sha);
         var written = new ImportedKfunc(
             upstream.Name,
             upstream.Prototype,
