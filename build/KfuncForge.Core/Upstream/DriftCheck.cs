@@ -86,7 +86,7 @@ public static class DriftCheck
     {
         var paths = now.Paths;
         var target = Fingerprint(now);
-        return History.FindOrigin(now.At.Commit, paths, ids =>
+        return History.FindOrigin(repo, now.At.CommitId, paths, ids =>
         {
             var files = new List<SourceFile>();
             for (var i = 0; i < paths.Count; i++)

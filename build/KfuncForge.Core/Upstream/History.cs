@@ -28,10 +28,11 @@ public sealed record Origin(UpstreamCommit Commit, int CommitsVisited, int FileV
 /// </summary>
 public static class History
 {
-    /// <param name="start">A commit where the property holds.</param>
+    /// <param name="repo">The repository to walk.</param>
+    /// <param name="start">Id of a commit where the property holds.</param>
     /// <param name="paths">The files the property depends on.</param>
     /// <param name="holds">The property, given the blob ids of <paramref name="paths"/> (null for a missing file); called once per distinct combination.</param>
-    public static Origin FindOrigin(Commit start, IReadOnlyList<string> paths, Func<IReadOnlyList<ObjectId?>, bool> holds)
+    public static Origin FindOrigin(KernelRepository repo, string start, IReadOnlyList<string> paths, Func<IReadOnlyList<ObjectId?>, bool> holds)
     {
         var clock = Stopwatch.StartNew();
         var cache = new Dictionary<string, bool>(StringComparer.Ordinal);
@@ -44,7 +45,9 @@ public static class History
             return cache[key] = holds(ids);
         }
 
-        var current = start;
+        // A fresh Commit object: LibGit2Sharp caches each commit's parents in the commit, so walking
+        // from an object someone else holds (a ResolvedRef) would keep every visited commit alive.
+        var current = repo.Git.Lookup<Commit>(start);
         var currentIds = Ids(current, paths);
         var visited = 1;
         while (true)

@@ -115,7 +115,7 @@ public static class Importer
     {
         var paths = kfunc.Paths;
         var registering = kfunc.Registrations.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
-        return History.FindOrigin(kfunc.At.Commit, paths, ids =>
+        return History.FindOrigin(repo, kfunc.At.CommitId, paths, ids =>
         {
             if (ids[0] is null) return false;
             var texts = new CText?[paths.Count];

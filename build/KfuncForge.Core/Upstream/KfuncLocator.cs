@@ -46,16 +46,29 @@ public abstract record Located
     public sealed record Failed(Problem Problem) : Located;
 }
 
-/// <summary>Finds kfuncs in a kernel tree at a ref: one scan of the tree for any number of names, then parsing of the few files that matter.</summary>
+/// <summary>
+/// Finds kfuncs in a kernel tree at a ref: one scan of the tree for any number of names, then
+/// parsing of the few files that matter. The scan reads the core of the tree first and the large
+/// hardware folders (<see cref="KernelRepository.LateTopLevel"/>) only for names still unresolved.
+/// </summary>
 public static class KfuncLocator
 {
     public static IReadOnlyDictionary<string, Located> Locate(KernelRepository repo, ResolvedRef at, IReadOnlyCollection<string> names, out TreeScan scan)
     {
-        scan = repo.Scan(at.Commit, names);
+        scan = repo.Scan(at.Commit, names, top => !KernelRepository.LateTopLevel.Contains(top));
+        var result = LocateAll(repo, at, names, scan);
+        var unresolved = names.Where(n => result[n] is Located.Failed).ToList();
+        if (unresolved.Count == 0) return result;
+        scan = scan.Plus(repo.Scan(at.Commit, unresolved, top => KernelRepository.LateTopLevel.Contains(top)));
+        foreach (var (name, located) in LocateAll(repo, at, unresolved, scan)) result[name] = located;
+        return result;
+    }
+
+    private static SortedDictionary<string, Located> LocateAll(KernelRepository repo, ResolvedRef at, IReadOnlyCollection<string> names, TreeScan scan)
+    {
         var result = new SortedDictionary<string, Located>(StringComparer.Ordinal);
-        var found = scan;
         var others = scan.Mentioning.Select(m => (m.Path, (Func<CText>)(() => new CText(repo.ReadText(m.Blob))))).ToList();
-        foreach (var name in names) result[name] = LocateOne(at, name, scan.Registering, others, () => NotRegistered(repo, at, name, found));
+        foreach (var name in names) result[name] = LocateOne(at, name, scan.Registering, others, () => NotRegistered(repo, at, name, scan));
         return result;
     }
 

@@ -126,6 +126,20 @@ public sealed class ImportFindsProvenanceTests : IClassFixture<ImportFindsProven
         Assert.Contains("  - upstream restricts bpf_sock_thing with the filter tracing_iter_filter(); describe that in its attach_restriction\n", stdout);
     }
 
+    [Fact]
+    public void A_kfunc_under_drivers_is_found_by_the_second_pass()
+    {
+        using var tree = new TempTree();
+
+        var (exit, stdout, stderr) = tree.Run("import", $"--upstream={_kernel.Path}", "--ref=v6.17", "--kfunc=hid_bpf_thing");
+
+        Assert.Equal("", stderr);
+        Assert.Equal(0, exit);
+        Assert.Contains("  defined:      drivers/hid/bpf/hid_bpf_dispatch.c:3\n", stdout);
+        Assert.Contains("  prototype:    struct hid_bpf_ctx *hid_bpf_thing(unsigned int hid_id)\n", stdout);
+        Assert.Contains("  program types: syscall\n", stdout);
+    }
+
     internal static string BodyHash(string definition)
     {
         var text = new KfuncForge.Upstream.CText(definition);

@@ -4,7 +4,7 @@ namespace KfuncForge.Tests.Upstream;
 /// The kernel-like repository most upstream tests share, built for real with LibGit2Sharp:
 /// <code>
 /// v6.15  initial tree: kernel/bpf/helpers.c (bpf_obj_thing), net/core/filter.c (bpf_sock_thing, with a filter),
-///        kernel/panic.c (bpf_panic_thing, registered from helpers.c), a selftest module under tools/
+///        kernel/panic.c (bpf_panic_thing, registered from helpers.c), drivers/hid/bpf (hid_bpf_thing), a selftest module under tools/
 ///        that registers its own bpf_strfoo (must be ignored)
 ///        sched: unrelated change
 ///        bpf: Add bpf_strfoo kfunc                        &lt;- Introduced
@@ -35,6 +35,7 @@ public sealed class KernelHistory : IDisposable
         f["mm/slab.c"] = "int slab_thing;\n";
         f["kernel/bpf/helpers.c"] = Helpers(strfoo: null, sleepable: false, xdp: false);
         f["tools/testing/selftests/bpf/bpf_testmod/bpf_testmod.c"] = TestmodC;
+        f["drivers/hid/bpf/hid_bpf_dispatch.c"] = HidC;
         f["Documentation/bpf/kfuncs.rst"] = "BTF_ID_FLAGS(func, bpf_strfoo) is documented here.\n";
         Repo.Commit("Initial tree");
         Repo.Tag("v6.15");
@@ -195,6 +196,29 @@ public sealed class KernelHistory : IDisposable
         static int init_subsystem(void)
         {
         	return register_btf_kfunc_id_set(BPF_PROG_TYPE_TRACING, &bpf_sk_iter_kfunc_set);
+        }
+        """;
+
+    public const string HidC = """
+        // SPDX-License-Identifier: GPL-2.0-only
+        __bpf_kfunc struct hid_bpf_ctx *
+        hid_bpf_thing(unsigned int hid_id)
+        {
+        	return NULL;
+        }
+
+        BTF_KFUNCS_START(hid_bpf_syscall_kfunc_ids)
+        BTF_ID_FLAGS(func, hid_bpf_thing, KF_ACQUIRE | KF_RET_NULL | KF_SLEEPABLE)
+        BTF_KFUNCS_END(hid_bpf_syscall_kfunc_ids)
+
+        static const struct btf_kfunc_id_set hid_bpf_syscall_kfunc_set = {
+        	.owner = THIS_MODULE,
+        	.set   = &hid_bpf_syscall_kfunc_ids,
+        };
+
+        static int __init hid_bpf_init(void)
+        {
+        	return register_btf_kfunc_id_set(BPF_PROG_TYPE_SYSCALL, &hid_bpf_syscall_kfunc_set);
         }
         """;
 
