@@ -38,7 +38,7 @@ public sealed class CText
     public string LineText(int line)
     {
         var start = _lineStarts[line - 1];
-        var end = line < _lineStarts.Length ? _lineStarts[line] - 1 : Original.Length;
+        var end = line < _lineStarts.Length ? _lineStarts[line] - 1 : Original.EndsWith('\n') ? Original.Length - 1 : Original.Length;
         return Original[start..end];
     }
 
@@ -130,12 +130,12 @@ public sealed class CText
 
     public static bool IsWord(char c) => char.IsAsciiLetterOrDigit(c) || c == '_';
 
+    // Start index of every line; a final newline does not open another line.
     private static int[] LineStarts(string text)
     {
         var starts = new List<int> { 0 };
-        for (var i = 0; i < text.Length; i++)
-            if (text[i] == '\n' && i + 1 <= text.Length) starts.Add(i + 1);
-        if (starts[^1] == text.Length && text.Length > 0) starts.RemoveAt(starts.Count - 1);
+        for (var i = 0; i < text.Length - 1; i++)
+            if (text[i] == '\n') starts.Add(i + 1);
         return starts.ToArray();
     }
 

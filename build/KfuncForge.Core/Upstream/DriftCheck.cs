@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using KfuncForge.Definitions;
 using KfuncForge.Model;
 
 namespace KfuncForge.Upstream;

@@ -213,9 +213,9 @@ public static class Importer
                 $"kfunc '{k.Name}' has no 'upstream:' mapping to update; add 'upstream: {{release: \"x.y\", commit: \"...\"}}' or remove the entry to import it afresh"));
 
         if (editor.SetScalar(entry, "prototype", k.Prototype, afterKey: "name")) changed.Add("prototype");
-        var recorded = (Func<string, string?>)(key => (YamlTextEditor.Get(up, key) as YamlScalarNode)?.Value);
         if (k.Release is not null && editor.SetScalar(up, "release", k.Release)) changed.Add("upstream.release");
-        var oldCommit = recorded("commit");
+        // An abbreviated id of the same commit stays as written.
+        var oldCommit = (YamlTextEditor.Get(up, "commit") as YamlScalarNode)?.Value;
         if (!(oldCommit is { Length: >= 7 } && k.Commit.StartsWith(oldCommit, StringComparison.Ordinal)) && editor.SetScalar(up, "commit", k.Commit, "release"))
             changed.Add("upstream.commit");
         if (editor.SetScalar(up, "path", k.Path, "commit")) changed.Add("upstream.path");

@@ -16,7 +16,8 @@ public sealed record IdSet(string Variable, string Set, string? Filter, int Line
 /// <summary>A <c>register_btf_kfunc_id_set(type, &amp;idset)</c> call. ProgramType is the first argument as written.</summary>
 public sealed record RegisterCall(string ProgramType, string IdSet, int Line)
 {
-    public bool IsConstant => RegexesForCalls.ProgramTypeConstant().IsMatch(ProgramType);
+    /// <summary>Whether the program type is written as a BPF_PROG_TYPE_* constant (anything else is an expression the importer does not evaluate).</summary>
+    public bool IsConstant => KfuncSource.ProgramTypeConstant().IsMatch(ProgramType);
 }
 
 /// <summary>A kfunc's C definition as found in a file.</summary>
@@ -37,12 +38,6 @@ public abstract record DefinitionLookup
     public sealed record Macro(string MacroName, int Line) : DefinitionLookup;
 
     public sealed record Missing : DefinitionLookup;
-}
-
-internal static partial class RegexesForCalls
-{
-    [GeneratedRegex(@"^BPF_PROG_TYPE_[A-Z0-9_]+$")]
-    public static partial Regex ProgramTypeConstant();
 }
 
 /// <summary>
@@ -67,6 +62,9 @@ public static partial class KfuncSource
         "BTF_ID_FLAGS", "BTF_ID", "BTF_ID_UNUSED", "EXPORT_SYMBOL", "EXPORT_SYMBOL_GPL", "EXPORT_SYMBOL_NS_GPL", "ALLOW_ERROR_INJECTION",
         "register_btf_kfunc_id_set", "BTF_TYPE_EMIT", "__diag_ignore", "__diag_ignore_all", "__diag_push", "__diag_pop", "sizeof",
     };
+
+    [GeneratedRegex(@"^BPF_PROG_TYPE_[A-Z0-9_]+$")]
+    internal static partial Regex ProgramTypeConstant();
 
     [GeneratedRegex(@"\bBTF_ID_FLAGS\s*\(\s*func\s*,\s*(?<name>[A-Za-z_]\w*)\s*(?:,(?<flags>[^()]*))?\)")]
     private static partial Regex FlagsLine();
