@@ -14,6 +14,8 @@ public static class Cli
         new ValidateCommand(),
         new PlanCommand(),
         new RenderCommand(),
+        new ImportCommand(),
+        new DriftCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)
