@@ -70,7 +70,13 @@ public abstract record ProgramRecord : GuestRecord
     public long OtherErrors { get; init; }
     public int FirstErrno { get; init; }
     public int SetupErrno { get; init; }
-    public long? Destroyed { get; init; }
+    public long PeersReset { get; init; }
+
+    /// <summary>Whether the agent found the program's target_port global and set it (socket workloads).</summary>
+    public bool? PortSet { get; init; }
+
+    /// <summary>The object's scalar .bss/.data globals after the run (the program's own counters).</summary>
+    public IReadOnlyDictionary<string, long>? Globals { get; init; }
     public long SetupNs { get; init; }
     public long IterNs { get; init; }
     public long CompleteNs { get; init; }

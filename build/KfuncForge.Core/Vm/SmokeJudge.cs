@@ -283,11 +283,17 @@ public static class SmokeJudge
         if (!matches)
             return new CheckResult(s.Module, "smoke", s.Name, CheckStatus.Fail, FailureReason.WrongRetval,
                 isSockets
-                    ? $"expected {expected} of {r.Sockets} {r.Proto} sockets to end with ECONNABORTED, got {r.Aborted} ({r.StillOpen} still open, {r.OtherErrors} other errors)"
+                    ? $"{r.Aborted} of {r.Sockets} {r.Proto} sockets ended with ECONNABORTED (retval {got} = sockets not aborted, expected {expected}; {r.StillOpen} still open, {r.OtherErrors} other errors){PortHint(r)}{Globals(r)}"
                     : $"{s.Program} returned {got}, expected {expected}");
         return new CheckResult(s.Module, "smoke", s.Name, CheckStatus.Pass, null,
-            isSockets ? $"{r.Aborted}/{r.Sockets} {r.Proto} sockets ended with ECONNABORTED" : $"returned {got} as expected");
+            isSockets ? $"{r.Aborted}/{r.Sockets} {r.Proto} sockets ended with ECONNABORTED{Globals(r)}" : $"returned {got} as expected");
     }
+
+    private static string PortHint(ProgramRecord r) =>
+        r.PortSet == false ? "; the program has no target_port global, so the agent could not point it at its sockets" : "";
+
+    private static string Globals(ProgramRecord r) =>
+        r.Globals is { Count: > 0 } g ? " (" + string.Join(", ", g.Select(kv => $"{kv.Key}={kv.Value}")) + ")" : "";
 
     private static (CheckResult, LoadMeasurement) JudgeLoad(string kernel, GuestLoad l, Verdict verdict, LoadRecord r)
     {
@@ -315,9 +321,9 @@ public static class SmokeJudge
         var m = M(ok);
         return (ok
             ? new CheckResult(l.Module, "load", l.Name, CheckStatus.Pass, null,
-                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {r.Proto} sockets destroyed, each saw ECONNABORTED; {m.SocketsPerSecond:0} sockets/s (iterator pass {r.IterNs / 1e6:0.0} ms)"))
+                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {r.Proto} sockets destroyed, each saw ECONNABORTED; {m.SocketsPerSecond:0} sockets/s (iterator pass {r.IterNs / 1e6:0.0} ms){Globals(r)}"))
             : new CheckResult(l.Module, "load", l.Name, CheckStatus.Fail, FailureReason.SocketsNotAborted,
-                $"{r.Aborted} of {l.Count} {r.Proto} sockets saw ECONNABORTED (opened {r.Opened}, {r.StillOpen} still open, {r.OtherErrors} other errors, first errno {r.FirstErrno}){SocketSetup(r)}"), m);
+                $"{r.Aborted} of {l.Count} {r.Proto} sockets saw ECONNABORTED (opened {r.Opened}, {r.StillOpen} still open, {r.OtherErrors} other errors, first errno {r.FirstErrno}){SocketSetup(r)}{PortHint(r)}{Globals(r)}"), m);
     }
 
     private static CheckResult Missing(string module, string kind, string name, FailureReason? bootReason, string bootWhy, BeginRecord? unfinished)

@@ -118,8 +118,10 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                 return null;
             }
 
+            var version = KernelVersion.TryParse(kernel.Release, out var v) ? v : default;
             foreach (var s in module.Smoke)
             {
+                if (!s.Kernels.Contains(version)) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", $"written for kernels {s.Kernels}, not {version}", null)); continue; }
                 if (Blocked(s.Calls) is { } why) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", why, null)); continue; }
                 var obj = await CompileAsync(module, s.Source, vmlinuxH, notRun, $"smoke {s.Name}", cancellation).ConfigureAwait(false);
                 if (obj is not null) smoke.Add(new GuestSmoke(module.Name, s.Name, obj, s.Program, s.Section, s.Calls, s.Expect));

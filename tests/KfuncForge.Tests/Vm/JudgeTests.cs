@@ -183,13 +183,14 @@ public sealed class JudgeTests
     public void Socket_workloads_pass_only_when_every_socket_saw_econnaborted()
     {
         var plan = Plan() with { Loads = [new GuestLoad("kfunc_strings", "destroy:tcp", "bpf_strlen", "/o/sd.bpf.o", "destroy_tcp", LoadDriver.SocketIterator, 100)] };
-        var partial = """{"v":1,"type":"load","boot":"b","module":"kfunc_strings","name":"destroy:tcp","driver":"socket_iterator","loaded":true,"errno":0,"error":"","ran":true,"run_errno":0,"proto":"tcp","sockets":100,"opened":100,"aborted":97,"still_open":3,"other_errors":0,"first_errno":0,"setup_errno":0,"destroyed":97,"setup_ns":1,"iter_ns":1000000,"complete_ns":2000000,"ns":5}""";
+        var partial = """{"v":1,"type":"load","boot":"b","module":"kfunc_strings","name":"destroy:tcp","driver":"socket_iterator","loaded":true,"errno":0,"error":"","ran":true,"run_errno":0,"proto":"tcp","sockets":100,"opened":100,"aborted":97,"still_open":3,"other_errors":0,"first_errno":0,"setup_errno":0,"port_set":true,"globals":{"queued":100,"refused":0},"setup_ns":1,"iter_ns":1000000,"complete_ns":2000000,"ns":5}""";
 
         var verdict = SmokeJudge.Judge(plan, Result(BootOutcome.Completed, [Hello, ModuleOk, SmokeOk, partial, Done, Exit]));
 
         var check = verdict.Cells.Single().Checks.Single(c => c.Kind == "load");
         Assert.Equal(FailureReason.SocketsNotAborted, check.Reason);
         Assert.StartsWith("97 of 100 tcp sockets saw ECONNABORTED (opened 100, 3 still open", check.Message);
+        Assert.EndsWith("(queued=100, refused=0)", check.Message);
         Assert.Equal(48500, verdict.Loads.Single().SocketsPerSecond);
     }
 

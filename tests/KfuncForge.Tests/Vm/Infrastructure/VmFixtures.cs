@@ -137,8 +137,8 @@ public static class VmFixtures
                         file: src/none.c
                         kernels: { from: "5.18", before: "6.5" }
                 smoke:
-                  - { name: tcp, source: bpf/sock_destroy.bpf.c, program: destroy_tcp, section: iter/tcp, program_type: tracing, calls: [bpf_sock_destroy], expect: { retval: 4 } }
-                  - { name: udp, source: bpf/sock_destroy.bpf.c, program: destroy_udp, section: iter/udp, program_type: tracing, calls: [bpf_sock_destroy], expect: { retval: 4 } }
+                  - { name: tcp, source: bpf/sock_destroy.bpf.c, program: destroy_tcp, section: iter/tcp, program_type: tracing, calls: [bpf_sock_destroy], expect: { retval: 0 } }
+                  - { name: udp, source: bpf/sock_destroy.bpf.c, program: destroy_udp, section: iter/udp, program_type: tracing, calls: [bpf_sock_destroy], expect: { retval: 0 } }
                   - { name: tc-rejected, source: bpf/sock_destroy.bpf.c, program: destroy_from_tc, section: tc, program_type: sched_cls, calls: [bpf_sock_destroy], expect: { verifier_rejects: "calling kernel function bpf_sock_destroy is not allowed" } }
                 load:
                   - { name: destroy, kfunc: bpf_sock_destroy, program: bpf/sock_destroy.bpf.c, driver: socket_iterator, sockets: {{sockets}} }
