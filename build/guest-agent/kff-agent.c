@@ -566,14 +566,15 @@ static int test_run(struct loaded *l, int repeat, struct bpf_test_run_opts *o)
 
 /* ---------------------------------------------------------------------------------------------
  * Socket workload. The agent writes a port into the program's `target_port` global (host byte
- * order, before load) and opens N sockets whose local port is that port: TCP, N connections to a
- * listener on it (the N accepted sockets are checked; their peers are counted apart, they see the
- * RST as ECONNRESET); UDP, N sockets bound to it with SO_REUSEPORT. After one pass of the iterator
- * each checked socket must fail recv() with ECONNABORTED (a backport may abort asynchronously, so
- * the agent waits up to 5 s in total).
+ * order, before load) and opens N sockets on that port: TCP, N connections to a listener on it
+ * (accepted ends have it as local port, client ends as remote port); UDP, N sockets bound to it with
+ * SO_REUSEPORT. After one pass of the iterator, every UDP socket must fail recv() with ECONNABORTED,
+ * and every TCP connection must be dead with ECONNABORTED on at least one end (the end the kfunc
+ * aborted; the other end sees the RST as ECONNRESET unless it was aborted too). A backport may abort
+ * asynchronously, so the agent waits up to 5 s in total.
  * ------------------------------------------------------------------------------------------- */
 struct sock_result {
-	long opened, aborted, other_errors, still_open, peers_reset;
+	long opened, aborted, other_errors, still_open, local_aborted, peers_aborted, peers_reset;
 	int first_errno, setup_errno;
 	uint64_t setup_ns, iter_ns, complete_ns;
 	bool port_set;
@@ -670,24 +671,30 @@ static int sock_workload(struct loaded *l, long n, uint16_t port, struct sock_re
 	bpf_link__destroy(link);
 	res->iter_ns = t3 - t2;
 
+	/* UDP: each socket must fail with ECONNABORTED. TCP: per connection, the end the kfunc aborted
+	 * reports ECONNABORTED and the other end (if not aborted itself) gets the RST as ECONNRESET. */
 	uint64_t deadline = t3 + ABORT_WAIT_NS, last = t3;
 	for (long i = 0; i < res->opened; i++) {
 		int e = socket_error(checked[i], deadline);
-		if (e == ECONNABORTED) {
+		int p = tcp ? socket_error(peers[i], e == ECONNABORTED ? deadline : 0) : ECONNABORTED;
+		bool dead = (e == ECONNABORTED || e == ECONNRESET) && (p == ECONNABORTED || p == ECONNRESET);
+		if (tcp) {
+			res->local_aborted += e == ECONNABORTED;
+			res->peers_aborted += p == ECONNABORTED;
+			res->peers_reset += p == ECONNRESET;
+		}
+		if (dead && (e == ECONNABORTED || p == ECONNABORTED)) {
 			res->aborted++;
 			last = now_ns();
-		} else if (e == EAGAIN) {
+		} else if (e == EAGAIN && (!tcp || p == EAGAIN)) {
 			res->still_open++;
 		} else {
 			res->other_errors++;
 			if (!res->first_errno)
-				res->first_errno = e ? e : -1;
+				res->first_errno = e != ECONNABORTED && e != ECONNRESET ? (e ? e : -1) : p;
 		}
 	}
 	res->complete_ns = last - t2;
-	for (long i = 0; tcp && i < res->opened; i++)
-		if (socket_error(peers[i], 0) == ECONNRESET)
-			res->peers_reset++;
 out:
 	close_all(checked, n);
 	close_all(peers, n);
@@ -709,7 +716,11 @@ static void rec_sock_result(struct rec *r, long n, const struct sock_result *s, 
 	rec_i64(r, "other_errors", s->other_errors);
 	rec_i64(r, "first_errno", s->first_errno);
 	rec_i64(r, "setup_errno", s->setup_errno);
-	rec_i64(r, "peers_reset", s->peers_reset);
+	if (tcp) {
+		rec_i64(r, "local_aborted", s->local_aborted);
+		rec_i64(r, "peers_aborted", s->peers_aborted);
+		rec_i64(r, "peers_reset", s->peers_reset);
+	}
 	rec_u64(r, "setup_ns", s->setup_ns);
 	rec_u64(r, "iter_ns", s->iter_ns);
 	rec_u64(r, "complete_ns", s->complete_ns);
@@ -757,9 +768,33 @@ static uint16_t next_port = 40000;
 /* ---------------------------------------------------------------------------------------------
  * Smoke: load one program and run it once (or run the iterator over a few sockets).
  * ------------------------------------------------------------------------------------------- */
+/* Runs a loaded smoke program once (or its iterator over a few sockets) and finishes its record. */
+static void smoke_run(struct rec *r, struct loaded *l, uint16_t port, bool port_set)
+{
+	if (is_socket_iter(l)) {
+		struct sock_result s = { .port_set = port_set };
+		int e = sock_workload(l, SMOKE_SOCKETS, port, &s);
+		rec_bool(r, "ran", e == 0);
+		rec_run_errno(r, e);
+		rec_sock_result(r, SMOKE_SOCKETS, &s, is_tcp_iter(l));
+		/* Like a C result: 0 when every socket (TCP: connection) was aborted, else how many were not. */
+		rec_i64(r, "retval", SMOKE_SOCKETS - s.aborted);
+	} else {
+		struct bpf_test_run_opts o;
+		int e = test_run(l, 1, &o);
+		rec_bool(r, "ran", e == 0);
+		rec_run_errno(r, e);
+		if (e == 0) {
+			rec_u64(r, "retval", o.retval);
+			rec_i64(r, "retval_signed", (int32_t)o.retval);
+		}
+	}
+	rec_globals(r, l->obj);
+}
+
 static void cmd_smoke(char **f, int n)
 {
-	/* smoke <module> <name> <object> <program> */
+	/* smoke <module> <name> <object> <program> <expect: retval|reject> */
 	if (n < 5)
 		return;
 	struct loaded l;
@@ -779,31 +814,68 @@ static void cmd_smoke(char **f, int n)
 	uint64_t t1 = now_ns();
 	rec_program(&r, &l);
 	rec_u64(&r, "load_ns", t1 - t0);
-	if (l.err == 0) {
-		if (is_socket_iter(&l)) {
-			struct sock_result s = { .port_set = port_set };
-			int e = sock_workload(&l, SMOKE_SOCKETS, port, &s);
-			rec_bool(&r, "ran", e == 0);
-			rec_run_errno(&r, e);
-			rec_sock_result(&r, SMOKE_SOCKETS, &s, is_tcp_iter(&l));
-			/* Like a C result: 0 when every socket was aborted, else how many were not. */
-			rec_i64(&r, "retval", SMOKE_SOCKETS - s.aborted);
-		} else {
-			struct bpf_test_run_opts o;
-			int e = test_run(&l, 1, &o);
-			rec_bool(&r, "ran", e == 0);
-			rec_run_errno(&r, e);
-			if (e == 0) {
-				rec_u64(&r, "retval", o.retval);
-				rec_i64(&r, "retval_signed", (int32_t)o.retval);
-			}
-		}
-	}
 	if (l.err == 0)
-		rec_globals(&r, l.obj);
+		smoke_run(&r, &l, port, port_set);
 	rec_u64(&r, "ns", now_ns() - t0);
 	rec_end(&r);
 	bpf_object__close(l.obj);
+}
+
+/*
+ * Several smoke programs of one object that are all expected to load: one bpf_object__load for all
+ * of them (libbpf reads the kernel's BTF once per load, the dominant cost under TCG), then each runs
+ * and gets its own record. If the joint load fails, each program is loaded on its own, so every
+ * failure keeps its own verifier log. Returns false when the batch could not be used.
+ */
+static bool smoke_batch(char ***lines, int count)
+{
+	struct loaded l;
+	memset(&l, 0, sizeof(l));
+	loader_log_reset();
+	uint64_t t0 = now_ns();
+	l.obj = bpf_object__open_file(lines[0][3], NULL);
+	if (!l.obj)
+		return false;
+	struct bpf_program *p;
+	bool has_iter = false, all_found = true;
+	bpf_object__for_each_program(p, l.obj) {
+		bool wanted = false;
+		for (int i = 0; i < count; i++)
+			wanted |= strcmp(bpf_program__name(p), lines[i][4]) == 0;
+		bpf_program__set_autoload(p, wanted);
+		if (wanted) {
+			l.prog = p;
+			has_iter |= is_socket_iter(&l);
+		}
+	}
+	for (int i = 0; i < count; i++)
+		all_found &= bpf_object__find_program_by_name(l.obj, lines[i][4]) != NULL;
+	uint16_t port = next_port++;
+	bool port_set = has_iter && set_global(l.obj, "target_port", port);
+	if (!all_found || bpf_object__load(l.obj) != 0) {
+		bpf_object__close(l.obj);
+		return false;
+	}
+	uint64_t load_ns = now_ns() - t0;
+	for (int i = 0; i < count; i++) {
+		char **f = lines[i];
+		begin_step("smoke", f[1], f[2]);
+		uint64_t t1 = now_ns();
+		l.prog = bpf_object__find_program_by_name(l.obj, f[4]);
+		l.err = 0;
+		struct rec r = rec_begin("smoke");
+		rec_str(&r, "module", f[1]);
+		rec_str(&r, "name", f[2]);
+		rec_str(&r, "program", f[4]);
+		rec_program(&r, &l);
+		rec_u64(&r, "load_ns", load_ns / (uint64_t)count);
+		rec_i64(&r, "batch", count);
+		smoke_run(&r, &l, port, port_set);
+		rec_u64(&r, "ns", now_ns() - t1 + load_ns / (uint64_t)count);
+		rec_end(&r);
+	}
+	bpf_object__close(l.obj);
+	return true;
 }
 
 /* ---------------------------------------------------------------------------------------------
@@ -914,19 +986,41 @@ static int worker(const char *manifest_path)
 		rec_end(&r);
 		return 2;
 	}
+	/* Split every line first: consecutive smoke lines may be handled together. */
+	size_t cap = 64, count = 0;
+	char ***lines = malloc(cap * sizeof(*lines));
+	int *nfields = malloc(cap * sizeof(*nfields));
 	char *save = NULL;
 	for (char *line = strtok_r(manifest, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-		char *f[MAX_FIELDS];
-		int n = split_tabs(line, f);
-		if (strcmp(f[0], "module") == 0)
+		if (count == cap) {
+			cap *= 2;
+			lines = realloc(lines, cap * sizeof(*lines));
+			nfields = realloc(nfields, cap * sizeof(*nfields));
+		}
+		lines[count] = malloc(MAX_FIELDS * sizeof(char *));
+		nfields[count] = split_tabs(line, lines[count]);
+		count++;
+	}
+	for (size_t i = 0; i < count; i++) {
+		char **f = lines[i];
+		int n = nfields[i];
+		if (strcmp(f[0], "module") == 0) {
 			cmd_module(f, n);
-		else if (strcmp(f[0], "smoke") == 0)
-			cmd_smoke(f, n);
-		else if (strcmp(f[0], "load") == 0)
+		} else if (strcmp(f[0], "smoke") == 0) {
+			size_t j = i;
+			bool positive = n >= 6 && strcmp(f[5], "retval") == 0;
+			while (positive && j + 1 < count && nfields[j + 1] >= 6 && strcmp(lines[j + 1][0], "smoke") == 0 &&
+			       strcmp(lines[j + 1][5], "retval") == 0 && strcmp(lines[j + 1][3], f[3]) == 0)
+				j++;
+			if (j == i || !smoke_batch(&lines[i], (int)(j - i + 1)))
+				for (size_t k = i; k <= j; k++)
+					cmd_smoke(lines[k], nfields[k]);
+			i = j;
+		} else if (strcmp(f[0], "load") == 0) {
 			cmd_load(f, n);
-		else if (strcmp(f[0], "crash") == 0)
+		} else if (strcmp(f[0], "crash") == 0) {
 			raise(SIGSEGV); /* fault injection: proves the supervisor reports a dead agent */
-		else if (f[0][0] && f[0][0] != '#' && strcmp(f[0], "boot") != 0 && strcmp(f[0], "kff-manifest") != 0) {
+		} else if (f[0][0] && f[0][0] != '#' && strcmp(f[0], "boot") != 0 && strcmp(f[0], "kff-manifest") != 0) {
 			struct rec r = rec_begin("error");
 			rec_str(&r, "detail", "unknown manifest command");
 			rec_str(&r, "command", f[0]);

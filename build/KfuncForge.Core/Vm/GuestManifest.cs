@@ -34,7 +34,7 @@ public static class GuestManifest
         foreach (var m in plan.Modules)
             Line("module", m.Name, "/" + ModulePath(m), m.Kind == GuestModuleKind.Built ? "built" : "dependency", m.Kfuncs.Count == 0 ? "-" : string.Join(',', m.Kfuncs));
         foreach (var s in plan.Smoke)
-            Line("smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program);
+            Line("smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program, s.Expect.VerifierRejects is null ? "retval" : "reject");
         foreach (var l in plan.Loads)
             Line("load", l.Module, l.Name, "/" + ObjectPath(l.Module, l.Object), l.Program ?? "-",
                 l.Driver == LoadDriver.TestRun ? "test_run" : "socket_iterator", l.Count.ToString(CultureInfo.InvariantCulture));

@@ -70,6 +70,8 @@ public abstract record ProgramRecord : GuestRecord
     public long OtherErrors { get; init; }
     public int FirstErrno { get; init; }
     public int SetupErrno { get; init; }
+    public long LocalAborted { get; init; }
+    public long PeersAborted { get; init; }
     public long PeersReset { get; init; }
 
     /// <summary>Whether the agent found the program's target_port global and set it (socket workloads).</summary>
@@ -86,6 +88,9 @@ public sealed record SmokeRecord : ProgramRecord
 {
     public string? Program { get; init; }
     public long LoadNs { get; init; }
+
+    /// <summary>How many smoke programs shared this program's load (one object load for several programs); null when loaded alone.</summary>
+    public int? Batch { get; init; }
 }
 
 public sealed record LoadRecord : ProgramRecord

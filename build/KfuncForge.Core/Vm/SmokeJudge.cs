@@ -283,11 +283,17 @@ public static class SmokeJudge
         if (!matches)
             return new CheckResult(s.Module, "smoke", s.Name, CheckStatus.Fail, FailureReason.WrongRetval,
                 isSockets
-                    ? $"{r.Aborted} of {r.Sockets} {r.Proto} sockets ended with ECONNABORTED (retval {got} = sockets not aborted, expected {expected}; {r.StillOpen} still open, {r.OtherErrors} other errors){PortHint(r)}{Globals(r)}"
+                    ? $"{r.Aborted} of {r.Sockets} {Unit(r)} ended with ECONNABORTED (retval {got} = not aborted, expected {expected}; {r.StillOpen} still open, {r.OtherErrors} other errors{Ends(r)}){PortHint(r)}{Globals(r)}"
                     : $"{s.Program} returned {got}, expected {expected}");
         return new CheckResult(s.Module, "smoke", s.Name, CheckStatus.Pass, null,
-            isSockets ? $"{r.Aborted}/{r.Sockets} {r.Proto} sockets ended with ECONNABORTED{Globals(r)}" : $"returned {got} as expected");
+            isSockets ? $"{r.Aborted}/{r.Sockets} {Unit(r)} ended with ECONNABORTED{Ends(r)}{Globals(r)}" : $"returned {got} as expected");
     }
+
+    /// <summary>TCP is checked per connection (one end aborted, the other aborted or reset); UDP per socket.</summary>
+    private static string Unit(ProgramRecord r) => r.Proto == "tcp" ? "tcp connections" : $"{r.Proto} sockets";
+
+    private static string Ends(ProgramRecord r) =>
+        r.Proto == "tcp" ? $"; ends: {r.LocalAborted} local aborted, {r.PeersAborted} peers aborted, {r.PeersReset} peers reset" : "";
 
     private static string PortHint(ProgramRecord r) =>
         r.PortSet == false ? "; the program has no target_port global, so the agent could not point it at its sockets" : "";
@@ -321,9 +327,9 @@ public static class SmokeJudge
         var m = M(ok);
         return (ok
             ? new CheckResult(l.Module, "load", l.Name, CheckStatus.Pass, null,
-                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {r.Proto} sockets destroyed, each saw ECONNABORTED; {m.SocketsPerSecond:0} sockets/s (iterator pass {r.IterNs / 1e6:0.0} ms){Globals(r)}"))
+                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {Unit(r)} destroyed, each with ECONNABORTED{Ends(r)}; {m.SocketsPerSecond:0}/s (iterator pass {r.IterNs / 1e6:0.0} ms){Globals(r)}"))
             : new CheckResult(l.Module, "load", l.Name, CheckStatus.Fail, FailureReason.SocketsNotAborted,
-                $"{r.Aborted} of {l.Count} {r.Proto} sockets saw ECONNABORTED (opened {r.Opened}, {r.StillOpen} still open, {r.OtherErrors} other errors, first errno {r.FirstErrno}){SocketSetup(r)}{PortHint(r)}{Globals(r)}"), m);
+                $"{r.Aborted} of {l.Count} {Unit(r)} saw ECONNABORTED (opened {r.Opened}, {r.StillOpen} still open, {r.OtherErrors} other errors, first errno {r.FirstErrno}{Ends(r)}){SocketSetup(r)}{PortHint(r)}{Globals(r)}"), m);
     }
 
     private static CheckResult Missing(string module, string kind, string name, FailureReason? bootReason, string bootWhy, BeginRecord? unfinished)

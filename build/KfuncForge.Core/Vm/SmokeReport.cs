@@ -204,8 +204,8 @@ public static class SmokeReport
     private static string Metric(LoadMeasurement m) => m.Driver == LoadDriver.TestRun
         ? (m.NsPerCall is { } ns ? string.Create(CultureInfo.InvariantCulture, $"{ns,8:0.0} ns/call  {m.CallsPerSecond,12:N0} calls/s  ({m.Count} runs)") : "no result")
         : (m.SocketsPerSecond is { } sps
-            ? string.Create(CultureInfo.InvariantCulture, $"{m.Proto}: {m.Aborted}/{m.Count} sockets ECONNABORTED, {sps,10:N0} destroyed/s (iterator pass alone {m.IteratorSocketsPerSecond:N0}/s)")
-            : $"{m.Proto}: {m.Aborted}/{m.Count} sockets ECONNABORTED");
+            ? string.Create(CultureInfo.InvariantCulture, $"{m.Proto}: {m.Aborted}/{m.Count} {(m.Proto == "tcp" ? "connections" : "sockets")} ECONNABORTED, {sps,10:N0} destroyed/s (iterator pass alone {m.IteratorSocketsPerSecond:N0}/s)")
+            : $"{m.Proto}: {m.Aborted}/{m.Count} {(m.Proto == "tcp" ? "connections" : "sockets")} ECONNABORTED");
 
     /// <summary>Each load step's measurements on every kernel that ran it, when it ran on more than one.</summary>
     private static IEnumerable<IGrouping<(string Module, string Name, string Kfunc), LoadMeasurement>> Comparison(IEnumerable<BootVerdict> verdicts) =>

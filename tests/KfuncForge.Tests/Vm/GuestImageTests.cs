@@ -68,7 +68,7 @@ public sealed class GuestImageTests
             + "boot\tdebian12/6.1.0-56-amd64\n"
             + "module\tinet_diag\t/kff/modules/inet_diag.ko\tdependency\t-\n"
             + "module\tkfunc_sock_destroy\t/kff/modules/kfunc_sock_destroy.ko\tbuilt\tbpf_sock_destroy\n"
-            + "smoke\tkfunc_sock_destroy\ttcp\t/kff/bpf/kfunc_sock_destroy/smoke.bpf.o\tdestroy_tcp\n"
+            + "smoke\tkfunc_sock_destroy\ttcp\t/kff/bpf/kfunc_sock_destroy/smoke.bpf.o\tdestroy_tcp\tretval\n"
             + "load\tkfunc_sock_destroy\tdestroy:udp\t/kff/bpf/kfunc_sock_destroy/load.bpf.o\tdestroy_udp\tsocket_iterator\t10000\n",
             GuestManifest.Render(plan));
     }

@@ -189,7 +189,7 @@ public sealed class JudgeTests
 
         var check = verdict.Cells.Single().Checks.Single(c => c.Kind == "load");
         Assert.Equal(FailureReason.SocketsNotAborted, check.Reason);
-        Assert.StartsWith("97 of 100 tcp sockets saw ECONNABORTED (opened 100, 3 still open", check.Message);
+        Assert.StartsWith("97 of 100 tcp connections saw ECONNABORTED (opened 100, 3 still open", check.Message);
         Assert.EndsWith("(queued=100, refused=0)", check.Message);
         Assert.Equal(48500, verdict.Loads.Single().SocketsPerSecond);
     }
