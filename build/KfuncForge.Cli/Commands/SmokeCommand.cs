@@ -10,7 +10,7 @@ public sealed class SmokeCommand : ICommand
 {
     public string Name => "smoke";
     public string Summary => "boot each target kernel in QEMU, load its modules, run smoke and load programs; results in <out>/smoke/<distro>/";
-    public IReadOnlyCollection<string> Accepts => SmokeSetup.Options;
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options, "console"];
 
     public int Run(CommandContext context)
     {
@@ -18,11 +18,25 @@ public sealed class SmokeCommand : ICommand
         var results = Path.Combine(setup.WorkDir, "results.jsonl");
         File.Delete(results);
         context.Out.WriteLine($"smoke: {setup.Boots.Count} kernels of {setup.Distro}; logs in {setup.WorkDir}");
+        var gate = new Lock();
+        Action<VmEvent>? live = context.Options.Flag("console")
+            ? e =>
+            {
+                var line = e switch
+                {
+                    ConsoleLine c => $"{c.BootId} | {c.Text}",
+                    FaultDetected f => $"{f.BootId} ! {SmokeReport.Name(f.Fault.Kind)}: {f.Fault.Text}",
+                    BootStarted b => $"{b.BootId} $ {b.Command}",
+                    _ => null,
+                };
+                if (line is not null) lock (gate) context.Out.WriteLine(line);
+            }
+            : null;
         var run = setup.Session.RunAsync(setup.Boots, v =>
         {
-            context.Out.WriteLine(SmokeReport.Line(v));
+            lock (gate) context.Out.WriteLine(SmokeReport.Line(v));
             File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
-        }).GetAwaiter().GetResult();
+        }, live).GetAwaiter().GetResult();
         File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(SmokeReport.Run(run, setup.Distro, setup.WorkDir)));
         var summary = SmokeReport.Summary(run, setup.Distro);
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
