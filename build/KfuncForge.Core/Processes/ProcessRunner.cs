@@ -1,0 +1,107 @@
+using System.ComponentModel;
+using System.Diagnostics;
+using System.Text;
+
+namespace KfuncForge.Processes;
+
+/// <summary>Runs external programs. The engine's only way to start one, so tests can assert argv lists.</summary>
+public interface IProcessRunner
+{
+    Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellation = default);
+}
+
+/// <summary>The real runner: System.Diagnostics.Process with an argument list, output captured, killed (with its children) on timeout or cancellation.</summary>
+public sealed class ProcessRunner : IProcessRunner
+{
+    public static readonly ProcessRunner Instance = new();
+
+    public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellation = default)
+    {
+        var info = new ProcessStartInfo(spec.FileName)
+        {
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            RedirectStandardInput = spec.StdinFile is not null,
+            UseShellExecute = false,
+            WorkingDirectory = spec.WorkingDirectory ?? "",
+        };
+        foreach (var a in spec.Arguments) info.ArgumentList.Add(a);
+        foreach (var (k, v) in spec.Environment)
+            if (v is null) info.Environment.Remove(k);
+            else info.Environment[k] = v;
+
+        using var process = new Process { StartInfo = info };
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            process.Start();
+        }
+        catch (Win32Exception e)
+        {
+            return new ProcessResult(spec, 127, "", $"cannot start {spec.FileName}: {e.Message}", watch.Elapsed, false);
+        }
+
+        var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
+        Task<string> stdout;
+        if (spec.StdoutFile is { } outFile)
+            stdout = CopyToFile(process.StandardOutput.BaseStream, outFile);
+        else
+            stdout = process.StandardOutput.ReadToEndAsync(CancellationToken.None);
+        var stdin = spec.StdinFile is { } inFile ? FeedStdin(process, inFile, spec.StdinOffset) : Task.CompletedTask;
+
+        using var timeout = spec.Timeout is { } t ? new CancellationTokenSource(t) : new CancellationTokenSource();
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellation, timeout.Token);
+        var timedOut = false;
+        try
+        {
+            await process.WaitForExitAsync(linked.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            timedOut = timeout.IsCancellationRequested;
+            try { process.Kill(entireProcessTree: true); } catch (InvalidOperationException) { }
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            if (!timedOut) cancellation.ThrowIfCancellationRequested();
+        }
+        try { await stdin.ConfigureAwait(false); } catch (IOException) { /* the child closed its stdin early (it had read enough) */ }
+        var result = new ProcessResult(spec, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), watch.Elapsed, timedOut);
+        return result;
+    }
+
+    private static async Task<string> CopyToFile(Stream source, string path)
+    {
+        await using var target = new FileStream(path, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, useAsync: true);
+        await source.CopyToAsync(target).ConfigureAwait(false);
+        return "";
+    }
+
+    private static async Task FeedStdin(Process process, string path, long offset)
+    {
+        await using (var input = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, useAsync: true))
+        {
+            input.Seek(offset, SeekOrigin.Begin);
+            await input.CopyToAsync(process.StandardInput.BaseStream).ConfigureAwait(false);
+        }
+        process.StandardInput.Close();
+    }
+}
+
+/// <summary>Convenience calls on any runner.</summary>
+public static class ProcessRunnerExtensions
+{
+    /// <summary>Runs and throws ProcessFailedException (stderr and exit code kept) unless the process succeeded.</summary>
+    public static async Task<ProcessResult> CheckedAsync(this IProcessRunner runner, ProcessSpec spec, CancellationToken cancellation = default) =>
+        (await runner.RunAsync(spec, cancellation).ConfigureAwait(false)).EnsureSuccess();
+
+    /// <summary>The full text of a finished process for a log file: command, exit, duration, stdout, stderr.</summary>
+    public static string LogText(this ProcessResult r)
+    {
+        var sb = new StringBuilder();
+        sb.Append("$ ").Append(r.Spec.Display).Append('\n');
+        sb.Append(r.Stdout);
+        if (r.Stdout.Length > 0 && !r.Stdout.EndsWith('\n')) sb.Append('\n');
+        if (r.Stderr.Length > 0) sb.Append(CommandLine.Redact(r.Stderr, r.Spec.Secrets)).Append(r.Stderr.EndsWith('\n') ? "" : "\n");
+        sb.Append($"# exit {r.ExitCode}{(r.TimedOut ? " (timed out)" : "")} after {r.Duration.TotalSeconds:0.00} s\n");
+        return sb.ToString();
+    }
+}
