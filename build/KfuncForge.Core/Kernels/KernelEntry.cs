@@ -9,7 +9,9 @@ public sealed record PackageRecord(string Package, string Version, string Suite,
 
 /// <summary>
 /// facts.json of a kernel cache entry: everything read once from the kernel's own packages.
-/// Symbols are not stored here; they are read from boot/System.map-&lt;release&gt; when facts are loaded.
+/// Symbols are not stored here; they are read when facts are loaded from the headers' Module.symvers
+/// (exported symbols: what a module can link against) and, when it is real (Debian ships a stub),
+/// boot/System.map-&lt;release&gt;.
 /// </summary>
 public sealed record KernelFactsDocument
 {
@@ -71,9 +73,8 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
     /// <summary>The model's view of this kernel, for the planner.</summary>
     public KernelFacts ToFacts(bool bpfBackports)
     {
-        var symbols = Facts.SymbolsFrom == "System.map"
-            ? KernelFiles.ParseSystemMap(File.ReadLines(SystemMap))
-            : ModuleSymvers(Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers"));
+        var symbols = new HashSet<string>(ModuleSymvers(Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers")), StringComparer.Ordinal);
+        if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
         return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
             Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfBackports);
     }

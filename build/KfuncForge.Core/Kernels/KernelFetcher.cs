@@ -197,9 +197,14 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         var configSource = FindIn(image, $"config-{release}", release, "config") ?? Path.Combine(headersInTree, ".config");
         if (!File.Exists(configSource)) throw new StageException($"{release}: neither the image nor the headers ship the kernel's config");
         File.Copy(configSource, Path.Combine(boot, $"config-{release}"));
-        var symbolsFrom = "System.map";
-        if (FindIn(image, $"System.map-{release}", release, "System.map") is { } map) File.Move(map, Path.Combine(boot, $"System.map-{release}"));
-        else symbolsFrom = "Module.symvers";
+        // Debian's System.map is a one-line stub ("the real System.map is in the -dbg package"); then the
+        // exported symbols of Module.symvers are what a module can link against anyway.
+        var symbolsFrom = "Module.symvers";
+        if (FindIn(image, $"System.map-{release}", release, "System.map") is { } map)
+        {
+            File.Move(map, Path.Combine(boot, $"System.map-{release}"));
+            if (KernelFiles.ParseSystemMap(File.ReadLines(Path.Combine(boot, $"System.map-{release}"))).Count > 1000) symbolsFrom = "System.map+Module.symvers";
+        }
         CacheDirectory.DeleteQuietly(image);
 
         var config = KernelFiles.ParseConfig(File.ReadLines(Path.Combine(boot, $"config-{release}")));
