@@ -16,6 +16,7 @@ public static class Cli
         new RenderCommand(),
         new FetchCommand(),
         new BuildCommand(),
+        new BenchBuildCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

@@ -67,13 +67,15 @@ public sealed class EngineRunner(string engine, IProcessRunner processes) : ICon
     {
         var args = new List<string> { "run", "--rm", "--read-only", "--tmpfs", "/tmp" };
         args.Add(step.Network ? "--network=host" : "--network=none");
-        foreach (var op in MountUnion.Plan(step.Layers))
+        foreach (var op in MountUnion.Plan(step.Layers, splitDepth: 3))
             switch (op)
             {
                 case BindOp b: args.AddRange(["--volume", $"{b.Source}:{b.Target}:ro"]); break;
                 case SymlinkOp s:
-                    var hostPath = Path.GetFullPath(Path.Combine(HostDirOf(step.Layers, s.Target), s.LinkTarget));
-                    args.AddRange(["--volume", $"{hostPath}:{s.Target}:ro"]);
+                    // An engine cannot create links by argument: bind what the link points to, found in the topmost layer that has it.
+                    var inRoot = InRoot(Path.GetDirectoryName(s.Target)!, s.LinkTarget);
+                    var host = step.Layers.Reverse().Select(l => Path.Combine(l, inRoot.TrimStart('/'))).FirstOrDefault(p => Directory.Exists(p) || File.Exists(p));
+                    if (host is not null) args.AddRange(["--volume", $"{host}:{s.Target}:ro"]);
                     break;
             }
         foreach (var m in step.Mounts) args.AddRange(["--volume", $"{m.Source}:{m.Target}:{(m.Writable ? "rw" : "ro")}"]);
@@ -86,16 +88,15 @@ public sealed class EngineRunner(string engine, IProcessRunner processes) : ICon
     public Task<ProcessResult> RunAsync(DistroProfile distro, ContainerStep step, CancellationToken cancellation = default) =>
         processes.RunAsync(Command(distro, step), cancellation);
 
-    /// <summary>The host folder that holds a link's parent, in the topmost layer that has it.</summary>
-    private static string HostDirOf(IReadOnlyList<string> layers, string target)
+    /// <summary>A link's target as an absolute path inside the root ("../" resolved against the link's folder).</summary>
+    public static string InRoot(string linkDir, string linkTarget)
     {
-        var parent = Path.GetDirectoryName(target)!.TrimStart('/');
-        for (var i = layers.Count - 1; i >= 0; i--)
-        {
-            var candidate = Path.Combine(layers[i], parent);
-            if (Directory.Exists(candidate)) return candidate;
-        }
-        return layers[^1];
+        var combined = linkTarget.StartsWith('/') ? linkTarget : linkDir.TrimEnd('/') + "/" + linkTarget;
+        var parts = new List<string>();
+        foreach (var part in combined.Split('/', StringSplitOptions.RemoveEmptyEntries))
+            if (part == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); }
+            else if (part != ".") parts.Add(part);
+        return "/" + string.Join('/', parts);
     }
 
     private static string FirstLine(string text) => text.Split('\n', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault()?.Trim() ?? "(no message)";

@@ -15,15 +15,21 @@ public sealed record SymlinkOp(string LinkTarget, string Target) : MountOp(Targe
 /// </summary>
 public static class MountUnion
 {
-    /// <summary>Layers are host folders, bottom first; each is laid at /.</summary>
-    public static IReadOnlyList<MountOp> Plan(IReadOnlyList<string> layers)
+    /// <summary>
+    /// Layers are host folders, bottom first; each is laid at /. Directories shallower than splitDepth are
+    /// always split into their entries, even when only one layer has them: a container engine's image
+    /// already has /usr and /usr/lib, which a whole-folder bind would hide (engines use 3; bwrap, whose
+    /// lowest layer is the whole rootfs, uses 0).
+    /// </summary>
+    public static IReadOnlyList<MountOp> Plan(IReadOnlyList<string> layers, int splitDepth = 0)
     {
         var ops = new List<MountOp>();
-        Emit("/", layers.Select(Path.GetFullPath).Where(Directory.Exists).ToList(), ops);
+        var present = layers.Select(Path.GetFullPath).Where(Directory.Exists).ToList();
+        if (present.Count > 0) Emit("/", present, 0, splitDepth, ops);
         return ops;
     }
 
-    private static void Emit(string target, List<string> contributions, List<MountOp> ops)
+    private static void Emit(string target, List<string> contributions, int depth, int splitDepth, List<MountOp> ops)
     {
         var top = contributions[^1];
         var info = new FileInfo(top);
@@ -45,7 +51,7 @@ public static class MountUnion
             if (new FileInfo(c).LinkTarget is not null || !Directory.Exists(c)) break;
             dirs.Insert(0, c);
         }
-        if (dirs.Count == 1)
+        if (dirs.Count == 1 && depth >= splitDepth)
         {
             ops.Add(new BindOp(dirs[0], target));
             return;
@@ -58,7 +64,7 @@ public static class MountUnion
         foreach (var name in names)
         {
             var below = dirs.Select(d => Path.Combine(d, name)).Where(Exists).ToList();
-            Emit(target == "/" ? "/" + name : target + "/" + name, below, ops);
+            Emit(target == "/" ? "/" + name : target + "/" + name, below, depth + 1, splitDepth, ops);
         }
     }
 

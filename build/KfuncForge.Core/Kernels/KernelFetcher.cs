@@ -252,12 +252,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     {
         var tools = new FileInfo(Path.Combine(tree, headersDir.TrimStart('/'), "tools"));
         if (tools.LinkTarget is not { } link) return headersDir.TrimEnd('/') + "/tools";
-        var combined = link.StartsWith('/') ? link : headersDir.TrimEnd('/') + "/" + link;
-        var parts = new List<string>();
-        foreach (var part in combined.Split('/', StringSplitOptions.RemoveEmptyEntries))
-            if (part == "..") { if (parts.Count > 0) parts.RemoveAt(parts.Count - 1); }
-            else if (part != ".") parts.Add(part);
-        return "/" + string.Join('/', parts);
+        return Containers.EngineRunner.InRoot(headersDir, link);
     }
 
     /// <summary>Debian's linux-kbuild-6.1 lacks resolve_btfids; the newest kbuild package of the same distro ships one that works for older kernels.</summary>

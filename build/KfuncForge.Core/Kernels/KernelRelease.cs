@@ -19,6 +19,7 @@ public sealed partial record KernelRelease(string Release, string Abi, string Fl
     /// <summary>Splits a release whose flavour is known; null when the release is not abi-flavour.</summary>
     public static KernelRelease? TryParse(string release, string flavour)
     {
+        if (flavour.Length == 0 || !char.IsAsciiLetterLower(flavour[0])) return null;
         var suffix = "-" + flavour;
         if (!release.EndsWith(suffix, StringComparison.Ordinal)) return null;
         var abi = release[..^suffix.Length];
