@@ -78,6 +78,14 @@ Task("Engine")
     .Description("Compile the KfuncForge engine (incremental; a fresh clone has no binaries).")
     .Does<BuildParameters>(p => DotNetBuild(p.EngineProject, new DotNetBuildSettings { Configuration = p.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet }));
 
+Task("Setup")
+    .Description("Install the host packages the pipeline needs (build/host-packages.txt), when missing.")
+    .Does<BuildParameters>(p =>
+    {
+        var exit = StartProcess("bash", new ProcessSettings { Arguments = new ProcessArgumentBuilder().AppendQuoted(System.IO.Path.Combine(p.Root, "build", "setup-host.sh")) });
+        if (exit != 0) throw new CakeException(exit, "build/setup-host.sh could not install the host packages; see apt's messages above.");
+    });
+
 Task("Validate")
     .Description("Check every definition (kfunc-modules/, distros/) strictly; report all problems with file:line:column.")
     .IsDependentOn("Engine")
@@ -127,6 +135,7 @@ Task("Matrix")
 
 Task("Test")
     .Description("Run the test suite (unit, golden, fixtures, integration).")
+    .IsDependentOn("Setup")
     .Does<BuildParameters>(p => DotNetTest(p.TestProject, new DotNetTestSettings { Configuration = p.Configuration, NoLogo = true }));
 
 Task("Clean")
@@ -137,4 +146,27 @@ Task("Clean")
         if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
     });
 
-RunTarget(target);
+// A dry run lists the tasks (Cake) and prints the plan: what each kernel would get, and why.
+if (HasArgument("dryrun") || HasArgument("whatif") || HasArgument("noop"))
+{
+    var dry = new BuildParameters(Context);
+    DotNetBuild(dry.EngineProject, new DotNetBuildSettings { Configuration = dry.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+    Engine(dry, "plan", "distro", "module", "kernel");
+}
+
+// Cake wraps task failures and reports exit code 1; the engine's codes (2 bad input, 3 not
+// implemented) are part of the interface, so pass them through.
+try
+{
+    RunTarget(target);
+}
+catch (Exception e)
+{
+    for (var inner = e; inner != null; inner = inner.InnerException)
+        if (inner is CakeException cake && cake.ExitCode > 1)
+        {
+            Error(cake.Message);
+            System.Environment.Exit(cake.ExitCode);
+        }
+    throw;
+}

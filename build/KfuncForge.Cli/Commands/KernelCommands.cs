@@ -78,7 +78,7 @@ public sealed class BuildCommand : ICommand
         var distroId = context.Options.Get("distro", "debian12");
         using var output = BuildPipeline.LockOutput(layout, distroId);
         var (catalog, distro, modules, workspace, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
-        var facts = kernels.Select(k => k.ToFacts(distro.BpfBackports)).ToList();
+        var facts = kernels.Select(k => k.ToFacts(distro.BpfLevel)).ToList();
         var plan = Planner.Make(distro, facts, modules);
         context.Out.Write(PlanPrinter.Format(plan));
         if (context.Options.Flag("dryrun")) return ExitCodes.Ok;

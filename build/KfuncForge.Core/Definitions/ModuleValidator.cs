@@ -45,7 +45,9 @@ public static partial class ModuleValidator
             var e = s.Expect!;
             if ((e.Retval is null) == (e.VerifierRejects is null))
                 problems.Add(doc.At($"{path}.expect", "give exactly one of 'retval' (the program's expected return value) or 'verifier_rejects' (text the verifier log must contain)"));
-            if (type is not null) smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, new SmokeExpectation(e.Retval, e.VerifierRejects)));
+            var kernels = RangeOf(doc, $"{path}.kernels", s.Kernels, problems);
+            if (type is not null && kernels is not null)
+                smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, kernels, new SmokeExpectation(e.Retval, e.VerifierRejects)));
         }
 
         var steps = new List<LoadStep>();
@@ -137,12 +139,26 @@ public static partial class ModuleValidator
         for (var i = 0; i < symbols.Count; i++)
             if (!Names.CIdentifier().IsMatch(symbols[i])) problems.Add(doc.At($"{path}.requires_symbols[{i}]", $"'{symbols[i]}' is not a kernel symbol name"));
 
+        List<ProgramType>? types = null;
+        if (v.ProgramTypes is { } names)
+        {
+            types = [];
+            for (var i = 0; i < names.Count; i++)
+                if (ProgramTypeOf(doc, $"{path}.program_types[{i}]", names[i], problems) is { } t) types.Add(t);
+        }
+        for (var i = 0; i < (v.Flags?.Count ?? 0); i++)
+            if (!KfuncFlags.Known.Contains(v.Flags![i]))
+                problems.Add(doc.At($"{path}.flags[{i}]", $"unknown kfunc flag '{v.Flags[i]}'; known: {string.Join(", ", KfuncFlags.Known.Order(StringComparer.Ordinal))}"));
         foreach (var (hook, key) in new[] { (v.Init, "init"), (v.Exit, "exit") })
             if (hook is not null && !Names.CIdentifier().IsMatch(hook))
                 problems.Add(doc.At($"{path}.{key}", $"'{hook}' is not a C function name"));
 
         if (problems.Count > before || range is null) return null;
-        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes);
+        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes)
+        {
+            ProgramTypes = types,
+            Flags = v.Flags,
+        };
     }
 
     /// <summary>Parses a kernels: {from, before} range, rejecting unparsable, empty and inverted ranges.</summary>

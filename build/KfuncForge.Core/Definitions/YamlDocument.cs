@@ -47,7 +47,18 @@ public sealed class YamlDocument
         catch (YamlException e)
         {
             var inner = e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
-            problems.Add(new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, "", $"malformed YAML: {Clean(inner)}"));
+            var message = Clean(inner);
+            problems.Add(message.StartsWith("Duplicate key ", StringComparison.Ordinal)
+                ? new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, message["Duplicate key ".Length..], "key appears twice in the same mapping; keep one")
+                : new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, "", $"malformed YAML: {message}"));
+            return null;
+        }
+        catch (InvalidOperationException)
+        {
+            // YamlDotNet's scanner throws this (not a YamlException) when the file ends inside a flow collection.
+            var lines = text.Split('\n');
+            var last = lines.Length > 1 && lines[^1].Length == 0 ? lines.Length - 1 : lines.Length;
+            problems.Add(new Problem(displayPath, last, 1, "", "malformed YAML: the file ends inside an unclosed '[' or '{'; close it"));
             return null;
         }
 

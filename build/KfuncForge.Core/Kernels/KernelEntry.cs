@@ -71,12 +71,12 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
     }
 
     /// <summary>The model's view of this kernel, for the planner.</summary>
-    public KernelFacts ToFacts(bool bpfBackports)
+    public KernelFacts ToFacts(KernelVersion? bpfLevel)
     {
         var symbols = new HashSet<string>(ModuleSymvers(Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers")), StringComparer.Ordinal);
         if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
         return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
-            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfBackports);
+            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel);
     }
 
     private static IReadOnlySet<string> ModuleSymvers(string path) =>

@@ -39,7 +39,14 @@ public sealed record KfuncVariant(
     IReadOnlyDictionary<string, ConfigState> RequiresConfig,
     IReadOnlyList<string> RequiresSymbols,
     VariantHooks Hooks,
-    string? Notes);
+    string? Notes)
+{
+    /// <summary>Program types the backport registers for, when they differ from upstream's (null: upstream's).</summary>
+    public IReadOnlyList<ProgramType>? ProgramTypes { get; init; }
+
+    /// <summary>KF_* flags the backport registers with, when they differ from upstream's (null: upstream's).</summary>
+    public IReadOnlyList<string>? Flags { get; init; }
+}
 
 /// <summary>Functions a variant's C file defines for module_init / module_exit to call (e.g. to set up or flush a workqueue).</summary>
 public sealed record VariantHooks(string? Init, string? Exit);
@@ -53,6 +60,7 @@ public sealed record SmokeProgram(
     ProgramType ProgramType,
     string Section,
     IReadOnlyList<string> Calls,
+    KernelRange Kernels,
     SmokeExpectation Expect);
 
 /// <summary>Either a return value the program must produce, or a verifier rejection (negative test) whose log must match.</summary>

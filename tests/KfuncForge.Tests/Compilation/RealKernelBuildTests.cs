@@ -27,7 +27,7 @@ public sealed class RealKernelBuildTests(RealKernel real)
         Assert.DoesNotContain("bpf_strtol", f.NativeKfuncs); // 6.1 has a *helper* of that name: a FUNC, not a kfunc
         Assert.Contains("bpf_lookup_user_key", f.NativeKfuncs); // a kfunc 6.1 does have (its BTF id sits in .BTF_ids)
         Assert.NotNull(f.ResolveBtfidsFrom); // linux-kbuild-6.1 lacks it
-        var facts = real.Kernel.ToFacts(false);
+        var facts = real.Kernel.ToFacts(null);
         Assert.Contains(Planner.RegistrationSymbol, facts.Symbols!);
         Assert.Equal(6, facts.Version.Major);
         Assert.Equal(1, facts.Version.Minor);
@@ -99,7 +99,7 @@ public sealed class RealKernelBuildTests(RealKernel real)
         var config = real.Kernel.Facts.Config.Where(kv => kv.Key != "CONFIG_DEBUG_INFO_BTF_MODULES").ToDictionary();
         var crippled = real.Kernel with { Facts = real.Kernel.Facts with { Config = config } };
         var module = real.Catalog.Modules.Single(m => m.Name == "kfunc_fixture_ok");
-        var entry = Planner.Decide(module, module.Kfuncs[0], crippled.ToFacts(false));
+        var entry = Planner.Decide(module, module.Kfuncs[0], crippled.ToFacts(null));
         Assert.Equal(Verdict.Infeasible, entry.Verdict);
         Assert.Contains("CONFIG_DEBUG_INFO_BTF_MODULES", entry.Reason);
 

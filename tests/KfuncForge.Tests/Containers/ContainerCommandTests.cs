@@ -17,7 +17,7 @@ public sealed class ContainerCommandTests
              new KernelImageRule(new KernelRange(new KernelVersion(7, 0, 0), null), "linux-binary-{release}", "/usr/lib/modules/{release}/vmlinuz")],
             "/lib/modules/{release}", "/usr/src/linux-headers-{release}"),
         [new KernelTarget(null, 1, "amd64", "bookworm", new KernelVersion(6, 1, 0))],
-        new PackageNaming("x", "m", "v", "/lib"), new SigningSettings(null, null, null, "sha256"), false);
+        new PackageNaming("x", "m", "v", "/lib"), new SigningSettings(null, null, null, "sha256"), null);
 
     private static readonly AptMirrors Mirrors = new("http://mirror.invalid/debian", "http://mirror.invalid/debian-security");
 

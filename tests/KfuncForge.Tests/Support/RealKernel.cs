@@ -95,7 +95,7 @@ public sealed class RealKernel : IAsyncLifetime
         var resolved = Assert.Single(KernelFetcher.Select(Distro, Index, "6.1"));
         Kernel = await Workspace.Fetcher.FetchAsync(Distro, resolved, Index);
 
-        var facts = Kernel.ToFacts(Distro.BpfBackports);
+        var facts = Kernel.ToFacts(Distro.BpfLevel);
         var plan = Planner.Make(Distro, [facts], Catalog.Modules);
         var renderer = new Renderer(TemplateSet.Load(Templates), DateTimeOffset.UnixEpoch);
         Results = await BuildPipeline.RunAsync(plan, new Dictionary<string, KernelEntry> { [Kernel.Release] = Kernel }, Workspace, renderer, Layout, 2, Say);
