@@ -52,16 +52,20 @@ public static class ModuleInspector
                     : new ModuleCheck("btf_ids", false, $"{unresolved.Count} of {slots.Count} ids are 0 (resolve_btfids did not run): {string.Join(", ", unresolved.Take(5))}"));
         }
 
-        if (btf is { Size: > 0 } && baseBtfBlob is not null && kfuncs.Count > 0)
+        // Newer pahole (trixie's, for 6.12+) splits module BTF against a distilled base kept in .BTF.base,
+        // which the kernel relocates onto vmlinux at load time; then that is the base to read against.
+        var distilled = elf.Section(".BTF.base") is { Size: > 0 } d ? elf.Bytes(d).ToArray() : null;
+        var baseBlob = distilled ?? baseBtfBlob;
+        if (btf is { Size: > 0 } && baseBlob is not null && kfuncs.Count > 0)
         {
             try
             {
-                var baseBtf = BtfReader.Parse(baseBtfBlob);
-                var module = BtfReader.Parse(elf.Bytes(btf), baseBtf, BtfReader.StringSection(baseBtfBlob));
+                var baseBtf = BtfReader.Parse(baseBlob);
+                var module = BtfReader.Parse(elf.Bytes(btf), baseBtf, BtfReader.StringSection(baseBlob));
                 var funcs = module.Functions.Select(f => f.Name).ToHashSet(StringComparer.Ordinal);
                 var missing = kfuncs.Where(k => !funcs.Contains(k)).ToList();
                 checks.Add(missing.Count == 0
-                    ? new ModuleCheck("kfuncs", true, $"module BTF has FUNC {string.Join(", ", kfuncs)} (split BTF from type {module.FirstId})")
+                    ? new ModuleCheck("kfuncs", true, $"module BTF has FUNC {string.Join(", ", kfuncs)} (split BTF from type {module.FirstId}{(distilled is null ? "" : ", against the distilled base in .BTF.base")})")
                     : new ModuleCheck("kfuncs", false, $"module BTF lacks FUNC {string.Join(", ", missing)}"));
             }
             catch (InvalidDataException e)

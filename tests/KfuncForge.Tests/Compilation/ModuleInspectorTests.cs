@@ -1,5 +1,6 @@
 using System.Text;
 using KfuncForge.Compilation;
+using KfuncForge.Kernels;
 using KfuncForge.Processes;
 using KfuncForge.Tests.Kernels;
 using KfuncForge.Tests.Support;
@@ -10,13 +11,14 @@ public sealed class ModuleInspectorTests
 {
     private const string Release = "6.1.0-56-amd64";
 
-    private static string Ko(TempDir t, uint id, string vermagic, bool btf = true, byte[]? btfBlob = null)
+    private static string Ko(TempDir t, uint id, string vermagic, bool btf = true, byte[]? btfBlob = null, byte[]? distilledBase = null)
     {
         var ids = new byte[12];
         BitConverter.GetBytes(1u).CopyTo(ids, 0); // set8 count
         BitConverter.GetBytes(id).CopyTo(ids, 8);
         var b = new ElfBuilder();
         if (btf) b.Section(".BTF", btfBlob ?? BtfReaderTests.SampleBtf(out _));
+        if (distilledBase is not null) b.Section(".BTF.base", distilledBase);
         b.Section(".BTF_ids", ids)
          .Section(".modinfo", Encoding.UTF8.GetBytes($"license=GPL\0vermagic={vermagic}\0"))
          .Symbol("__BTF_ID__set8__kfuncforge_set", ".BTF_ids", 0)
@@ -76,6 +78,23 @@ public sealed class ModuleInspectorTests
         var check = checks.Single(c => c.Name == "kfuncs");
         Assert.False(check.Passed);
         Assert.Equal("module BTF lacks FUNC bpf_other", check.Detail);
+    }
+
+    [Fact]
+    public void Module_btf_split_against_a_distilled_base_is_read_against_that_base()
+    {
+        using var t = new TempDir();
+        var distilled = new BtfBuilder();
+        distilled.Int("long"); // a distilled base: a few types of vmlinux, its own strings
+        var distilledBlob = distilled.Build();
+        var split = new BtfBuilder { StringBase = BtfReader.StringSection(distilledBlob).Length };
+        var u64 = split.Int("u64");
+        split.Func("bpf_demo_add", split.FuncProto(u64 + 1, ("a", u64 + 1)));
+        var vmlinuxBase = BtfReaderTests.SampleBtf(out _); // would give wrong names if used
+        var checks = ModuleInspector.Inspect(Ko(t, 5, $"{Release} SMP", btfBlob: split.Build(), distilledBase: distilledBlob), Release, ["bpf_demo_add"], vmlinuxBase);
+        var check = checks.Single(c => c.Name == "kfuncs");
+        Assert.True(check.Passed, check.Detail);
+        Assert.Contains(".BTF.base", check.Detail);
     }
 
     [Fact]

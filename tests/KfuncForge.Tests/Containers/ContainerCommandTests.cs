@@ -13,8 +13,8 @@ public sealed class ContainerCommandTests
         new RootfsRecipe("mmdebstrap", "bookworm", ["bookworm-security", "bookworm-backports"], ["main"], []),
         toolchain ?? ["gcc-12", "make", "dwarves"],
         new KernelPackaging("debian", ["linux-headers-{release}", "linux-headers-{abi}-common", "linux-kbuild-{line}"],
-            [new KernelImageRule(new KernelRange(null, new KernelVersion(7, 0, 0)), "linux-image-{release}", "/boot/vmlinuz-{release}"),
-             new KernelImageRule(new KernelRange(new KernelVersion(7, 0, 0), null), "linux-binary-{release}", "/usr/lib/modules/{release}/vmlinuz")],
+            [new KernelImageRule(new KernelRange(null, new KernelVersion(6, 19, 0)), "linux-image-{release}", "/boot/vmlinuz-{release}"),
+             new KernelImageRule(new KernelRange(new KernelVersion(6, 19, 0), null), "linux-binary-{release}", "/usr/lib/modules/{release}/vmlinuz")],
             "/lib/modules/{release}", "/usr/src/linux-headers-{release}"),
         [new KernelTarget(null, 1, "amd64", "bookworm", new KernelVersion(6, 1, 0))],
         new PackageNaming("x", "m", "v", "/lib"), new SigningSettings(null, null, null, "sha256"), null);

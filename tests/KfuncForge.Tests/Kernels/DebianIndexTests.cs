@@ -71,6 +71,14 @@ public sealed class KernelResolverTests
         E("linux-kbuild-7.3.4+deb13", "7.3.4-1~bpo13+1", "trixie-backports"),
         E("linux-image-7.3.4+deb13-amd64", "7.3.4-1~bpo13+1", "trixie-backports"),
         E("linux-binary-7.3.4+deb13-amd64", "7.3.4-1~bpo13+1", "trixie-backports"),
+        E("linux-headers-6.18.15+deb13-amd64", "6.18.15-1~bpo13+1", "trixie-backports", "linux-headers-6.18.15+deb13-common, linux-kbuild-6.18.15+deb13"),
+        E("linux-headers-6.18.15+deb13-common", "6.18.15-1~bpo13+1", "trixie-backports"),
+        E("linux-kbuild-6.18.15+deb13", "6.18.15-1~bpo13+1", "trixie-backports"),
+        E("linux-image-6.18.15+deb13-amd64", "6.18.15-1~bpo13+1", "trixie-backports"),
+        E("linux-headers-6.19.6+deb13-amd64", "6.19.6-1~bpo13+1", "trixie-backports", "linux-headers-6.19.6+deb13-common, linux-kbuild-6.19.6+deb13"),
+        E("linux-headers-6.19.6+deb13-common", "6.19.6-1~bpo13+1", "trixie-backports"),
+        E("linux-kbuild-6.19.6+deb13", "6.19.6-1~bpo13+1", "trixie-backports"),
+        E("linux-binary-6.19.6+deb13-amd64", "6.19.6-1~bpo13+1", "trixie-backports"),
     ]);
 
     private static KernelTarget Newest(int n, string suite, int major, int minor) => new(null, n, "amd64", suite, new KernelVersion(major, minor, 0));
@@ -106,11 +114,20 @@ public sealed class KernelResolverTests
     }
 
     [Fact]
-    public void From_7_0_the_image_comes_from_linux_binary()
+    public void From_6_19_the_image_comes_from_linux_binary()
     {
         var k = Assert.Single(KernelResolver.Resolve(ContainerCommandTests.Debian12(), Newest(1, "trixie-backports", 7, 3), Index()));
         Assert.Equal("linux-binary-7.3.4+deb13-amd64", k.Image.Package);
         Assert.Equal("/usr/lib/modules/7.3.4+deb13-amd64/vmlinuz", k.ImagePath);
+    }
+
+    [Theory]
+    [InlineData(6, 18, "linux-image-6.18.15+deb13-amd64")]
+    [InlineData(6, 19, "linux-binary-6.19.6+deb13-amd64")]
+    public void The_image_package_changes_at_6_19(int major, int minor, string image)
+    {
+        var k = Assert.Single(KernelResolver.Resolve(ContainerCommandTests.Debian12(), Newest(1, "trixie-backports", major, minor), Index()));
+        Assert.Equal(image, k.Image.Package);
     }
 
     [Fact]
