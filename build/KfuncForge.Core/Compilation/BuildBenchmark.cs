@@ -79,9 +79,10 @@ public static class BuildBenchmark
         var engine = Median(samples.Select(s => s.Engine));
         var bare = Median(samples.Select(s => s.Bare));
         var ratio = bare > TimeSpan.Zero ? engine / bare : double.NaN;
+        var best = samples.Min(s => s.Bare) is var b && b > TimeSpan.Zero ? samples.Min(s => s.Engine) / b : double.NaN;
         return $"bench-build {what}: {samples.Count} repetitions, warm cache\n" +
                $"  engine build (render + copy + kbuild + checks): median {engine.TotalSeconds:0.000} s (min {samples.Min(s => s.Engine).TotalSeconds:0.000}, max {samples.Max(s => s.Engine).TotalSeconds:0.000})\n" +
                $"  bare make M= in the same sandbox:                median {bare.TotalSeconds:0.000} s (min {samples.Min(s => s.Bare).TotalSeconds:0.000}, max {samples.Max(s => s.Bare).TotalSeconds:0.000})\n" +
-               $"  ratio engine / bare: {ratio:0.000} (target <= 1.25)\n";
+               $"  ratio engine / bare: {ratio:0.000} of the medians, {best:0.000} of the fastest runs (target <= 1.25)\n";
     }
 }
