@@ -75,12 +75,25 @@ public sealed class CacheDirectory
         }
     }
 
-    /// <summary>Removes staging folders that interrupted runs left behind (never a published entry).</summary>
+    /// <summary>
+    /// Removes staging folders that interrupted runs left behind (never a published entry): those whose
+    /// run (the process id in the name) is gone, and any older than olderThan.
+    /// </summary>
     public static void SweepStaging(string parent, TimeSpan olderThan)
     {
         if (!Directory.Exists(parent)) return;
         foreach (var dir in Directory.GetDirectories(parent, ".tmp-*"))
-            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) > olderThan) DeleteQuietly(dir);
+            if (DateTime.UtcNow - Directory.GetLastWriteTimeUtc(dir) > olderThan || OwnerIsGone(Path.GetFileName(dir)))
+                DeleteQuietly(dir);
+    }
+
+    /// <summary>.tmp-&lt;name&gt;-&lt;pid&gt;-&lt;guid&gt;: true when that process no longer exists.</summary>
+    public static bool OwnerIsGone(string stagingName)
+    {
+        var parts = stagingName.Split('-');
+        if (parts.Length < 3 || !int.TryParse(parts[^2], out var pid)) return false;
+        if (pid == Environment.ProcessId) return false;
+        return !Directory.Exists($"/proc/{pid}") && OperatingSystem.IsLinux();
     }
 
     public static void DeleteQuietly(string path)

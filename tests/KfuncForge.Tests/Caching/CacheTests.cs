@@ -157,6 +157,17 @@ public sealed class CacheDirectoryTests
     }
 
     [Fact]
+    public void Staging_left_by_a_dead_run_is_swept_at_once()
+    {
+        using var dir = new TempDir();
+        var dead = dir.Dir(".tmp-6.1.0-56-amd64-999999999-0123456789abcdef0123456789abcdef");
+        var ours = CacheDirectory.NewStaging(dir.Path, "6.12.117+deb12-amd64");
+        CacheDirectory.SweepStaging(dir.Path, TimeSpan.FromHours(2));
+        Assert.False(Directory.Exists(dead));
+        Assert.True(Directory.Exists(ours));
+    }
+
+    [Fact]
     public void The_default_root_follows_XDG_CACHE_HOME()
     {
         var before = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
