@@ -133,6 +133,16 @@ Task("Matrix")
     .IsDependentOn("Validate")
     .Does(() => NotImplemented("Matrix", 7));
 
+Task("Import")
+    .Description("Import a kfunc's definition and provenance from a kernel git repository: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>].")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module"));
+
+Task("Drift")
+    .Description("Compare every kfunc's recorded upstream definition with a newer ref: --upstream=<repo> --ref=<ref>; fails when upstream moved.")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "drift", "upstream", "ref", "module"));
+
 Task("Test")
     .Description("Run the test suite (unit, golden, fixtures, integration).")
     .IsDependentOn("Setup")

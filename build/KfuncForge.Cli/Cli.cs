@@ -17,6 +17,8 @@ public static class Cli
         new FetchCommand(),
         new BuildCommand(),
         new BenchBuildCommand(),
+        new ImportCommand(),
+        new DriftCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

@@ -19,7 +19,7 @@ public sealed class BenchBuildCommand : ICommand
         var cell = plan.Cells.FirstOrDefault(c => c.NeedsModule)
                    ?? throw new StageException($"nothing to build for {distro.Id} with the selected modules and kernels (all native or infeasible); pick another --module or --kernel");
         var kernel = kernels.First(k => k.Release == cell.Kernel.Release);
-        var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), DateTimeOffset.UnixEpoch);
+        var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), DateTimeOffset.UnixEpoch, Provenance.ProjectProvenance.Read(context.Tree.Root));
         var layout = new BuildLayout(context.ArtifactsDir);
         using var output = BuildPipeline.LockOutput(layout, distro.Id);
         var samples = BuildBenchmark.RunAsync(cell, kernel, workspace.Container, renderer, layout, context.Options.Int("repeat", 5), context.Out.WriteLine)

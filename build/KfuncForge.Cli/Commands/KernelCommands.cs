@@ -84,7 +84,7 @@ public sealed class BuildCommand : ICommand
         if (context.Options.Flag("dryrun")) return ExitCodes.Ok;
 
         var date = context.Options.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
-        var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), date);
+        var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), date, Provenance.ProjectProvenance.Read(context.Tree.Root));
         var jobs = context.Options.Int("jobs", Environment.ProcessorCount);
         var results = BuildPipeline.RunAsync(plan, kernels.ToDictionary(k => k.Release), workspace, renderer, layout, jobs, context.Out.WriteLine)
             .GetAwaiter().GetResult();

@@ -31,6 +31,11 @@ public sealed class UpstreamDocument
     [Required] public string? Release { get; set; }
     [Required] public string? Commit { get; set; }
     public string? Path { get; set; }
+    // What `kfuncforge import` read, so `kfuncforge drift` can compare a newer ref with it (docs/upstream.md).
+    public string? Ref { get; set; }
+    public string? BodySha256 { get; set; }
+    public List<string>? BtfSets { get; set; }
+    public List<string>? Filters { get; set; }
 }
 
 public sealed class AttachRestrictionDocument

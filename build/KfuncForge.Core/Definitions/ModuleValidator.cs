@@ -8,7 +8,7 @@ namespace KfuncForge.Definitions;
 public static partial class ModuleValidator
 {
     [GeneratedRegex(@"^\s*(?<ret>[A-Za-z_][\w\s\*]*?[\s\*])(?<name>[A-Za-z_]\w*)\s*\((?<args>[^()]*)\)\s*;?\s*$")]
-    private static partial Regex Prototype();
+    internal static partial Regex Prototype();
 
     public static KfuncModule? Validate(ReadDocument<ModuleDocument> doc, string moduleDir, string folderName, List<Problem> problems)
     {
@@ -86,6 +86,12 @@ public static partial class ModuleValidator
             problems.Add(doc.At($"{path}.upstream.release", $"'{up.Release}' is not a kernel version (e.g. 6.17)"));
         if (!Names.CommitId().IsMatch(up.Commit!))
             problems.Add(doc.At($"{path}.upstream.commit", $"'{up.Commit}' is not a git commit id (7 to 40 lower-case hex digits)"));
+        if (up.BodySha256 is not null && !Names.Sha256().IsMatch(up.BodySha256))
+            problems.Add(doc.At($"{path}.upstream.body_sha256", $"'{up.BodySha256}' is not a SHA-256 (64 lower-case hex digits); let `kfuncforge import` write it"));
+        foreach (var (list, key) in new[] { (up.BtfSets, "btf_sets"), (up.Filters, "filters") })
+            for (var i = 0; i < (list?.Count ?? 0); i++)
+                if (!Names.CIdentifier().IsMatch(list![i]))
+                    problems.Add(doc.At($"{path}.upstream.{key}[{i}]", $"'{list[i]}' is not a C identifier"));
 
         var flags = k.Flags ?? [];
         for (var i = 0; i < flags.Count; i++)
@@ -117,7 +123,7 @@ public static partial class ModuleValidator
                         $"variants '{variants[a].Id}' ({variants[a].Kernels}) and '{variants[b].Id}' ({variants[b].Kernels}) of kfunc '{name}' can both match the same kernel; make their kernel ranges disjoint or give them contradicting requires_config"));
 
         if (problems.Count > before) return null;
-        return new Kfunc(name, k.Prototype!.Trim().TrimEnd(';'), new UpstreamOrigin(release, up.Commit!, up.Path), flags, types, restriction, variants);
+        return new Kfunc(name, k.Prototype!.Trim().TrimEnd(';'), new UpstreamOrigin(release, up.Commit!, up.Path, up.Ref, up.BodySha256, up.BtfSets ?? [], up.Filters ?? []), flags, types, restriction, variants);
     }
 
     private static KfuncVariant? ValidateVariant(ReadDocument<ModuleDocument> doc, VariantDocument v, string path, string moduleDir, List<Problem> problems)

@@ -25,8 +25,20 @@ public sealed record Kfunc(
     AttachRestriction? AttachRestriction,
     IReadOnlyList<KfuncVariant> Variants);
 
-/// <summary>Where upstream introduced the kfunc: the release it first shipped in and the commit.</summary>
-public sealed record UpstreamOrigin(KernelVersion Release, string Commit, string? Path);
+/// <summary>
+/// Where upstream introduced the kfunc: the release it first shipped in and the commit. The rest is
+/// what `kfuncforge import` recorded for drift checks (null or empty when never imported): the ref
+/// it read, the SHA-256 of the definition's body (comments and white space normalised away), the
+/// BTF kfunc sets that list it and the filter functions of the id sets that register it.
+/// </summary>
+public sealed record UpstreamOrigin(
+    KernelVersion Release,
+    string Commit,
+    string? Path,
+    string? Ref = null,
+    string? BodySha256 = null,
+    IReadOnlyList<string>? BtfSets = null,
+    IReadOnlyList<string>? Filters = null);
 
 /// <summary>Upstream restricts some kfuncs to certain attach points with a kfunc-set filter (e.g. bpf_sock_destroy: iter/tcp, iter/udp).</summary>
 public sealed record AttachRestriction(ProgramType ProgramType, IReadOnlyList<string> AttachTo, string Reason);

@@ -97,7 +97,7 @@ public sealed class RealKernel : IAsyncLifetime
 
         var facts = Kernel.ToFacts(Distro.BpfLevel);
         var plan = Planner.Make(Distro, [facts], Catalog.Modules);
-        var renderer = new Renderer(TemplateSet.Load(Templates), DateTimeOffset.UnixEpoch);
+        var renderer = new Renderer(TemplateSet.Load(Templates), DateTimeOffset.UnixEpoch, KfuncForge.Provenance.ProjectProvenance.Unknown("integration test source tree"));
         Results = await BuildPipeline.RunAsync(plan, new Dictionary<string, KernelEntry> { [Kernel.Release] = Kernel }, Workspace, renderer, Layout, 2, Say);
     }
 
