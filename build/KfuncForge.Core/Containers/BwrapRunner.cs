@@ -24,7 +24,7 @@ public sealed class BwrapRunner(CacheDirectory cache, AptMirrors mirrors, IProce
     public string Name => "bwrap";
 
     public string? CannotServe(DistroProfile distro) => distro.Rootfs is null
-        ? $"profile {distro.Id} has no rootfs recipe: its packages ({distro.Family}) cannot be reached from here, so the sandbox cannot build its environment; use --container=podman or --container=docker where they can pull {distro.ContainerImage}"
+        ? $"profile {distro.Id} has no rootfs recipe: its packages ({distro.Family.ToString().ToLowerInvariant()}) cannot be reached from here, so the sandbox cannot build its environment; use --container=podman or --container=docker where they can pull {distro.ContainerImage}"
         : null;
 
     public async Task<ContainerProbe> ProbeAsync(CancellationToken cancellation = default)
@@ -123,6 +123,9 @@ public sealed class BwrapRunner(CacheDirectory cache, AptMirrors mirrors, IProce
     {
         var args = new List<string> { "--unshare-all" };
         if (step.Network) args.Add("--share-net");
+        // Unprivileged: map the user to root inside its own user namespace, as apt and dpkg expect.
+        // (CI and the project's machines run as root; this path is not exercised there.)
+        if (!Environment.IsPrivilegedProcess) args.AddRange(["--unshare-user", "--uid", "0", "--gid", "0"]);
         args.AddRange(["--die-with-parent", "--new-session", "--clearenv"]);
         var layers = new List<string> { root };
         layers.AddRange(step.Layers);
