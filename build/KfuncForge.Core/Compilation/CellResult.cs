@@ -7,6 +7,9 @@ public enum CellOutcome { Built, Failed, Native, Infeasible }
 /// <summary>What happened to one (module, kernel) cell, with the reason a person needs.</summary>
 public sealed record CellResult(string Distro, string Kernel, string Module, CellOutcome Outcome, string Reason, TimeSpan Duration, string? Ko = null, string? Log = null)
 {
+    /// <summary>How long kbuild itself ran (the sandboxed make process), when it ran.</summary>
+    public TimeSpan? KbuildTime { get; init; }
+
     public bool IsFailure => Outcome == CellOutcome.Failed;
 }
 

@@ -55,8 +55,9 @@ public sealed class KbuildBuilder(IContainerRunner container)
     {
         var watch = Stopwatch.StartNew();
         var release = request.Kernel.Release;
+        TimeSpan? kbuild = null;
         CellResult Result(CellOutcome outcome, string reason, string? ko = null) =>
-            new(request.Distro.Id, release, request.Module, outcome, reason, watch.Elapsed, ko, request.LogFile);
+            new(request.Distro.Id, release, request.Module, outcome, reason, watch.Elapsed, ko, request.LogFile) { KbuildTime = kbuild };
 
         Directory.CreateDirectory(Path.GetDirectoryName(request.LogFile)!);
         var log = new StringBuilder();
@@ -69,6 +70,7 @@ public sealed class KbuildBuilder(IContainerRunner container)
             PrepareWorkDir(request.SourceDir, request.WorkDir);
             var step = MakeStep(request.Kernel, request.Module, request.WorkDir);
             var result = await container.RunAsync(request.Distro, step, cancellation);
+            kbuild = result.Duration;
             log.Append(result.LogText());
             if (!result.Succeeded)
                 return Result(CellOutcome.Failed, result.TimedOut ? $"kbuild timed out after {step.Timeout?.TotalMinutes:0} min" : $"kbuild failed (exit {result.ExitCode}): {CompilerMessage(result, request.Module)}");
