@@ -131,4 +131,18 @@ public sealed class RealKernelBuildTests(RealKernel real)
         Assert.Contains("bpf_kfuncforge_fixture_add  backport", stdout.ToString());
         Assert.DoesNotContain("not fetched yet", stdout.ToString());
     }
+
+    [IntegrationFact]
+    public void The_cli_build_exits_1_when_a_cell_fails_and_lists_every_cell()
+    {
+        var stdout = new StringWriter();
+        var stderr = new StringWriter();
+        var code = Cli.Cli.Run(["build", $"--root={real.SourceRoot}", $"--templates={real.Templates}", "--distro=debian12", "--kernel=6.1",
+            "--module=kfunc_fixture_broken", $"--cache={real.CacheRoot}", $"--out={real.Temp.Combine("cli-broken")}", "--jobs=1"], stdout, stderr);
+        Assert.Equal(1, code);
+        var text = stdout.ToString();
+        Assert.Contains("kfunc_fixture_broken  failed", text);
+        Assert.Contains("src/broken.c:9:20: error:", text);
+        Assert.Contains("1 cells: 0 built, 1 failed", text);
+    }
 }
