@@ -112,16 +112,17 @@ public sealed class KbuildBuilder(IContainerRunner container)
         }
     }
 
-    private static readonly Dictionary<string, byte[]> BaseBtfCache = new(StringComparer.Ordinal);
+    /// <summary>Each kernel's base BTF, read once per builder (one builder serves a whole run's cells).</summary>
+    private readonly Dictionary<string, byte[]> _baseBtf = new(StringComparer.Ordinal);
 
-    private static byte[]? ReadBaseBtf(KernelEntry kernel)
+    private byte[]? ReadBaseBtf(KernelEntry kernel)
     {
-        lock (BaseBtfCache)
+        lock (_baseBtf)
         {
-            if (BaseBtfCache.TryGetValue(kernel.Vmlinux, out var cached)) return cached;
+            if (_baseBtf.TryGetValue(kernel.Vmlinux, out var cached)) return cached;
             var elf = ElfFile.Load(kernel.Vmlinux);
             var blob = elf.Section(".BTF") is { } s ? elf.Bytes(s).ToArray() : null;
-            if (blob is not null) BaseBtfCache[kernel.Vmlinux] = blob;
+            if (blob is not null) _baseBtf[kernel.Vmlinux] = blob;
             return blob;
         }
     }
