@@ -23,6 +23,7 @@ public sealed class BuildParameters
         Kfunc = context.Argument<string>("kfunc", null);
         Index = context.Argument<string>("index", null);
         Jobs = context.Argument<string>("jobs", null);
+        Repeat = context.Argument<string>("repeat", null);
         Accel = context.Argument<string>("accel", null);
         Rounds = context.Argument<string>("rounds", null);
         Configuration = context.Argument("configuration", "Release");
@@ -41,6 +42,7 @@ public sealed class BuildParameters
     public string Kfunc { get; }
     public string Index { get; }
     public string Jobs { get; }
+    public string Repeat { get; }
     public string Accel { get; }
     public string Rounds { get; }
     public string Configuration { get; }
@@ -57,8 +59,8 @@ public sealed class BuildParameters
         var values = new Dictionary<string, string>
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
-            ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc,
-            ["index"] = Index, ["jobs"] = Jobs, ["accel"] = Accel, ["rounds"] = Rounds,
+            ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
+            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds,
         };
         foreach (var name in names)
             if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
@@ -111,15 +113,20 @@ Task("Render")
     .Does<BuildParameters>(p => Engine(p, "render", "distro", "module", "kernel", "out"));
 
 Task("Fetch")
-    .Description("Fetch each target kernel's headers, kbuild and image through the distro's package manager (cached).")
+    .Description("Fetch each target kernel's headers, kbuild and image through the distro's package manager (cached by checksum) and print its facts. --container=bwrap|podman|docker, --cache=<dir>.")
+    .IsDependentOn("Setup")
     .IsDependentOn("Validate")
-    .Does(() => NotImplemented("Fetch", 3));
+    .Does<BuildParameters>(p => Engine(p, "fetch", "distro", "module", "kernel", "container", "cache", "out"));
 
 Task("Build")
-    .Description("Build each module with kbuild in the distro's container, with module BTF against the target kernel.")
-    .IsDependentOn("Render")
+    .Description("Plan with each kernel's real facts, render and build every cell with kbuild in the distro's environment (module BTF, .BTF_ids, vermagic checked). --jobs=N.")
     .IsDependentOn("Fetch")
-    .Does(() => NotImplemented("Build", 3));
+    .Does<BuildParameters>(p => Engine(p, "build", "distro", "module", "kernel", "container", "cache", "jobs", "out"));
+
+Task("BenchBuild")
+    .Description("Benchmark: the engine's build of one module on one kernel against a bare `make M=` in the same environment, warm cache; prints both and the ratio. --repeat=N.")
+    .IsDependentOn("Fetch")
+    .Does<BuildParameters>(p => Engine(p, "bench-build", "distro", "module", "kernel", "container", "cache", "repeat"));
 
 Task("SmokeTest")
     .Description("Boot each target kernel in QEMU (one boot per kernel, all its modules), run the smoke and load programs; results in artifacts/smoke/<distro>/.")

@@ -1,5 +1,8 @@
 using System.Globalization;
+using KfuncForge.Definitions;
 using KfuncForge.Diagnostics;
+using KfuncForge.Kernels;
+using KfuncForge.Planning;
 using KfuncForge.Processes;
 using KfuncForge.Vm;
 
@@ -101,8 +104,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         if (missing.Count > 0)
             throw new StageException($"the VM stage needs host tools that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt) or install them.");
 
-        var plan = PlanCommand.MakePlan(context);
-        var index = BuildIndex.Load(o.Get("index") is { } i ? Path.GetFullPath(i) : BuildIndex.DefaultPath(context.ArtifactsDir, plan.Distro.Id));
+        var (plan, index) = PlanWithIndex(context);
         var tools = new GuestTools(new ContentCache(o.Get("cache") ?? ContentCache.DefaultRoot()), ProcessRunner.Instance);
         var workDir = Path.Combine(context.ArtifactsDir, folder, plan.Distro.Id);
         Directory.CreateDirectory(workDir);
@@ -125,5 +127,27 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
             context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"plan {b.Kernel.Release} ({(b.Kernel.IsPvh ? "PVH entry" : "bzImage")}): {b.Modules.Count(m => m.Kind == GuestModuleKind.Built)} modules (+{b.Modules.Count(m => m.Kind == GuestModuleKind.Dependency)} in-tree), {b.Smoke.Count} smoke, {b.Loads.Count} load, {b.NotRun.Count} not run"));
         return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots);
+    }
+
+    /// <summary>
+    /// The build index, and the plan: with the kernels' real facts when the index points at their fetched
+    /// entries (what the build stage planned with), else by kernel line as `plan` does.
+    /// </summary>
+    private static (Plan, BuildIndex) PlanWithIndex(CommandContext context)
+    {
+        var catalog = Catalog.Load(context.Tree);
+        var distro = catalog.Distro(context.Options.Get("distro", "debian12"));
+        var modules = catalog.SelectModules(context.Options.Get("module"));
+        var index = BuildIndex.Load(context.Options.Get("index") is { } i ? Path.GetFullPath(i) : BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
+        var entries = index.Kernels.Select(k => k.Entry is null ? null : KernelEntry.TryOpen(k.Entry)).ToList();
+        if (entries.Count == 0 || entries.Any(e => e is null))
+            return (Planner.Make(distro, KernelSelection.Select(distro, context.Options.Get("kernel")), modules), index);
+        var wanted = context.Options.Get("kernel");
+        var facts = entries.Select(e => e!.ToFacts(distro.BpfLevel))
+            .Where(f => wanted is null || f.Release == wanted || $"{f.Version.Major}.{f.Version.Minor}" == wanted)
+            .ToList();
+        if (facts.Count == 0)
+            throw new InputException(new Problem("--kernel", 0, 0, "", $"kernel '{wanted}' is not in the build index; it has {string.Join(", ", index.Kernels.Select(k => k.Release))}"));
+        return (Planner.Make(distro, facts, modules), index);
     }
 }

@@ -1,6 +1,9 @@
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using KfuncForge.Compilation;
 using KfuncForge.Diagnostics;
+using KfuncForge.Kernels;
+using KfuncForge.Model;
 
 namespace KfuncForge.Vm;
 
@@ -21,6 +24,9 @@ public sealed record IndexedKernel
 
     /// <summary>Which distro kernel target this release resolves (its line, e.g. "6.1"); matched with the plan's kernels.</summary>
     public string? Line { get; init; }
+
+    /// <summary>The kernel's cache entry (with facts.json), when the build stage fetched it: the smoke stage then plans with the kernel's real facts.</summary>
+    public string? Entry { get; init; }
 }
 
 /// <summary>One built module for one kernel.</summary>
@@ -53,6 +59,21 @@ public sealed record BuildIndex
 
     public static string DefaultPath(string artifactsDir, string distro) => Path.Combine(artifactsDir, "build", distro, "build-index.json");
 
+    /// <summary>What a build run hands on: its fetched kernels (image, base BTF, cache entry) and every module it built.</summary>
+    public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results) => new()
+    {
+        Kernels = kernels.Select(k => new IndexedKernel
+        {
+            Release = k.Release,
+            Image = k.Vmlinuz,
+            Btf = File.Exists(k.Vmlinux) ? k.Vmlinux : null,
+            Line = KernelVersion.TryParse(k.Facts.UpstreamVersion, out var v) ? $"{v.Major}.{v.Minor}" : null,
+            Entry = k.Dir,
+        }).ToList(),
+        Modules = results.Where(r => r.Outcome == CellOutcome.Built && r.Ko is not null)
+            .Select(r => new IndexedModule { Kernel = r.Kernel, Module = r.Module, Ko = r.Ko! }).ToList(),
+    };
+
     /// <summary>Reads and checks the index: every problem (unknown key, missing file) reported together.</summary>
     public static BuildIndex Load(string path)
     {
@@ -71,7 +92,11 @@ public sealed record BuildIndex
         string Abs(string p) => Path.GetFullPath(Path.Combine(dir, p));
         index = index with
         {
-            Kernels = index.Kernels.Select(k => k with { Image = Abs(k.Image), Btf = k.Btf is null ? null : Abs(k.Btf), ModulesDir = k.ModulesDir is null ? null : Abs(k.ModulesDir) }).ToList(),
+            Kernels = index.Kernels.Select(k => k with
+            {
+                Image = Abs(k.Image), Btf = k.Btf is null ? null : Abs(k.Btf), ModulesDir = k.ModulesDir is null ? null : Abs(k.ModulesDir),
+                Entry = k.Entry is null ? null : Abs(k.Entry),
+            }).ToList(),
             Modules = index.Modules.Select(m => m with { Ko = Abs(m.Ko) }).ToList(),
         };
         var problems = new List<Problem>();
@@ -82,6 +107,7 @@ public sealed record BuildIndex
             if (!File.Exists(k.Image)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].image", $"{k.Image} does not exist"));
             if (k.Btf is not null && !File.Exists(k.Btf)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].btf", $"{k.Btf} does not exist"));
             if (k.ModulesDir is not null && !Directory.Exists(k.ModulesDir)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].modules_dir", $"{k.ModulesDir} does not exist"));
+            if (k.Entry is not null && KernelEntry.TryOpen(k.Entry) is null) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].entry", $"{k.Entry} is not a fetched kernel (no {KernelEntry.FactsFile})"));
         }
         for (var i = 0; i < index.Modules.Count; i++)
         {

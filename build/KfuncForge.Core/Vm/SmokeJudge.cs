@@ -50,7 +50,7 @@ public sealed record CheckResult(string Module, string Kind, string Name, CheckS
 }
 
 /// <summary>One (kernel, module) cell: passes when none of its checks failed.</summary>
-public sealed record CellResult(string Kernel, string Module, IReadOnlyList<KfuncCase> Kfuncs, IReadOnlyList<CheckResult> Checks)
+public sealed record CellVerdict(string Kernel, string Module, IReadOnlyList<KfuncCase> Kfuncs, IReadOnlyList<CheckResult> Checks)
 {
     public bool Passed => Checks.All(c => c.Status != CheckStatus.Fail);
 
@@ -92,7 +92,7 @@ public sealed record LoadMeasurement(
 public sealed record BootTimings(double? GuestBootSeconds, double? LoadSeconds, double? TestsSeconds, double WallSeconds, double? HostFirstRecordSeconds, double ImageSeconds, bool ImageCacheHit);
 
 /// <summary>Everything judged about one boot. Boot is null when nothing could be booted (kernel not fetched, nothing to run).</summary>
-public sealed record BootVerdict(BootPlan Plan, BootResult? Boot, IReadOnlyList<CellResult> Cells, IReadOnlyList<LoadMeasurement> Loads, BootTimings? Timings)
+public sealed record BootVerdict(BootPlan Plan, BootResult? Boot, IReadOnlyList<CellVerdict> Cells, IReadOnlyList<LoadMeasurement> Loads, BootTimings? Timings)
 {
     public bool Passed => Cells.All(c => c.Passed);
 
@@ -112,7 +112,7 @@ public static class SmokeJudge
     /// <summary>A plan that was not booted: its cells carry only the plan's NotRun entries (missing kernel, infeasible kfuncs).</summary>
     public static BootVerdict Unbooted(BootPlan plan)
     {
-        var cells = plan.CellModules.Select(m => new CellResult(plan.Kernel.Release, m, plan.Kfuncs.Where(k => k.Module == m).ToList(),
+        var cells = plan.CellModules.Select(m => new CellVerdict(plan.Kernel.Release, m, plan.Kfuncs.Where(k => k.Module == m).ToList(),
             plan.NotRun.Where(n => n.Module == m).Select(NotRunCheck).ToList())).ToList();
         return new BootVerdict(plan, null, cells, [], null);
     }
@@ -244,7 +244,7 @@ public static class SmokeJudge
         }
 
         var cells = plan.CellModules
-            .Select(m => new CellResult(plan.Kernel.Release, m, plan.Kfuncs.Where(k => k.Module == m).ToList(), checks.TryGetValue(m, out var c) ? c : []))
+            .Select(m => new CellVerdict(plan.Kernel.Release, m, plan.Kfuncs.Where(k => k.Module == m).ToList(), checks.TryGetValue(m, out var c) ? c : []))
             .ToList();
         return new BootVerdict(plan, boot, cells, measurements, Timings(boot, imageSeconds, imageCacheHit));
     }

@@ -118,7 +118,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                 return null;
             }
 
-            var version = KernelVersion.TryParse(kernel.Release, out var v) ? v : default;
+            var version = cell.Kernel.IsResolved ? cell.Kernel.Version : KernelVersion.TryParse(kernel.Release, out var v) ? v : default;
             foreach (var s in module.Smoke)
             {
                 if (!s.Kernels.Contains(version)) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", $"written for kernels {s.Kernels}, not {version}", null)); continue; }

@@ -17,7 +17,7 @@ public static class SmokeReport
 
     public static string Name<T>(T value) where T : struct, Enum => JsonNamingPolicy.SnakeCaseLower.ConvertName(value.ToString());
 
-    public static string CellStatus(CellResult c) =>
+    public static string CellStatus(CellVerdict c) =>
         !c.Passed ? "fail"
         : c.Kfuncs.Count > 0 && c.Kfuncs.All(k => k.Verdict == Verdict.Infeasible) ? "infeasible"
         : c.Checks.Any(k => k.Status == CheckStatus.Pass) ? "pass"

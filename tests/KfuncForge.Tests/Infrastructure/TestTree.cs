@@ -1,4 +1,3 @@
-using System.Runtime.CompilerServices;
 using KfuncForge.Cli;
 
 namespace KfuncForge.Tests.Infrastructure;
@@ -12,14 +11,14 @@ public static class TestTree
     public static string Fixtures => Path.Combine(RepoRoot, "tests", "fixtures");
     public static string Golden => Path.Combine(RepoRoot, "tests", "golden");
 
-    /// <summary>Above the test binaries, or (when they are built outside the tree, -p:ArtifactsPath=...) above this source file.</summary>
-    private static string FindRepoRoot([CallerFilePath] string sourceFile = "")
+    // The build output may sit outside the repository (-p:ArtifactsPath=/tmp/...), so the source file's own path is tried too.
+    private static string FindRepoRoot([System.Runtime.CompilerServices.CallerFilePath] string thisFile = "")
     {
-        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(sourceFile) ?? "" })
-            for (var dir = start.Length == 0 ? null : new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(thisFile) ?? "" })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
                 if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
                     return dir.FullName;
-        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory + " or " + sourceFile);
+        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory + " or " + thisFile);
     }
 
     /// <summary>A fresh temp folder, deleted when disposed.</summary>

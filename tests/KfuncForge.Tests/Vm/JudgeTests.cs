@@ -40,7 +40,7 @@ public sealed class JudgeTests
         return new BootResult(request, outcome, detail, records.Select(GuestRecords.Parse).ToList(), scanner.Faults, 0, TimeSpan.FromSeconds(6), TimeSpan.FromSeconds(3), TimeSpan.FromSeconds(5), "");
     }
 
-    private static CellResult Judge(BootPlan plan, BootOutcome outcome, IEnumerable<string> records, IEnumerable<string>? console = null) =>
+    private static CellVerdict Judge(BootPlan plan, BootOutcome outcome, IEnumerable<string> records, IEnumerable<string>? console = null) =>
         SmokeJudge.Judge(plan, Result(outcome, records, console)).Cells.Single();
 
     [Fact]
