@@ -16,8 +16,14 @@ public static class TestTree
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
             if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
                 return dir.FullName;
+        // Built with ArtifactsPath outside the tree (-p:ArtifactsPath=/tmp/...): the source file's own location.
+        var fromSource = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(SourceFile())!, "..", "..", ".."));
+        if (File.Exists(Path.Combine(fromSource, "build.cake")) && Directory.Exists(Path.Combine(fromSource, "templates")))
+            return fromSource;
         throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory);
     }
+
+    private static string SourceFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 
     /// <summary>A fresh temp folder, deleted when disposed.</summary>
     public static TempDir Temp() => new();
