@@ -67,9 +67,10 @@ public sealed class SigningKey : IDisposable
             var kind = key is RSA ? SigningKeyKind.Rsa : SigningKeyKind.Ecdsa;
             if (!SamePublicKey(key, certificate))
             {
+                var described = Describe(certificate);
                 key.Dispose();
                 certificate.Dispose();
-                throw Bad(certificatePath, $"the certificate ({Describe(certificate)}) does not belong to the key '{keyPath}': their public keys differ. Give the certificate that was issued for this key");
+                throw Bad(certificatePath, $"the certificate ({described}) does not belong to the key '{keyPath}': their public keys differ. Give the certificate that was issued for this key");
             }
             return new SigningKey(key, kind, certificate);
         }
