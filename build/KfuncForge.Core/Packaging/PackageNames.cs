@@ -28,11 +28,20 @@ public static partial class PackageNames
         if (problems.Count > 0) throw new InputException(problems);
     }
 
+    public static void RequireRpmName(string name, string where)
+    {
+        if (!RpmName().IsMatch(name))
+            throw new InputException(new Problem(where, 0, 0, "Name", RpmNameMessage(name)));
+    }
+
+    private static string RpmNameMessage(string name) =>
+        $"'{name}' is not a valid RPM package name: letters, digits and . _ + - only, not starting with '-' or '.' (check packaging.name in the distro profile)";
+
     public static void RequireRpm(string name, string version, string release, string where)
     {
         var problems = new List<Problem>();
         if (!RpmName().IsMatch(name))
-            problems.Add(new Problem(where, 0, 0, "Name", $"'{name}' is not a valid RPM package name: letters, digits and . _ + - only, not starting with '-' or '.' (check packaging.name in the distro profile)"));
+            problems.Add(new Problem(where, 0, 0, "Name", RpmNameMessage(name)));
         if (!RpmVersion().IsMatch(version))
             problems.Add(new Problem(where, 0, 0, "Version", $"'{version}' is not a valid RPM version: letters, digits and . _ + ~ ^ only (no '-')"));
         if (!RpmVersion().IsMatch(release))

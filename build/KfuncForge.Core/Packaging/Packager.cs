@@ -74,6 +74,16 @@ public sealed class Packager(IProcessRunner runner)
         {
             if (input.Cell.Family != settings.Family)
                 problems.Add(new Problem(input.Cell.Directory, 0, 0, "", $"is rendered for {input.Cell.Family.ToString().ToLowerInvariant()} packages, but this run makes {settings.Family.ToString().ToLowerInvariant()} packages"));
+            else
+                try
+                {
+                    if (settings.Family == PackageFamily.Deb) DebPackageBuilder.Plan(input.Cell, settings.Architecture);
+                    else RpmPackageBuilder.CheckSpec(input.Cell);
+                }
+                catch (InputException e)
+                {
+                    problems.AddRange(e.Problems);
+                }
             if (!File.Exists(input.SignedModule))
             {
                 problems.Add(new Problem(input.SignedModule, 0, 0, "", "the module to package does not exist"));

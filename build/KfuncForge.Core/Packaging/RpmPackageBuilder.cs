@@ -28,10 +28,20 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
             : throw new InputException(new Problem(dir, 0, 0, "", $"has {specs.Length} spec files; a cell makes exactly one package"));
     }
 
+    /// <summary>The cell's spec, with its Name checked as written (rpmspec's own message on a bad name is terse).</summary>
+    public static string CheckSpec(RenderedCell cell)
+    {
+        var spec = SpecPath(cell);
+        if (File.ReadLines(spec).FirstOrDefault(l => l.StartsWith("Name:", StringComparison.Ordinal)) is { } nameLine
+            && nameLine["Name:".Length..].Trim() is var literal && !literal.Contains('%'))
+            PackageNames.RequireRpmName(literal, spec);
+        return spec;
+    }
+
     public async Task<BuiltPackage> BuildAsync(RenderedCell cell, string module, string rpmArchitecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
-        var spec = SpecPath(cell);
+        var spec = CheckSpec(cell);
         Directory.CreateDirectory(outputDirectory);
         var work = Path.Combine(outputDirectory, $".rpm-work-{Guid.NewGuid():N}");
         try
