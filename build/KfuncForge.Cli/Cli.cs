@@ -14,6 +14,8 @@ public static class Cli
         new ValidateCommand(),
         new PlanCommand(),
         new RenderCommand(),
+        new SignCommand(),
+        new PackageCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

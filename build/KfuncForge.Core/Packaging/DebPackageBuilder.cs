@@ -40,7 +40,7 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
     [GeneratedRegex(@"\$\{([^}]+)\}")]
     private static partial Regex Substvar();
 
-    public static DebPackagePlan Plan(RenderedCell cell, string architecture)
+    public static DebPackagePlan Plan(RenderedCellFiles cell, string architecture)
     {
         var controlPath = cell.Path("debian/control");
         var paragraphs = Deb822.Parse(File.ReadAllText(controlPath), controlPath);
@@ -118,7 +118,7 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
     /// Stages and builds the package. <paramref name="module"/> replaces the cell-relative file named
     /// "&lt;module&gt;.ko" (the build's output, signed); every other payload file comes from the cell.
     /// </summary>
-    public async Task<BuiltPackage> BuildAsync(RenderedCell cell, string module, string architecture, IReadOnlyList<ExtraFile> extras,
+    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string module, string architecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
         var plan = Plan(cell, architecture);

@@ -9,7 +9,7 @@ using KfuncForge.Signing;
 namespace KfuncForge.Packaging;
 
 /// <summary>One package to make: a rendered cell and the signed module the build produced for it.</summary>
-public sealed record PackageInput(RenderedCell Cell, string SignedModule);
+public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule);
 
 /// <summary>Everything a Package run needs besides its inputs. Keys are referred to, never held as bytes.</summary>
 public sealed record PackagingSettings(
@@ -107,9 +107,8 @@ public sealed class Packager(IProcessRunner runner)
     {
         var cell = input.Cell;
         var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
-        var rendered = cell.Files.Where(f => f.Key != RenderedCell.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
+        var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
         var outDir = Path.Combine(work, "out");
-        var toolchain = settings.Provenance.Toolchain;
 
         if (settings.Family == PackageFamily.Deb)
         {
@@ -123,7 +122,7 @@ public sealed class Packager(IProcessRunner runner)
                 payload, rendered, verified.Hash.Name, verified.Signer);
             var extras = new List<ExtraFile>
             {
-                new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance with { Toolchain = toolchain }, settings.SourceDate)),
+                new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
                 new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
             };
             var built = await builder.BuildAsync(cell, input.SignedModule, settings.Architecture, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
@@ -134,18 +133,27 @@ public sealed class Packager(IProcessRunner runner)
         {
             var arch = PackageNames.RpmArchitecture(settings.Architecture);
             var builder = new RpmPackageBuilder(runner);
-            // rpmbuild knows the name and payload; build once to learn them, then again with the supply-chain files staged.
-            var probe = await builder.BuildAsync(cell, input.SignedModule, arch, [], Path.Combine(work, "probe"), settings.SourceDate, cancellation).ConfigureAwait(false);
-            var purl = $"pkg:rpm/kfuncforge/{probe.Name}@{Uri.EscapeDataString(probe.Version)}?arch={arch}&distro={settings.Distro}";
-            var description = new PackageDescription(probe.Name, probe.Version, arch, "rpm", settings.Distro, cell.Kernel, cell.Module, purl,
-                probe.Payload, rendered, verified.Hash.Name, verified.Signer);
-            var docDir = $"/usr/share/doc/{probe.Name}/kfuncforge";
-            var extras = new List<ExtraFile>
+            var carries = RpmPackageBuilder.InstallsSupplyChainFiles(cell);
+            var docDir = $"/usr/share/doc/{cell.Module}/kfuncforge";
+            // When the spec installs the SBOM and provenance, a first build with empty stand-ins gives the payload they describe.
+            IReadOnlyList<ExtraFile> standIns = carries
+                ? [new($"{docDir}/{SupplyChain.SbomFileName}", "{}\n"u8.ToArray()), new($"{docDir}/{SupplyChain.ProvenanceFileName}", "{}\n"u8.ToArray())]
+                : [];
+            var built = await builder.BuildAsync(cell, input.SignedModule, arch, standIns, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            var payload = built.Payload.Where(p => !p.Name.EndsWith("/" + SupplyChain.SbomFileName, StringComparison.Ordinal)
+                && !p.Name.EndsWith("/" + SupplyChain.ProvenanceFileName, StringComparison.Ordinal)).ToList();
+            var purl = $"pkg:rpm/kfuncforge/{built.Name}@{Uri.EscapeDataString(built.Version)}?arch={arch}&distro={settings.Distro}";
+            var description = new PackageDescription(built.Name, built.Version, arch, "rpm", settings.Distro, cell.Kernel, cell.Module, purl,
+                payload, rendered, verified.Hash.Name, verified.Signer);
+            if (carries)
             {
-                new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
-                new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(probe.Payload, description, settings.Provenance, settings.SourceDate)),
-            };
-            var built = await builder.BuildAsync(cell, input.SignedModule, arch, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+                var extras = new List<ExtraFile>
+                {
+                    new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
+                    new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
+                };
+                built = await builder.BuildAsync(cell, input.SignedModule, arch, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            }
             built = await builder.SignAsync(built, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
             await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
             return built;
@@ -153,7 +161,7 @@ public sealed class Packager(IProcessRunner runner)
     }
 
     /// <summary>The files the Debian packaging installs, with their digests (what the in-package SBOM lists).</summary>
-    private static async Task<IReadOnlyList<ArtifactDigest>> PayloadOfAsync(DebPackagePlan plan, RenderedCell cell, string module, CancellationToken cancellation)
+    private static async Task<IReadOnlyList<ArtifactDigest>> PayloadOfAsync(DebPackagePlan plan, RenderedCellFiles cell, string module, CancellationToken cancellation)
     {
         var list = new List<ArtifactDigest>();
         foreach (var (src, target, _) in plan.Files)

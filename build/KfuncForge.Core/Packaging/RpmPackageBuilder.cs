@@ -20,7 +20,7 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
     public const string SbomSourceName = "kfuncforge-" + SupplyChain.SbomFileName;
     public const string ProvenanceSourceName = "kfuncforge-" + SupplyChain.ProvenanceFileName;
 
-    public static string SpecPath(RenderedCell cell)
+    public static string SpecPath(RenderedCellFiles cell)
     {
         var dir = cell.Path("rpm");
         var specs = Directory.Exists(dir) ? Directory.GetFiles(dir, "*.spec") : [];
@@ -28,8 +28,15 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
             : throw new InputException(new Problem(dir, 0, 0, "", $"has {specs.Length} spec files; a cell makes exactly one package"));
     }
 
+    /// <summary>Whether the rendered spec installs the SBOM and provenance (see docs/packaging.md for the two lines a kmod spec template needs).</summary>
+    public static bool InstallsSupplyChainFiles(RenderedCellFiles cell)
+    {
+        var text = File.ReadAllText(SpecPath(cell));
+        return text.Contains(SbomSourceName, StringComparison.Ordinal) && text.Contains(ProvenanceSourceName, StringComparison.Ordinal);
+    }
+
     /// <summary>The cell's spec, with its Name checked as written (rpmspec's own message on a bad name is terse).</summary>
-    public static string CheckSpec(RenderedCell cell)
+    public static string CheckSpec(RenderedCellFiles cell)
     {
         var spec = SpecPath(cell);
         if (File.ReadLines(spec).FirstOrDefault(l => l.StartsWith("Name:", StringComparison.Ordinal)) is { } nameLine
@@ -38,7 +45,7 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
         return spec;
     }
 
-    public async Task<BuiltPackage> BuildAsync(RenderedCell cell, string module, string rpmArchitecture, IReadOnlyList<ExtraFile> extras,
+    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string module, string rpmArchitecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
         var spec = CheckSpec(cell);

@@ -41,8 +41,11 @@ public sealed class ExternalSignatureSource : ISignatureSource
     private readonly IReadOnlyList<string> _argv;
     private readonly string _certificatePath;
 
-    public ExternalSignatureSource(IProcessRunner runner, IReadOnlyList<string> argv, string certificatePath, ModuleHash hash, TimeSpan? timeout = null)
+    private readonly IReadOnlyList<string> _secrets;
+
+    public ExternalSignatureSource(IProcessRunner runner, IReadOnlyList<string> argv, string certificatePath, ModuleHash hash, TimeSpan? timeout = null, IReadOnlyList<string>? secrets = null)
     {
+        _secrets = secrets ?? [];
         if (argv.Count == 0 || string.IsNullOrWhiteSpace(argv[0]))
             throw new InputException(new Problem("signing.module_signer", 0, 0, "", "the external signer command is empty; give an argv list such as [\"/usr/local/bin/hsm-sign\", \"--hash\", \"{hash}\"]"));
         _runner = runner;
@@ -72,6 +75,7 @@ public sealed class ExternalSignatureSource : ISignatureSource
                 StdinFile = contentFile,
                 StdoutFile = output,
                 Timeout = Timeout,
+                Secrets = _secrets,
             };
             var result = await _runner.RunAsync(spec, cancellation).ConfigureAwait(false);
             if (!result.Succeeded)
@@ -84,5 +88,24 @@ public sealed class ExternalSignatureSource : ISignatureSource
         {
             File.Delete(output);
         }
+    }
+}
+
+/// <summary>
+/// A key in a PKCS#11 token (HSM, smart card, SoftHSM), named by an RFC 7512 URI: signed through the
+/// external signer hook with openssl's pkcs11 engine (Debian: libengine-pkcs11-openssl), which gives
+/// the same CMS as sign-file. Put the PIN in a file (pin-source=file:...) rather than pin-value=...;
+/// a pin-value is redacted from every log line.
+/// </summary>
+public static class Pkcs11Signer
+{
+    public static bool IsUri(string key) => key.StartsWith("pkcs11:", StringComparison.Ordinal);
+
+    public static ExternalSignatureSource Create(IProcessRunner runner, string uri, string certificatePath, ModuleHash hash)
+    {
+        string[] argv = ["openssl", "cms", "-sign", "-binary", "-noattr", "-nocerts", "-nosmimecap", "-outform", "DER", "-md", "{hash}",
+            "-signer", "{certificate}", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri];
+        var secrets = uri.Split([';', '?', '&']).Where(p => p.StartsWith("pin-value=", StringComparison.Ordinal)).Select(p => p["pin-value=".Length..]).Where(p => p.Length > 0).ToList();
+        return new ExternalSignatureSource(runner, argv, certificatePath, hash, secrets: [.. secrets, uri]);
     }
 }

@@ -51,7 +51,7 @@ public sealed class PackagingFixture : IAsyncLifetime
 
     public async Task<PackagingResult> PackageAsync(string repository, PackageFamily family, string? module = null, IProcessRunner? runner = null)
     {
-        var cell = RenderedCell.Load(family == PackageFamily.Deb ? DebCell : RpmCell);
+        var cell = RenderedCellFiles.Load(family == PackageFamily.Deb ? DebCell : RpmCell);
         return await new Packager(runner ?? ProcessRunner.Instance).RunAsync([new PackageInput(cell, module ?? SignedModule)],
             Settings(repository, family, family == PackageFamily.Deb ? "debian12" : "rhel9"));
     }

@@ -98,4 +98,21 @@ public sealed class RpmPackageTests(PackagingFixture f) : IClassFixture<Packagin
         using var gz = new System.IO.Compression.GZipStream(File.OpenRead(primary), System.IO.Compression.CompressionMode.Decompress);
         Assert.Contains($"<name>{Name}</name>", new StreamReader(gz).ReadToEnd());
     }
+
+    [Fact]
+    public async Task A_spec_that_installs_the_supply_chain_files_gets_them_inside_the_rpm()
+    {
+        using var temp = TestTree.Temp();
+        // The two install lines and two %files lines proposed for templates/rpm/kmod.spec.sbn (docs/packaging.md).
+        var cell = FailClosedTests.CopyCell(PackagingFixture.RpmCell, temp.Combine("cell"), "rpm/" + Name + ".spec", t => t
+            .Replace("\n%post\n", "\ninstall -D -m 0644 %{_sourcedir}/kfuncforge-sbom.cdx.json %{buildroot}%{_docdir}/%{name}/kfuncforge/sbom.cdx.json\n"
+                + "install -D -m 0644 %{_sourcedir}/kfuncforge-provenance.intoto.json %{buildroot}%{_docdir}/%{name}/kfuncforge/provenance.intoto.json\n\n%post\n")
+            .Replace("\n%changelog\n", "%{_docdir}/%{name}/kfuncforge/sbom.cdx.json\n%{_docdir}/%{name}/kfuncforge/provenance.intoto.json\n\n%changelog\n"));
+        var result = await new Packager(Processes.ProcessRunner.Instance).RunAsync(
+            [new PackageInput(RenderedCellFiles.Load(cell), f.SignedModule)], f.Settings(temp.Combine("yum"), PackageFamily.Rpm, "rhel9"));
+        var rpm = Path.Combine(result.Repository, "Packages", RpmFile);
+        var files = HostTools.Checked("rpm", "-qlp", "--nosignature", rpm).Stdout;
+        Assert.Contains($"/usr/share/doc/{Name}/kfuncforge/sbom.cdx.json", files);
+        Assert.Contains($"/usr/share/doc/{Name}/kfuncforge/provenance.intoto.json", files);
+    }
 }

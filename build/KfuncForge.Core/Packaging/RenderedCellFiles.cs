@@ -10,13 +10,13 @@ namespace KfuncForge.Packaging;
 /// its manifest (kfuncforge-render.json) and the packaging files the templates produced. Files are
 /// checked against the manifest's hashes, so a package is only ever made from what was rendered.
 /// </summary>
-public sealed record RenderedCell(string Directory, string Distro, string Kernel, string Module, string ModuleVersion, PackageFamily Family, IReadOnlyDictionary<string, string> Files)
+public sealed record RenderedCellFiles(string Directory, string Distro, string Kernel, string Module, string ModuleVersion, PackageFamily Family, IReadOnlyDictionary<string, string> Files)
 {
     public const string ManifestName = "kfuncforge-render.json";
 
     public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
 
-    public static RenderedCell Load(string directory)
+    public static RenderedCellFiles Load(string directory)
     {
         var dir = System.IO.Path.GetFullPath(directory);
         var manifest = System.IO.Path.Combine(dir, ManifestName);
@@ -50,6 +50,6 @@ public sealed record RenderedCell(string Directory, string Distro, string Kernel
         var family = File.Exists(System.IO.Path.Combine(dir, "debian", "control")) ? PackageFamily.Deb
             : System.IO.Directory.Exists(System.IO.Path.Combine(dir, "rpm")) ? PackageFamily.Rpm
             : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control nor rpm/*.spec; nothing to package"));
-        return new RenderedCell(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files);
+        return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files);
     }
 }
