@@ -133,6 +133,16 @@ Task("Matrix")
     .IsDependentOn("Validate")
     .Does(() => NotImplemented("Matrix", 7));
 
+Task("Import")
+    .Description("Import a kfunc's definition and provenance from a kernel git repository: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>].")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module"));
+
+Task("Drift")
+    .Description("Compare every kfunc's recorded upstream definition with a newer ref: --upstream=<repo> --ref=<ref>; fails when upstream moved.")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "drift", "upstream", "ref", "module"));
+
 Task("Test")
     .Description("Run the test suite (unit, golden, fixtures, integration).")
     .IsDependentOn("Setup")
@@ -145,6 +155,14 @@ Task("Clean")
         var artifacts = System.IO.Path.Combine(p.Root, "artifacts");
         if (DirectoryExists(artifacts)) DeleteDirectory(artifacts, new DeleteDirectorySettings { Recursive = true, Force = true });
     });
+
+// A dry run lists the tasks (Cake) and prints the plan: what each kernel would get, and why.
+if (HasArgument("dryrun") || HasArgument("whatif") || HasArgument("noop"))
+{
+    var dry = new BuildParameters(Context);
+    DotNetBuild(dry.EngineProject, new DotNetBuildSettings { Configuration = dry.Configuration, NoLogo = true, Verbosity = DotNetVerbosity.Quiet });
+    Engine(dry, "plan", "distro", "module", "kernel");
+}
 
 // Cake wraps task failures and reports exit code 1; the engine's codes (2 bad input, 3 not
 // implemented) are part of the interface, so pass them through.

@@ -16,6 +16,8 @@ public static class Cli
         new RenderCommand(),
         new SignCommand(),
         new PackageCommand(),
+        new ImportCommand(),
+        new DriftCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

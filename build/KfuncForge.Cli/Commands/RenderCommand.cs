@@ -17,7 +17,7 @@ public sealed class RenderCommand : ICommand
         var date = context.Options.Get("source-date-epoch") is { } epoch
             ? SourceDate.Parse(epoch, "--source-date-epoch")
             : SourceDate.Resolve(context.Tree.Root);
-        var renderer = new Renderer(templates, date);
+        var renderer = new Renderer(templates, date, Provenance.ProjectProvenance.Read(context.Tree.Root));
         var root = Path.Combine(context.ArtifactsDir, "render");
         var rendered = 0;
         foreach (var cell in plan.Cells)

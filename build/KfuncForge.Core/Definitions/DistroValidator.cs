@@ -95,11 +95,18 @@ public static class DistroValidator
         if ((s.ModuleKey is null) != (s.ModuleCertificate is null))
             problems.Add(doc.At(s.ModuleKey is null ? "signing.module_certificate" : "signing.module_key", "give both module_key and module_certificate, or neither (a development key is then generated)"));
 
+        KernelVersion? bpfLevel = null;
+        if (d.BpfBackports is not null)
+        {
+            if (KernelVersion.TryParse(d.BpfBackports, out var level)) bpfLevel = level;
+            else problems.Add(doc.At("bpf_backports", $"'{d.BpfBackports}' is not a kernel version: give the upstream BPF level the distro's kernels carry (e.g. 6.8)"));
+        }
+
         if (problems.Count > before || family is null || packaging is null) return null;
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
             new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
             new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
-            d.BpfBackports ?? false);
+            bpfLevel);
     }
 
     private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)

@@ -31,6 +31,11 @@ public sealed class UpstreamDocument
     [Required] public string? Release { get; set; }
     [Required] public string? Commit { get; set; }
     public string? Path { get; set; }
+    // What `kfuncforge import` read, so `kfuncforge drift` can compare a newer ref with it (docs/upstream.md).
+    public string? Ref { get; set; }
+    public string? BodySha256 { get; set; }
+    public List<string>? BtfSets { get; set; }
+    public List<string>? Filters { get; set; }
 }
 
 public sealed class AttachRestrictionDocument
@@ -47,6 +52,8 @@ public sealed class VariantDocument
     public KernelRangeDocument? Kernels { get; set; }
     public Dictionary<string, string>? RequiresConfig { get; set; }
     public List<string>? RequiresSymbols { get; set; }
+    public List<string>? ProgramTypes { get; set; }
+    public List<string>? Flags { get; set; }
     public string? Init { get; set; }
     public string? Exit { get; set; }
     public string? Notes { get; set; }
@@ -66,6 +73,7 @@ public sealed class SmokeDocument
     [Required] public string? Section { get; set; }
     [Required] public string? ProgramType { get; set; }
     [Required] public List<string>? Calls { get; set; }
+    public KernelRangeDocument? Kernels { get; set; }
     [Required] public ExpectDocument? Expect { get; set; }
 }
 
@@ -92,7 +100,7 @@ public sealed class DistroDocument
     [Required] public string? Family { get; set; }
     [Required] public string? PackageManager { get; set; }
     [Required] public string? ContainerImage { get; set; }
-    public bool? BpfBackports { get; set; }
+    public string? BpfBackports { get; set; }
     public RootfsDocument? Rootfs { get; set; }
     [Required] public List<string>? Toolchain { get; set; }
     [Required] public string? KernelPackaging { get; set; }

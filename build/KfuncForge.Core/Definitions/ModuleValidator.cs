@@ -8,7 +8,7 @@ namespace KfuncForge.Definitions;
 public static partial class ModuleValidator
 {
     [GeneratedRegex(@"^\s*(?<ret>[A-Za-z_][\w\s\*]*?[\s\*])(?<name>[A-Za-z_]\w*)\s*\((?<args>[^()]*)\)\s*;?\s*$")]
-    private static partial Regex Prototype();
+    internal static partial Regex Prototype();
 
     public static KfuncModule? Validate(ReadDocument<ModuleDocument> doc, string moduleDir, string folderName, List<Problem> problems)
     {
@@ -45,7 +45,9 @@ public static partial class ModuleValidator
             var e = s.Expect!;
             if ((e.Retval is null) == (e.VerifierRejects is null))
                 problems.Add(doc.At($"{path}.expect", "give exactly one of 'retval' (the program's expected return value) or 'verifier_rejects' (text the verifier log must contain)"));
-            if (type is not null) smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, new SmokeExpectation(e.Retval, e.VerifierRejects)));
+            var kernels = RangeOf(doc, $"{path}.kernels", s.Kernels, problems);
+            if (type is not null && kernels is not null)
+                smoke.Add(new SmokeProgram(s.Name!, s.Source!, type, s.Section!, s.Calls!, kernels, new SmokeExpectation(e.Retval, e.VerifierRejects)));
         }
 
         var steps = new List<LoadStep>();
@@ -84,6 +86,12 @@ public static partial class ModuleValidator
             problems.Add(doc.At($"{path}.upstream.release", $"'{up.Release}' is not a kernel version (e.g. 6.17)"));
         if (!Names.CommitId().IsMatch(up.Commit!))
             problems.Add(doc.At($"{path}.upstream.commit", $"'{up.Commit}' is not a git commit id (7 to 40 lower-case hex digits)"));
+        if (up.BodySha256 is not null && !Names.Sha256().IsMatch(up.BodySha256))
+            problems.Add(doc.At($"{path}.upstream.body_sha256", $"'{up.BodySha256}' is not a SHA-256 (64 lower-case hex digits); let `kfuncforge import` write it"));
+        foreach (var (list, key) in new[] { (up.BtfSets, "btf_sets"), (up.Filters, "filters") })
+            for (var i = 0; i < (list?.Count ?? 0); i++)
+                if (!Names.CIdentifier().IsMatch(list![i]))
+                    problems.Add(doc.At($"{path}.upstream.{key}[{i}]", $"'{list[i]}' is not a C identifier"));
 
         var flags = k.Flags ?? [];
         for (var i = 0; i < flags.Count; i++)
@@ -115,7 +123,7 @@ public static partial class ModuleValidator
                         $"variants '{variants[a].Id}' ({variants[a].Kernels}) and '{variants[b].Id}' ({variants[b].Kernels}) of kfunc '{name}' can both match the same kernel; make their kernel ranges disjoint or give them contradicting requires_config"));
 
         if (problems.Count > before) return null;
-        return new Kfunc(name, k.Prototype!.Trim().TrimEnd(';'), new UpstreamOrigin(release, up.Commit!, up.Path), flags, types, restriction, variants);
+        return new Kfunc(name, k.Prototype!.Trim().TrimEnd(';'), new UpstreamOrigin(release, up.Commit!, up.Path, up.Ref, up.BodySha256, up.BtfSets ?? [], up.Filters ?? []), flags, types, restriction, variants);
     }
 
     private static KfuncVariant? ValidateVariant(ReadDocument<ModuleDocument> doc, VariantDocument v, string path, string moduleDir, List<Problem> problems)
@@ -137,12 +145,26 @@ public static partial class ModuleValidator
         for (var i = 0; i < symbols.Count; i++)
             if (!Names.CIdentifier().IsMatch(symbols[i])) problems.Add(doc.At($"{path}.requires_symbols[{i}]", $"'{symbols[i]}' is not a kernel symbol name"));
 
+        List<ProgramType>? types = null;
+        if (v.ProgramTypes is { } names)
+        {
+            types = [];
+            for (var i = 0; i < names.Count; i++)
+                if (ProgramTypeOf(doc, $"{path}.program_types[{i}]", names[i], problems) is { } t) types.Add(t);
+        }
+        for (var i = 0; i < (v.Flags?.Count ?? 0); i++)
+            if (!KfuncFlags.Known.Contains(v.Flags![i]))
+                problems.Add(doc.At($"{path}.flags[{i}]", $"unknown kfunc flag '{v.Flags[i]}'; known: {string.Join(", ", KfuncFlags.Known.Order(StringComparer.Ordinal))}"));
         foreach (var (hook, key) in new[] { (v.Init, "init"), (v.Exit, "exit") })
             if (hook is not null && !Names.CIdentifier().IsMatch(hook))
                 problems.Add(doc.At($"{path}.{key}", $"'{hook}' is not a C function name"));
 
         if (problems.Count > before || range is null) return null;
-        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes);
+        return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes)
+        {
+            ProgramTypes = types,
+            Flags = v.Flags,
+        };
     }
 
     /// <summary>Parses a kernels: {from, before} range, rejecting unparsable, empty and inverted ranges.</summary>

@@ -17,6 +17,9 @@ public static partial class Names
     [GeneratedRegex("^[0-9a-f]{7,40}$")]
     public static partial Regex CommitId();
 
+    [GeneratedRegex("^[0-9a-f]{64}$")]
+    public static partial Regex Sha256();
+
     [GeneratedRegex("^CONFIG_[A-Z0-9_]+$")]
     public static partial Regex ConfigOption();
 

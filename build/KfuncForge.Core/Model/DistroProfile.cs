@@ -15,7 +15,7 @@ public sealed record DistroProfile(
     IReadOnlyList<KernelTarget> Kernels,
     PackageNaming Packaging,
     SigningSettings Signing,
-    bool BpfBackports)
+    KernelVersion? BpfLevel)
 {
     /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
     public bool NeedsContainerEngine => Rootfs is null;

@@ -13,13 +13,16 @@ public sealed record KernelFacts(
     IReadOnlyDictionary<string, string>? Config,
     IReadOnlySet<string>? NativeKfuncs,
     IReadOnlySet<string>? Symbols,
-    bool BpfBackports = false)
+    KernelVersion? BpfLevel = null)
 {
+    /// <summary>The version the plan compares with: the distro's declared BPF level when it is above the kernel's own version (RHEL backports).</summary>
+    public KernelVersion Effective => BpfLevel is { } level && level > Version ? level : Version;
+
     public bool IsResolved => Config is not null;
 
     /// <summary>Facts for a kernel known only by its line (e.g. 6.1): what Render can use before Fetch.</summary>
-    public static KernelFacts Nominal(KernelTarget target, bool bpfBackports = false) =>
-        new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null, bpfBackports);
+    public static KernelFacts Nominal(KernelTarget target, KernelVersion? bpfLevel = null) =>
+        new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null, bpfLevel);
 
     /// <summary>CONFIG_X's value: "y", "m", a string, or null when unset (or not known).</summary>
     public string? ConfigValue(string option) => Config is not null && Config.TryGetValue(option, out var v) ? v : null;

@@ -25,8 +25,20 @@ public sealed record Kfunc(
     AttachRestriction? AttachRestriction,
     IReadOnlyList<KfuncVariant> Variants);
 
-/// <summary>Where upstream introduced the kfunc: the release it first shipped in and the commit.</summary>
-public sealed record UpstreamOrigin(KernelVersion Release, string Commit, string? Path);
+/// <summary>
+/// Where upstream introduced the kfunc: the release it first shipped in and the commit. The rest is
+/// what `kfuncforge import` recorded for drift checks (null or empty when never imported): the ref
+/// it read, the SHA-256 of the definition's body (comments and white space normalised away), the
+/// BTF kfunc sets that list it and the filter functions of the id sets that register it.
+/// </summary>
+public sealed record UpstreamOrigin(
+    KernelVersion Release,
+    string Commit,
+    string? Path,
+    string? Ref = null,
+    string? BodySha256 = null,
+    IReadOnlyList<string>? BtfSets = null,
+    IReadOnlyList<string>? Filters = null);
 
 /// <summary>Upstream restricts some kfuncs to certain attach points with a kfunc-set filter (e.g. bpf_sock_destroy: iter/tcp, iter/udp).</summary>
 public sealed record AttachRestriction(ProgramType ProgramType, IReadOnlyList<string> AttachTo, string Reason);
@@ -39,7 +51,14 @@ public sealed record KfuncVariant(
     IReadOnlyDictionary<string, ConfigState> RequiresConfig,
     IReadOnlyList<string> RequiresSymbols,
     VariantHooks Hooks,
-    string? Notes);
+    string? Notes)
+{
+    /// <summary>Program types the backport registers for, when they differ from upstream's (null: upstream's).</summary>
+    public IReadOnlyList<ProgramType>? ProgramTypes { get; init; }
+
+    /// <summary>KF_* flags the backport registers with, when they differ from upstream's (null: upstream's).</summary>
+    public IReadOnlyList<string>? Flags { get; init; }
+}
 
 /// <summary>Functions a variant's C file defines for module_init / module_exit to call (e.g. to set up or flush a workqueue).</summary>
 public sealed record VariantHooks(string? Init, string? Exit);
@@ -53,6 +72,7 @@ public sealed record SmokeProgram(
     ProgramType ProgramType,
     string Section,
     IReadOnlyList<string> Calls,
+    KernelRange Kernels,
     SmokeExpectation Expect);
 
 /// <summary>Either a return value the program must produce, or a verifier rejection (negative test) whose log must match.</summary>

@@ -13,19 +13,19 @@ public static class KernelSelection
     /// </summary>
     public static IReadOnlyList<KernelFacts> Select(DistroProfile distro, string? kernel)
     {
-        if (kernel is null) return distro.Kernels.Select(t => KernelFacts.Nominal(t, distro.BpfBackports)).ToList();
+        if (kernel is null) return distro.Kernels.Select(t => KernelFacts.Nominal(t, distro.BpfLevel)).ToList();
 
         var exact = distro.Kernels.Where(t => t.Release == kernel || t.Key == kernel).ToList();
-        if (exact.Count > 0) return exact.Select(t => KernelFacts.Nominal(t, distro.BpfBackports)).ToList();
+        if (exact.Count > 0) return exact.Select(t => KernelFacts.Nominal(t, distro.BpfLevel)).ToList();
 
         if (KernelVersion.TryParse(kernel, out var version))
         {
             var byLine = distro.Kernels.Where(t => t.Line.Major == version.Major && t.Line.Minor == version.Minor).ToList();
             var isLine = kernel.Count(c => c == '.') == 1 && kernel.All(c => char.IsDigit(c) || c == '.');
-            if (byLine.Count > 0 && isLine) return byLine.Select(t => KernelFacts.Nominal(t, distro.BpfBackports)).ToList();
+            if (byLine.Count > 0 && isLine) return byLine.Select(t => KernelFacts.Nominal(t, distro.BpfLevel)).ToList();
             var selector = byLine.FirstOrDefault(t => !t.IsExplicit);
             if (selector is not null)
-                return [new KernelFacts(kernel, version, selector.Flavour, null, null, null, distro.BpfBackports)];
+                return [new KernelFacts(kernel, version, selector.Flavour, null, null, null, distro.BpfLevel)];
         }
         throw new InputException(new Problem("--kernel", 0, 0, "", $"kernel '{kernel}' is not a target of {distro.Id}; its targets are: {string.Join("; ", distro.Kernels)} (give a release of one of those lines, or a line such as {distro.Kernels[0].Line})"));
     }

@@ -30,9 +30,9 @@ public static class Planner
         {
             if (native.Contains(kfunc.Name)) return Entry(Verdict.Native, $"the kernel's BTF already has {kfunc.Name}");
         }
-        else if (kernel.Version >= kfunc.Upstream.Release)
+        else if (kernel.Effective >= kfunc.Upstream.Release)
         {
-            return Entry(Verdict.Native, $"upstream has had {kfunc.Name} since {kfunc.Upstream.Release} (by version; the kernel's BTF has not been read yet)");
+            return Entry(Verdict.Native, $"upstream has had {kfunc.Name} since {kfunc.Upstream.Release} (by version{Level(kernel)}; the kernel's BTF has not been read yet)");
         }
 
         var assumed = "";
@@ -41,11 +41,13 @@ public static class Planner
             if (!known.Contains(RegistrationSymbol))
                 return Entry(Verdict.Infeasible, $"the kernel does not have {RegistrationSymbol}: it cannot register kfuncs from a module");
         }
-        else if (kernel.Version < ModuleKfuncsSince)
+        else if (kernel.Effective < ModuleKfuncsSince)
         {
-            if (!kernel.BpfBackports)
-                return Entry(Verdict.Infeasible, $"kernel {kernel.Version} cannot register kfuncs from a module (needs {ModuleKfuncsSince} or later)");
-            assumed = $"; assumed: the distro backports BPF into {kernel.Version}, confirmed once the kernel is fetched";
+            return Entry(Verdict.Infeasible, $"kernel {kernel.Version}{Level(kernel)} cannot register kfuncs from a module (needs {ModuleKfuncsSince} or later)");
+        }
+        else if (kernel.Effective != kernel.Version)
+        {
+            assumed = $"; assumed from the distro's BPF level {kernel.Effective} until the kernel is fetched";
         }
         if (kernel.Config is not null && kernel.ConfigValue(ModuleBtfOption) != "y")
             return Entry(Verdict.Infeasible, $"{ModuleBtfOption} is not set in the kernel's config: modules get no BTF, so their kfuncs cannot register");
@@ -75,7 +77,7 @@ public static class Planner
     /// <summary>Why the variant does not fit this kernel, or null when it does (unknown facts do not disqualify).</summary>
     private static string? Mismatch(KfuncVariant v, KernelFacts kernel)
     {
-        if (!v.Kernels.Contains(kernel.Version)) return $"covers {v.Kernels}, not {kernel.Version}";
+        if (!v.Kernels.Contains(kernel.Effective)) return $"covers {v.Kernels}, not {kernel.Effective}";
         if (kernel.Config is not null)
             foreach (var (option, state) in v.RequiresConfig)
             {
@@ -96,6 +98,8 @@ public static class Planner
         }
         return null;
     }
+
+    private static string Level(KernelFacts k) => k.Effective != k.Version ? $" with BPF backported to {k.Effective}" : "";
 
     private static string Requirements(KfuncVariant v)
     {

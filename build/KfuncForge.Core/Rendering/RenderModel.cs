@@ -29,14 +29,15 @@ public static class RenderModel
 
         // One BTF set per distinct registration (program types + attach restriction), so no kfunc
         // becomes callable from more program types than upstream allows.
-        var sets = kfuncs
-            .GroupBy(k => RegistrationKey(k))
+        var registrations = kfuncs.Select((k, i) => new Registration(k, variants[i].ProgramTypes ?? k.ProgramTypes, variants[i].Flags ?? k.Flags)).ToList();
+        var sets = registrations
+            .GroupBy(RegistrationKey)
             .OrderBy(g => g.Key, StringComparer.Ordinal)
             .Select((g, i) => Obj(
                 ("name", $"{module.Name}_set{i}"),
-                ("kfuncs", List(g.Select(k => Obj(("name", k.Name), ("flags", k.Flags.Count == 0 ? "0" : string.Join(" | ", k.Flags)))))),
+                ("kfuncs", List(g.Select(r => Obj(("name", r.Kfunc.Name), ("flags", r.Flags.Count == 0 ? "0" : string.Join(" | ", r.Flags)))))),
                 ("program_types", List(g.First().ProgramTypes.Select(t => Obj(("name", t.Name), ("kernel_enum", t.KernelEnum))))),
-                ("restriction", g.First().AttachRestriction is { } r
+                ("restriction", g.First().Kfunc.AttachRestriction is { } r
                     ? Obj(("program_type", r.ProgramType.KernelEnum),
                           ("attach_functions", List(r.AttachTo.Select(AttachFunction))),
                           ("attach_to", string.Join(", ", r.AttachTo)),
@@ -67,6 +68,7 @@ public static class RenderModel
                 ("variant", variants[i].Id),
                 ("reason", backports[i].Reason))))),
             ("sets", List(sets)),
+            ("structs", List(StructsIn(kfuncs))),
             ("kernel", Obj(
                 ("release", kernel.Release),
                 ("version", kernel.Version.ToString()),
@@ -123,8 +125,15 @@ public static class RenderModel
     private static string AttachFunction(string attachTo) =>
         attachTo.StartsWith("iter/", StringComparison.Ordinal) ? "bpf_iter_" + attachTo["iter/".Length..] : attachTo;
 
-    private static string RegistrationKey(Kfunc k) =>
-        string.Join(",", k.ProgramTypes.Select(t => t.Name)) + "|" + (k.AttachRestriction is { } r ? $"{r.ProgramType.Name}:{string.Join(",", r.AttachTo)}" : "");
+    private sealed record Registration(Kfunc Kfunc, IReadOnlyList<ProgramType> ProgramTypes, IReadOnlyList<string> Flags);
+
+    private static string RegistrationKey(Registration r) =>
+        string.Join(",", r.ProgramTypes.Select(t => t.Name)) + "|" + (r.Kfunc.AttachRestriction is { } a ? $"{a.ProgramType.Name}:{string.Join(",", a.AttachTo)}" : "");
+
+    /// <summary>Structs named in prototypes, declared before the prototypes so headers need not define them.</summary>
+    private static IEnumerable<string> StructsIn(IEnumerable<Kfunc> kfuncs) =>
+        kfuncs.SelectMany(k => System.Text.RegularExpressions.Regex.Matches(k.Prototype, @"\bstruct\s+([A-Za-z_]\w*)").Select(m => m.Groups[1].Value))
+            .Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal);
 
     private static ScriptObject Obj(params (string Key, object? Value)[] pairs)
     {

@@ -14,8 +14,11 @@ public sealed record RenderedCell(BuildCell Cell, string Directory, IReadOnlyLis
 /// variants' C files copied beside them, and a manifest. Each cell is rendered into a temporary
 /// folder and swapped in whole, so a failure leaves the previous output as it was.
 /// </summary>
-public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate)
+public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, Provenance.ProjectProvenance project)
 {
+    /// <summary>The project's commit and dirty state, beside the rendered files (kept apart so the sources themselves do not change with every commit).</summary>
+    public const string ProvenanceFile = "kfuncforge-provenance.json";
+
     public static string CellDirectory(string renderRoot, BuildCell cell) =>
         Path.Combine(renderRoot, cell.Distro.Id, cell.Kernel.Release, cell.Module.Name);
 
@@ -44,6 +47,7 @@ public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate)
                 files[source] = File.ReadAllBytes(Path.Combine(cell.Module.Directory, source));
 
             files["kfuncforge-render.json"] = Manifest(cell, files);
+            files[ProvenanceFile] = Encoding.UTF8.GetBytes(project.ToJson() + "\n");
             foreach (var (name, bytes) in files)
             {
                 var path = Path.Combine(staging, name);

@@ -79,10 +79,10 @@ public sealed class PlannerTests
     [Fact]
     public void Distros_that_backport_BPF_are_planned_on_assumption_until_fetched()
     {
-        var rhel = new KernelFacts("5.14.0-570.el9.x86_64", new KernelVersion(5, 14, 0), null, null, null, null, BpfBackports: true);
+        var rhel = new KernelFacts("5.14.0-570.el9.x86_64", new KernelVersion(5, 14, 0), null, null, null, null, BpfLevel: new KernelVersion(6, 8, 0));
         var any = Strlen with { Variants = [Fallback with { Kernels = new KernelRange(null, new KernelVersion(6, 17, 0)) }] };
         var e = Planner.Decide(Module, any, rhel);
         Assert.Equal(Verdict.Backport, e.Verdict);
-        Assert.Contains("assumed: the distro backports BPF", e.Reason);
+        Assert.Contains("assumed from the distro's BPF level 6.8", e.Reason);
     }
 }

@@ -34,6 +34,11 @@ public sealed class GoldenTests
 
         var actual = Path.Combine(temp.Path, "render");
         var expected = Path.Combine(caseDir, "expected");
+        // The project's commit changes with every commit: check it is there, compare the rest.
+        var provenance = Directory.GetFiles(actual, KfuncForge.Rendering.Renderer.ProvenanceFile, SearchOption.AllDirectories);
+        Assert.NotEmpty(provenance);
+        Assert.All(provenance, p => { Assert.Contains("\"commit\"", File.ReadAllText(p)); File.Delete(p); });
+
         if (Environment.GetEnvironmentVariable("KFUNCFORGE_BLESS") == "1")
         {
             if (Directory.Exists(expected)) Directory.Delete(expected, true);

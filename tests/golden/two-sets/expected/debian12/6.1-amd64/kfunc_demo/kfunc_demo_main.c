@@ -8,6 +8,7 @@
  */
 #include "kfuncforge_compat.h"
 
+struct sock_common;
 extern int bpf_demo_add(int a, int b);
 extern int bpf_demo_kill(struct sock_common *sock);
 extern int demo_kill_init(void);

@@ -3,7 +3,7 @@
  * Module kfunc_demo 1.2.3 for Linux 5.14.0-570.12.1.el9_6.x86_64 (Red Hat Enterprise Linux 9).
  *
  * Backported kfuncs:
- *   bpf_demo_add: upstream 6.20 (0123456789ab), variant 'plain' (< 6.20); assumed: the distro backports BPF into 5.14, confirmed once the kernel is fetched
+ *   bpf_demo_add: upstream 6.20 (0123456789ab), variant 'plain' (< 6.20); assumed from the distro's BPF level 6.8 until the kernel is fetched
  */
 #include "kfuncforge_compat.h"
 

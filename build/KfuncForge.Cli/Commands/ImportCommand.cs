@@ -1,0 +1,57 @@
+using KfuncForge.Diagnostics;
+using KfuncForge.Upstream;
+
+namespace KfuncForge.Cli.Commands;
+
+/// <summary>Reads one kfunc from a kernel git repository at a ref and writes its provenance into kfunc-modules/&lt;module&gt;/module.yaml.</summary>
+public sealed class ImportCommand : ICommand
+{
+    public string Name => "import";
+    public string Summary => "read a kfunc from a kernel git repository at a ref; write or update its module.yaml";
+    public IReadOnlyCollection<string> Accepts => ["upstream", "ref", "kfunc", "module"];
+
+    public int Run(CommandContext context)
+    {
+        var o = context.Options;
+        var missing = new List<Problem>();
+        if (o.Get("upstream") is null) missing.Add(new Problem("command line", 0, 0, "", "import needs --upstream=<path to a kernel git repository>"));
+        if (o.Get("ref") is null) missing.Add(new Problem("command line", 0, 0, "", "import needs --ref=<tag or commit> (e.g. --ref=v6.17)"));
+        if (o.Get("kfunc") is null) missing.Add(new Problem("command line", 0, 0, "", "import needs --kfunc=<name> (e.g. --kfunc=bpf_strlen)"));
+        if (missing.Count > 0) throw new InputException(missing);
+
+        var r = Importer.Run(context.Tree, new ImportRequest(o.Get("upstream")!, o.Get("ref")!, o.Get("kfunc")!, o.Get("module")));
+        var u = r.Upstream;
+        var w = context.Out;
+        w.WriteLine($"import: {u.Name} from {o.Get("upstream")} at {u.At.Name} ({u.At.CommitId[..12]})");
+        w.WriteLine($"  defined:      {u.DefinitionPath}:{u.Definition.Line}");
+        w.WriteLine($"  prototype:    {u.Prototype}");
+        w.WriteLine($"  flags:        {(u.Flags.Count == 0 ? "(none)" : string.Join(" | ", u.Flags))}");
+        foreach (var reg in u.Registrations)
+        {
+            var filters = reg.IdSets.Select(s => s.Filter).OfType<string>().ToList();
+            w.WriteLine($"  registered:   {reg.Path}:{reg.Line} in set {reg.BtfSet} via {string.Join(", ", reg.IdSets.Select(s => s.Variable))} for {string.Join(", ", reg.Calls.Select(c => c.ProgramType))}"
+                + (filters.Count > 0 ? $"; filter {string.Join(", ", filters)}" : "")
+                + (reg.Conditions.Count > 0 ? $"; only when {string.Join(" && ", reg.Conditions)}" : ""));
+        }
+        w.WriteLine($"  program types: {string.Join(", ", r.Written.ProgramTypes)}");
+        w.WriteLine($"  body sha256:  {r.Written.BodySha256}");
+        var c = r.Introduced.Commit;
+        w.WriteLine($"  introduced:   {c.Short} \"{c.Subject}\" ({c.When:yyyy-MM-dd}); {(r.ReleaseTag is null ? "no release tag contains it" : $"first in {r.ReleaseTag} -> release {r.Written.Release}")}");
+        w.WriteLine($"  cost:         scanned {r.Scan.FilesRead} C files ({r.Scan.BytesRead / (1024 * 1024)} MiB) in {r.Scan.Elapsed.TotalSeconds:F1} s; walked {r.Introduced.CommitsVisited} commits ({r.Introduced.FileVersionsParsed} file versions parsed) in {r.Introduced.Elapsed.TotalSeconds:F1} s; total {r.Elapsed.TotalSeconds:F1} s");
+        w.WriteLine(r.Change switch
+        {
+            ModuleChange.Created => $"created {r.ModuleFile} (draft module '{r.Module}')",
+            ModuleChange.KfuncAdded => $"added {u.Name} to {r.ModuleFile}",
+            ModuleChange.Updated => $"updated {r.ModuleFile}: {string.Join(", ", r.ChangedFields)}",
+            _ => $"{r.ModuleFile} already matches upstream; nothing written",
+        });
+        foreach (var f in r.CreatedFiles.Where(f => f != r.ModuleFile)) w.WriteLine($"created {f}");
+        foreach (var f in r.KeptFiles) w.WriteLine($"kept {f} (exists; import never overwrites implementation files)");
+        if (r.Todo.Count > 0)
+        {
+            w.WriteLine("still to do:");
+            foreach (var t in r.Todo) w.WriteLine($"  - {t}");
+        }
+        return ExitCodes.Ok;
+    }
+}

@@ -1,0 +1,274 @@
+using System.Diagnostics;
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+using YamlDotNet.RepresentationModel;
+
+namespace KfuncForge.Upstream;
+
+public sealed record ImportRequest(string Upstream, string Ref, string Kfunc, string? Module);
+
+public enum ModuleChange { Created, KfuncAdded, Updated, Unchanged }
+
+/// <summary>What an import found upstream and what it wrote.</summary>
+public sealed record ImportResult(
+    UpstreamKfunc Upstream,
+    ImportedKfunc Written,
+    Origin Introduced,
+    string? ReleaseTag,
+    string Module,
+    string ModuleFile,
+    ModuleChange Change,
+    IReadOnlyList<string> ChangedFields,
+    IReadOnlyList<string> CreatedFiles,
+    IReadOnlyList<string> KeptFiles,
+    IReadOnlyList<string> Todo,
+    TreeScan Scan,
+    TimeSpan Elapsed);
+
+/// <summary>
+/// kfuncforge import: reads one kfunc at a ref of a kernel repository (no checkout), finds the commit
+/// that introduced it, and writes its provenance into kfunc-modules/&lt;module&gt;/module.yaml — a new
+/// draft module, a new entry in an existing module, or an in-place update of an existing entry.
+/// Existing C files are never overwritten.
+/// </summary>
+public static class Importer
+{
+    public static ImportResult Run(SourceTree tree, ImportRequest request)
+    {
+        var clock = Stopwatch.StartNew();
+        var problems = new List<Problem>();
+        if (!Names.CIdentifier().IsMatch(request.Kfunc))
+            problems.Add(new Problem("--kfunc", 0, 0, "", $"'{request.Kfunc}' is not a C identifier; pass the kfunc's name, e.g. --kfunc=bpf_strlen"));
+        if (request.Module is not null && Names.ModuleNameProblem(request.Module) is { } moduleProblem)
+            problems.Add(new Problem("--module", 0, 0, "", moduleProblem));
+        if (problems.Count > 0) throw new InputException(problems);
+
+        using var repo = KernelRepository.Open(request.Upstream);
+        var at = repo.Resolve(request.Ref);
+        var module = ChooseModule(tree, request);
+
+        var located = KfuncLocator.Locate(repo, at, [request.Kfunc], out var scan)[request.Kfunc];
+        var upstream = located switch
+        {
+            Located.Found f => f.Kfunc,
+            Located.Failed f => throw new InputException(f.Problem),
+            _ => throw new InvalidOperationException(),
+        };
+
+        var introduced = FindIntroduction(repo, upstream);
+        var tag = ReleaseTags.FirstContaining(repo, introduced.Commit.Sha);
+        var written = new ImportedKfunc(
+            upstream.Name,
+            upstream.Prototype,
+            upstream.Flags,
+            YamlProgramTypes(upstream),
+            tag is { } t ? new KernelVersion(t.Major, t.Minor, 0).ToString() : null,
+            introduced.Commit.Sha,
+            upstream.DefinitionPath,
+            at.Stable,
+            upstream.Definition.BodySha256,
+            upstream.BtfSets,
+            upstream.Filters);
+        CheckWritable(upstream, written);
+
+        var moduleDir = Path.Combine(tree.Modules, module);
+        var moduleFile = Path.Combine(moduleDir, "module.yaml");
+        var display = tree.Display(moduleFile);
+        var created = new List<string>();
+        var kept = new List<string>();
+        var changed = new List<string>();
+        ModuleChange change;
+        var addsVariant = false;
+        if (!File.Exists(moduleFile))
+        {
+            Directory.CreateDirectory(moduleDir);
+            WriteAtomically(moduleFile, ModuleDraft.Module(module, written, upstream));
+            created.Add(display);
+            change = ModuleChange.Created;
+            addsVariant = true;
+        }
+        else
+        {
+            var text = File.ReadAllText(moduleFile);
+            var edited = Edit(text, display, written, upstream, changed, out change);
+            if (edited != text) WriteAtomically(moduleFile, edited);
+            addsVariant = change == ModuleChange.KfuncAdded;
+        }
+        if (addsVariant)
+        {
+            var cFile = Path.Combine(moduleDir, ModuleDraft.VariantFile(written.Name));
+            if (File.Exists(cFile)) kept.Add(tree.Display(cFile));
+            else
+            {
+                WriteAtomically(cFile, ModuleDraft.CSource(written, upstream));
+                created.Add(tree.Display(cFile));
+            }
+        }
+
+        var todo = Todo(tree, moduleFile, moduleDir, module, written, addsVariant);
+        return new ImportResult(upstream, written, introduced, tag?.Tag, module, display, change, changed, created, kept, todo, scan, clock.Elapsed);
+    }
+
+    /// <summary>Walks the history of the definition's and registrations' files back to the commit where the kfunc first existed.</summary>
+    public static Origin FindIntroduction(KernelRepository repo, UpstreamKfunc kfunc)
+    {
+        var paths = kfunc.Paths;
+        var registering = kfunc.Registrations.Select(r => r.Path).ToHashSet(StringComparer.Ordinal);
+        return History.FindOrigin(repo, kfunc.At.CommitId, paths, ids =>
+        {
+            if (ids[0] is null) return false;
+            var texts = new CText?[paths.Count];
+            CText Text(int i) => texts[i] ??= new CText(repo.ReadText(ids[i]!));
+            if (KfuncSource.FindDefinition(Text(0), kfunc.Name) is not DefinitionLookup.Found) return false;
+            for (var i = 0; i < paths.Count; i++)
+                if (ids[i] is not null && registering.Contains(paths[i]) && KfuncSource.Registers(Text(i), kfunc.Name)) return true;
+            return false;
+        });
+    }
+
+    private static string ChooseModule(SourceTree tree, ImportRequest request)
+    {
+        var owner = Owner(tree, request.Kfunc);
+        if (request.Module is not null)
+        {
+            if (owner is not null && owner != request.Module)
+                throw new InputException(new Problem("--module", 0, 0, "",
+                    $"kfunc '{request.Kfunc}' already belongs to module '{owner}' (kfunc-modules/{owner}/module.yaml); a kfunc belongs to one module: import into '{owner}' or move it first"));
+            return request.Module;
+        }
+        if (owner is not null) return owner;
+        var derived = request.Kfunc.ToLowerInvariant();
+        if (Names.ModuleNameProblem(derived) is { } problem)
+            throw new InputException(new Problem("--module", 0, 0, "", $"no module holds '{request.Kfunc}' yet and its name does not make a module name ({problem}); pass --module=<name>"));
+        return derived;
+    }
+
+    /// <summary>The module whose module.yaml lists the kfunc, read leniently (only names), so a draft elsewhere does not block an import.</summary>
+    private static string? Owner(SourceTree tree, string kfunc)
+    {
+        if (!Directory.Exists(tree.Modules)) return null;
+        var problems = new List<Problem>();
+        foreach (var dir in Directory.GetDirectories(tree.Modules).Order(StringComparer.Ordinal))
+        {
+            var file = Path.Combine(dir, "module.yaml");
+            if (!File.Exists(file)) continue;
+            var doc = Definitions.YamlDocument.Load(file, tree.Display(file), problems);
+            if (doc?.Root is YamlMappingNode root && YamlTextEditor.Get(root, "kfuncs") is YamlSequenceNode kfuncs
+                && kfuncs.Children.OfType<YamlMappingNode>().Any(k => YamlTextEditor.Get(k, "name") is YamlScalarNode { Value: var n } && n == kfunc))
+                return Path.GetFileName(dir);
+        }
+        if (problems.Count > 0)
+        {
+            problems.Add(new Problem("--kfunc", 0, 0, "", $"import must read every module.yaml to learn which module holds '{kfunc}'; fix the files above first"));
+            throw new InputException(problems);
+        }
+        return null;
+    }
+
+    private static List<string> YamlProgramTypes(UpstreamKfunc k)
+    {
+        var names = new List<string>();
+        foreach (var r in k.Registrations)
+            foreach (var call in r.Calls)
+            {
+                var known = ProgramType.Known.Values.FirstOrDefault(p => p.KernelEnum == call.ProgramType)
+                    ?? throw new InputException(new Problem(k.At.At(r.Path), call.Line, 1, "",
+                        $"{k.Name} is registered for {call.ProgramType}, a program type KfuncForge does not know yet (known: {string.Join(", ", ProgramType.Known.Values.Select(p => p.KernelEnum))}); add it to Model/ProgramType.cs"));
+                if (!names.Contains(known.Name)) names.Add(known.Name);
+            }
+        return names;
+    }
+
+    private static void CheckWritable(UpstreamKfunc u, ImportedKfunc k)
+    {
+        var problems = new List<Problem>();
+        foreach (var r in u.Registrations)
+            foreach (var flag in r.Flags.Where(f => !KfuncFlags.Known.Contains(f)))
+                problems.Add(new Problem(u.At.At(r.Path), r.Line, 1, "",
+                    $"{u.Name} carries the flag {flag}, which KfuncForge does not know yet (known: {string.Join(", ", KfuncFlags.Known.Order(StringComparer.Ordinal))}); add it to Definitions/KfuncFlags.cs"));
+        if (!ModuleValidator.Prototype().IsMatch(k.Prototype))
+            problems.Add(new Problem(u.At.At(u.DefinitionPath), u.Definition.Line, 1, "",
+                $"the prototype '{k.Prototype}' cannot be written as a module.yaml prototype (arguments with parentheses, such as function pointers, are not supported); write its entry by hand"));
+        if (problems.Count > 0) throw new InputException(problems);
+    }
+
+    private static string Edit(string text, string display, ImportedKfunc k, UpstreamKfunc upstream, List<string> changed, out ModuleChange change)
+    {
+        var editor = YamlTextEditor.Parse(text, display);
+        var root = (YamlMappingNode)editor.Root;
+        if (YamlTextEditor.Get(root, "kfuncs") is not YamlSequenceNode kfuncs)
+            throw new InputException(new Problem(display, (int)root.Start.Line, (int)root.Start.Column, "kfuncs", "no 'kfuncs' list to import into; add 'kfuncs:' with at least one entry or remove the file to get a draft"));
+        var entry = kfuncs.Children.OfType<YamlMappingNode>()
+            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == k.Name);
+        if (entry is null)
+        {
+            editor.Append(kfuncs, ModuleDraft.Entry(k, upstream), display);
+            changed.Add("kfuncs");
+            change = ModuleChange.KfuncAdded;
+            return Checked(editor.Apply(), display, k);
+        }
+        if (YamlTextEditor.Get(entry, "upstream") is not YamlMappingNode up)
+            throw new InputException(new Problem(display, (int)entry.Start.Line, (int)entry.Start.Column, "upstream",
+                $"kfunc '{k.Name}' has no 'upstream:' mapping to update; add 'upstream: {{release: \"x.y\", commit: \"...\"}}' or remove the entry to import it afresh"));
+
+        if (editor.SetScalar(entry, "prototype", k.Prototype, afterKey: "name")) changed.Add("prototype");
+        if (k.Release is not null && editor.SetScalar(up, "release", k.Release)) changed.Add("upstream.release");
+        // An abbreviated id of the same commit stays as written.
+        var oldCommit = (YamlTextEditor.Get(up, "commit") as YamlScalarNode)?.Value;
+        if (!(oldCommit is { Length: >= 7 } && k.Commit.StartsWith(oldCommit, StringComparison.Ordinal)) && editor.SetScalar(up, "commit", k.Commit, "release"))
+            changed.Add("upstream.commit");
+        if (editor.SetScalar(up, "path", k.Path, "commit")) changed.Add("upstream.path");
+        if (editor.SetScalar(up, "ref", k.Ref, "path")) changed.Add("upstream.ref");
+        if (editor.SetScalar(up, "body_sha256", k.BodySha256, "ref")) changed.Add("upstream.body_sha256");
+        if (editor.SetList(up, "btf_sets", k.BtfSets, addWhenEmpty: true, afterKey: "body_sha256")) changed.Add("upstream.btf_sets");
+        if (editor.SetList(up, "filters", k.Filters, addWhenEmpty: false, afterKey: "btf_sets")) changed.Add("upstream.filters");
+        if (editor.SetList(entry, "flags", k.Flags, addWhenEmpty: false, afterKey: "upstream")) changed.Add("flags");
+        if (editor.SetList(entry, "program_types", k.ProgramTypes, addWhenEmpty: true, afterKey: "flags")) changed.Add("program_types");
+        change = changed.Count > 0 ? ModuleChange.Updated : ModuleChange.Unchanged;
+        return changed.Count > 0 ? Checked(editor.Apply(), display, k) : text;
+    }
+
+    // The edited text must parse and read back the values just written; otherwise nothing is written.
+    private static string Checked(string text, string display, ImportedKfunc k)
+    {
+        var editor = YamlTextEditor.Parse(text, display);
+        var entry = (YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>()
+            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == k.Name);
+        string? Scalar(YamlMappingNode? m, string key) => m is null ? null : (YamlTextEditor.Get(m, key) as YamlScalarNode)?.Value;
+        IEnumerable<string> List(YamlMappingNode? m, string key) =>
+            ((m is null ? null : YamlTextEditor.Get(m, key) as YamlSequenceNode)?.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? "") ?? []).Order(StringComparer.Ordinal);
+        var up = entry is null ? null : YamlTextEditor.Get(entry, "upstream") as YamlMappingNode;
+        var ok = entry is not null
+            && Scalar(entry, "prototype") == k.Prototype
+            && Scalar(up, "ref") == k.Ref
+            && Scalar(up, "body_sha256") == k.BodySha256
+            && List(entry, "program_types").SequenceEqual(k.ProgramTypes.Order(StringComparer.Ordinal))
+            && List(entry, "flags").SequenceEqual(k.Flags.Order(StringComparer.Ordinal));
+        if (!ok) throw new StageException($"editing {display} did not produce the values import meant to write; nothing was written. This is a bug in KfuncForge: please report it with the file.");
+        return text;
+    }
+
+    private static List<string> Todo(SourceTree tree, string moduleFile, string moduleDir, string module, ImportedKfunc k, bool addsVariant)
+    {
+        var todo = new List<string>();
+        if (addsVariant)
+            todo.Add($"write the backport of {k.Name} in {tree.Display(Path.Combine(moduleDir, ModuleDraft.VariantFile(k.Name)))} (its #error stops the build until then), then narrow the '{ModuleDraft.DraftVariant}' variant's kernels");
+        if (k.Release is null)
+            todo.Add($"set upstream.release of {k.Name}: no vX.Y tag in the repository contains {k.Commit[..12]}");
+        foreach (var filter in k.Filters)
+            todo.Add($"upstream restricts {k.Name} with the filter {filter}(); describe that in its attach_restriction");
+        var problems = new List<Problem>();
+        var doc = DocumentReader.Read<ModuleDocument>(moduleFile, tree.Display(moduleFile), problems);
+        if (doc is not null) ModuleValidator.Validate(doc, moduleDir, module, problems);
+        foreach (var p in problems) todo.Add($"fix {p}");
+        return todo;
+    }
+
+    private static void WriteAtomically(string path, string text)
+    {
+        var temp = path + ".import-tmp";
+        File.WriteAllText(temp, text);
+        File.Move(temp, path, overwrite: true);
+    }
+}
