@@ -19,9 +19,6 @@ public sealed class PackageCommand : ICommand
     public IReadOnlyCollection<string> Accepts => ["distro", "cell", "ko", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir",
         "repo", "gnupg-home", "package-key-id", "arch", "source-date-epoch"];
 
-    /// <summary>Set by the pipeline wiring to ProjectProvenance (LibGit2Sharp); until then provenance says the commit is unknown.</summary>
-    public static ISourceRevisionReader? SourceRevisionReader { get; set; }
-
     public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
 
     private static async Task<int> RunAsync(CommandContext context)
@@ -57,7 +54,7 @@ public sealed class PackageCommand : ICommand
 
         var sourceDate = o.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
         var provenance = new ProvenanceInputs(
-            SourceRevisionReader?.Read(context.Tree.Root) ?? SourceRevision.Unknown("the project provenance reader (ProjectProvenance) is not wired into the package verb yet"),
+            SourceRevision.From(Provenance.ProjectProvenance.Read(context.Tree.Root)),
             [],
             Definitions(context.Tree, distro, inputs),
             Files(context.Tree.Templates, "templates"),

@@ -106,6 +106,8 @@ public sealed class Packager(IProcessRunner runner)
     private async Task<BuiltPackage> BuildOneAsync(PackageInput input, PackagingSettings settings, string work, CancellationToken cancellation)
     {
         var cell = input.Cell;
+        // Packages derive from the rendered files: the commit that rendered them is the one to record.
+        settings = settings with { Provenance = settings.Provenance with { Source = cell.RenderedFrom ?? settings.Provenance.Source } };
         var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
         var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
         var outDir = Path.Combine(work, "out");

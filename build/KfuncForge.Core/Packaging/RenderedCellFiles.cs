@@ -12,6 +12,9 @@ namespace KfuncForge.Packaging;
 /// </summary>
 public sealed record RenderedCellFiles(string Directory, string Distro, string Kernel, string Module, string ModuleVersion, PackageFamily Family, IReadOnlyDictionary<string, string> Files)
 {
+    /// <summary>The project's commit and dirty state when the cell was rendered (kfuncforge-provenance.json), when recorded.</summary>
+    public SourceRevision? RenderedFrom { get; init; }
+
     public const string ManifestName = "kfuncforge-render.json";
 
     public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
@@ -50,6 +53,27 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
         var family = File.Exists(System.IO.Path.Combine(dir, "debian", "control")) ? PackageFamily.Deb
             : System.IO.Directory.Exists(System.IO.Path.Combine(dir, "rpm")) ? PackageFamily.Rpm
             : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control nor rpm/*.spec; nothing to package"));
-        return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files);
+        return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files)
+        {
+            RenderedFrom = ReadProvenance(System.IO.Path.Combine(dir, Rendering.Renderer.ProvenanceFile)),
+        };
+    }
+
+    private static SourceRevision? ReadProvenance(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var p = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement;
+            string? Str(string key) => p.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            bool? dirty = p.TryGetProperty("dirty", out var d) && d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : null;
+            var paths = p.TryGetProperty("dirty_paths", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Select(x => x.GetString() ?? "").ToList() : [];
+            return new SourceRevision(Str("commit"), dirty, paths, Str("reason"));
+        }
+        catch (JsonException e)
+        {
+            throw new InputException(new Problem(path, 0, 0, "", $"is not valid JSON: {e.Message}; render again"));
+        }
     }
 }

@@ -9,15 +9,8 @@ namespace KfuncForge.Packaging;
 public sealed record SourceRevision(string? Commit, bool? Dirty, IReadOnlyList<string> DirtyPaths, string? Reason)
 {
     public static SourceRevision Unknown(string reason) => new(null, null, [], reason);
-}
 
-/// <summary>
-/// Reads the project's SourceRevision. The implementation is ProjectProvenance (LibGit2Sharp, branch
-/// wt-upstream); this interface is what packaging consumes until that lands on main.
-/// </summary>
-public interface ISourceRevisionReader
-{
-    SourceRevision Read(string sourceRoot);
+    public static SourceRevision From(Provenance.ProjectProvenance project) => new(project.Commit, project.Dirty, project.DirtyPaths, project.Reason);
 }
 
 /// <summary>A named input or output with its SHA-256 (and, for packages from an archive, a package URL).</summary>

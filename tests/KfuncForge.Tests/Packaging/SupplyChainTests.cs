@@ -61,6 +61,24 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
     }
 
     [Fact]
+    public async Task The_commit_that_rendered_the_cell_is_the_one_recorded()
+    {
+        using var temp = TestTree.Temp();
+        var cell = temp.Combine("cell");
+        TestTree.CopyDirectory(PackagingFixture.DebCell, cell);
+        File.WriteAllText(Path.Combine(cell, KfuncForge.Rendering.Renderer.ProvenanceFile),
+            "{\"commit\":\"fedcba9876543210fedcba9876543210fedcba98\",\"dirty\":true,\"dirty_paths\":[\"templates/deb/control.sbn\"],\"reason\":null}\n");
+        var result = await new Packager(Processes.ProcessRunner.Instance).RunAsync(
+            [new PackageInput(RenderedCellFiles.Load(cell), f.SignedModule)], f.Settings(temp.Combine("apt"), PackageFamily.Deb));
+        var beside = File.ReadAllText(Path.Combine(result.Repository, "pool", "main", Package, result.Packages.Single().FileName + ".intoto.json"));
+        var source = JsonDocument.Parse(beside).RootElement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("resolvedDependencies")
+            .EnumerateArray().Single(d => d.GetProperty("name").GetString() == "kfuncforge-source");
+        Assert.Equal("fedcba9876543210fedcba9876543210fedcba98", source.GetProperty("digest").GetProperty("gitCommit").GetString());
+        Assert.True(source.GetProperty("annotations").GetProperty("dirty").GetBoolean());
+        Assert.Equal("templates/deb/control.sbn", source.GetProperty("annotations").GetProperty("dirty_paths")[0].GetString());
+    }
+
+    [Fact]
     public async Task The_signed_rpm_has_SBOM_and_provenance_beside_it_naming_the_signed_bytes()
     {
         var result = await f.PackageAsync(f.Temp.Combine("sbom-rpm", "yum"), PackageFamily.Rpm);
