@@ -63,7 +63,16 @@ public sealed class PackageCommand : ICommand
         var repo = o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, distro.Family == PackageFamily.Deb ? "apt" : "yum");
         var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, keyring, packageKey, provenance, distro.Id);
 
-        var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
+        PackagingResult result;
+        try
+        {
+            result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The development keyring is the engine's own: leave no gpg-agent running behind a one-shot run.
+            if (warning is not null) await keyring.StopAgentAsync().ConfigureAwait(false);
+        }
         foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
         foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
         var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;

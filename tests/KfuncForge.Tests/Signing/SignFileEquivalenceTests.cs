@@ -60,6 +60,17 @@ public sealed class SignFileEquivalenceTests(TestKeys keys) : IClassFixture<Test
     }
 
     [Fact]
+    public async Task Signing_the_same_module_twice_gives_identical_bytes()
+    {
+        using var key = SigningKey.Load(keys.RsaKey, keys.RsaCert);
+        var signer = new ModuleSigner(new KeySignatureSource(key, ModuleHash.Sha256));
+        var a = await signer.SignAsync(keys.Module, keys.Combine("twice-a.ko"));
+        var b = await signer.SignAsync(keys.Module, keys.Combine("twice-b.ko"));
+        Assert.Equal(a.Sha256, b.Sha256);
+        Assert.Equal(await File.ReadAllBytesAsync(a.Path), await File.ReadAllBytesAsync(b.Path));
+    }
+
+    [Fact]
     public async Task The_external_signer_hook_gives_the_same_bytes_as_the_in_process_signer()
     {
         // A hook as a PKCS#11 setup would use it, here with openssl and a key file: module on stdin, DER CMS on stdout.
