@@ -54,8 +54,13 @@ public static class HostTools
                     var deb = Directory.GetFiles(work, "*.deb").Single();
                     var unpacked = Path.Combine(work, "root");
                     Checked("dpkg-deb", "-x", deb, unpacked);
-                    if (Directory.Exists(dir)) Directory.Delete(dir, true);
-                    Directory.Move(unpacked, dir);
+                    // Another test process (another worktree) may have finished the same fetch meanwhile.
+                    if (!File.Exists(tool))
+                    {
+                        if (Directory.Exists(dir)) Directory.Delete(dir, true);
+                        try { Directory.Move(unpacked, dir); }
+                        catch (IOException) when (File.Exists(tool)) { }
+                    }
                 }
                 finally
                 {
