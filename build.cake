@@ -21,6 +21,8 @@ public sealed class BuildParameters
         Upstream = context.Argument<string>("upstream", null);
         Ref = context.Argument<string>("ref", null);
         Kfunc = context.Argument<string>("kfunc", null);
+        Jobs = context.Argument<string>("jobs", null);
+        Repeat = context.Argument<string>("repeat", null);
         Configuration = context.Argument("configuration", "Release");
         Artifacts = Out ?? System.IO.Path.Combine(Root, "artifacts");
     }
@@ -35,6 +37,8 @@ public sealed class BuildParameters
     public string Upstream { get; }
     public string Ref { get; }
     public string Kfunc { get; }
+    public string Jobs { get; }
+    public string Repeat { get; }
     public string Configuration { get; }
     public string Artifacts { get; }
 
@@ -49,7 +53,7 @@ public sealed class BuildParameters
         var values = new Dictionary<string, string>
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
-            ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc,
+            ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
         };
         foreach (var name in names)
             if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
@@ -102,15 +106,20 @@ Task("Render")
     .Does<BuildParameters>(p => Engine(p, "render", "distro", "module", "kernel", "out"));
 
 Task("Fetch")
-    .Description("Fetch each target kernel's headers, kbuild and image through the distro's package manager (cached).")
+    .Description("Fetch each target kernel's headers, kbuild and image through the distro's package manager (cached by checksum) and print its facts. --container=bwrap|podman|docker, --cache=<dir>.")
+    .IsDependentOn("Setup")
     .IsDependentOn("Validate")
-    .Does(() => NotImplemented("Fetch", 3));
+    .Does<BuildParameters>(p => Engine(p, "fetch", "distro", "module", "kernel", "container", "cache", "out"));
 
 Task("Build")
-    .Description("Build each module with kbuild in the distro's container, with module BTF against the target kernel.")
-    .IsDependentOn("Render")
+    .Description("Plan with each kernel's real facts, render and build every cell with kbuild in the distro's environment (module BTF, .BTF_ids, vermagic checked). --jobs=N.")
     .IsDependentOn("Fetch")
-    .Does(() => NotImplemented("Build", 3));
+    .Does<BuildParameters>(p => Engine(p, "build", "distro", "module", "kernel", "container", "cache", "jobs", "out"));
+
+Task("BenchBuild")
+    .Description("Benchmark: the engine's build of one module on one kernel against a bare `make M=` in the same environment, warm cache; prints both and the ratio. --repeat=N.")
+    .IsDependentOn("Fetch")
+    .Does<BuildParameters>(p => Engine(p, "bench-build", "distro", "module", "kernel", "container", "cache", "repeat"));
 
 Task("SmokeTest")
     .Description("Boot each target kernel in QEMU, load the modules, run the smoke and load programs.")

@@ -11,19 +11,15 @@ public static class TestTree
     public static string Fixtures => Path.Combine(RepoRoot, "tests", "fixtures");
     public static string Golden => Path.Combine(RepoRoot, "tests", "golden");
 
-    private static string FindRepoRoot()
+    // The build output may sit outside the repository (-p:ArtifactsPath=/tmp/...), so the source file's own path is tried too.
+    private static string FindRepoRoot([System.Runtime.CompilerServices.CallerFilePath] string thisFile = "")
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
-                return dir.FullName;
-        // Built with ArtifactsPath outside the tree (-p:ArtifactsPath=/tmp/...): the source file's own location.
-        var fromSource = Path.GetFullPath(Path.Combine(Path.GetDirectoryName(SourceFile())!, "..", "..", ".."));
-        if (File.Exists(Path.Combine(fromSource, "build.cake")) && Directory.Exists(Path.Combine(fromSource, "templates")))
-            return fromSource;
-        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory);
+        foreach (var start in new[] { AppContext.BaseDirectory, Path.GetDirectoryName(thisFile) ?? "" })
+            for (var dir = new DirectoryInfo(start); dir is not null; dir = dir.Parent)
+                if (File.Exists(Path.Combine(dir.FullName, "build.cake")) && Directory.Exists(Path.Combine(dir.FullName, "templates")))
+                    return dir.FullName;
+        throw new InvalidOperationException("cannot find the repository root (a folder with build.cake and templates/) above " + AppContext.BaseDirectory + " or " + thisFile);
     }
-
-    private static string SourceFile([System.Runtime.CompilerServices.CallerFilePath] string path = "") => path;
 
     /// <summary>A fresh temp folder, deleted when disposed.</summary>
     public static TempDir Temp() => new();

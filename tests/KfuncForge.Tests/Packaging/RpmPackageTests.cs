@@ -108,7 +108,7 @@ public sealed class RpmPackageTests(PackagingFixture f) : IClassFixture<Packagin
             .Replace("\n%post\n", "\ninstall -D -m 0644 %{_sourcedir}/kfuncforge-sbom.cdx.json %{buildroot}%{_docdir}/%{name}/kfuncforge/sbom.cdx.json\n"
                 + "install -D -m 0644 %{_sourcedir}/kfuncforge-provenance.intoto.json %{buildroot}%{_docdir}/%{name}/kfuncforge/provenance.intoto.json\n\n%post\n")
             .Replace("\n%changelog\n", "%{_docdir}/%{name}/kfuncforge/sbom.cdx.json\n%{_docdir}/%{name}/kfuncforge/provenance.intoto.json\n\n%changelog\n"));
-        var result = await new Packager(Processes.ProcessRunner.Instance).RunAsync(
+        var result = await new Packager(KfuncForge.Processes.ProcessRunner.Instance).RunAsync(
             [new PackageInput(RenderedCellFiles.Load(cell), f.SignedModule)], f.Settings(temp.Combine("yum"), PackageFamily.Rpm, "rhel9"));
         var rpm = Path.Combine(result.Repository, "Packages", RpmFile);
         var files = HostTools.Checked("rpm", "-qlp", "--nosignature", rpm).Stdout;

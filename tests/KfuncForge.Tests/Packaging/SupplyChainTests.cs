@@ -68,7 +68,7 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
         TestTree.CopyDirectory(PackagingFixture.DebCell, cell);
         File.WriteAllText(Path.Combine(cell, KfuncForge.Rendering.Renderer.ProvenanceFile),
             "{\"commit\":\"fedcba9876543210fedcba9876543210fedcba98\",\"dirty\":true,\"dirty_paths\":[\"templates/deb/control.sbn\"],\"reason\":null}\n");
-        var result = await new Packager(Processes.ProcessRunner.Instance).RunAsync(
+        var result = await new Packager(KfuncForge.Processes.ProcessRunner.Instance).RunAsync(
             [new PackageInput(RenderedCellFiles.Load(cell), f.SignedModule)], f.Settings(temp.Combine("apt"), PackageFamily.Deb));
         var beside = File.ReadAllText(Path.Combine(result.Repository, "pool", "main", Package, result.Packages.Single().FileName + ".intoto.json"));
         var source = JsonDocument.Parse(beside).RootElement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("resolvedDependencies")
@@ -183,7 +183,7 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
             else
             {
                 var tgz = dir + ".tgz";
-                HostTools.Run(new Processes.ProcessSpec("rpm2archive", ["-"]) { StdinFile = file, StdoutFile = tgz }).EnsureSuccess();
+                HostTools.Run(new KfuncForge.Processes.ProcessSpec("rpm2archive", ["-"]) { StdinFile = file, StdoutFile = tgz }).EnsureSuccess();
                 using var gz = new GZipStream(File.OpenRead(tgz), CompressionMode.Decompress);
                 Directory.CreateDirectory(dir);
                 TarFile.ExtractToDirectory(gz, dir, overwriteFiles: true);

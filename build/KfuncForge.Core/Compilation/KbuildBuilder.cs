@@ -1,0 +1,140 @@
+using System.Diagnostics;
+using System.Text;
+using KfuncForge.Containers;
+using KfuncForge.Kernels;
+using KfuncForge.Model;
+using KfuncForge.Processes;
+
+namespace KfuncForge.Compilation;
+
+/// <summary>One module source tree to build against one fetched kernel.</summary>
+public sealed record KbuildRequest(
+    DistroProfile Distro,
+    KernelEntry Kernel,
+    string Module,
+    string SourceDir,
+    string WorkDir,
+    string LogFile,
+    IReadOnlyList<string> Kfuncs);
+
+/// <summary>
+/// Builds an out-of-tree module with kbuild inside the distro's environment:
+/// `make -C &lt;headers&gt; M=&lt;dir&gt; modules`, with the kernel's tree and extras (vmlinux beside the
+/// headers, resolve_btfids where the kbuild package lacks it) laid read-only over the rootfs, no
+/// network, and only the module's own folder writable. Then checks the .ko (ModuleInspector).
+/// </summary>
+public sealed class KbuildBuilder(IContainerRunner container)
+{
+    /// <summary>Where the module folder appears inside the environment.</summary>
+    public static string MountPoint(string module) => $"/tmp/kfuncforge/{module}";
+
+    public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir) =>
+        new(["make", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", "modules"])
+        {
+            Layers = kernel.Layers,
+            Mounts = [new Mount(workDir, MountPoint(module), Writable: true)],
+            WorkingDirectory = MountPoint(module),
+            Timeout = TimeSpan.FromMinutes(15),
+        };
+
+    /// <summary>Why this kernel cannot give modules BTF, or null when it can.</summary>
+    public static string? MissingPrerequisite(KernelEntry kernel)
+    {
+        var f = kernel.Facts;
+        if (f.Config.GetValueOrDefault("CONFIG_DEBUG_INFO_BTF_MODULES") != "y")
+            return $"{f.Release} is built without CONFIG_DEBUG_INFO_BTF_MODULES: modules get no BTF, so their kfuncs cannot register";
+        if (!File.Exists(kernel.Vmlinux))
+            return $"{f.Release}: no vmlinux with base BTF in the cache entry ({kernel.Vmlinux}); fetch the kernel again";
+        var tools = KernelFetcher.ToolsDirInRoot(kernel.Tree, f.HeadersDir).TrimStart('/') + "/bpf/resolve_btfids/resolve_btfids";
+        if (!File.Exists(Path.Combine(kernel.Tree, tools)) && !File.Exists(Path.Combine(kernel.Extras, tools)))
+            return $"{f.Release}: no resolve_btfids in the kernel's kbuild tree; module .BTF_ids would stay unresolved";
+        return null;
+    }
+
+    public async Task<CellResult> BuildAsync(KbuildRequest request, CancellationToken cancellation = default)
+    {
+        var watch = Stopwatch.StartNew();
+        var release = request.Kernel.Release;
+        TimeSpan? kbuild = null;
+        CellResult Result(CellOutcome outcome, string reason, string? ko = null) =>
+            new(request.Distro.Id, release, request.Module, outcome, reason, watch.Elapsed, ko, request.LogFile) { KbuildTime = kbuild };
+
+        Directory.CreateDirectory(Path.GetDirectoryName(request.LogFile)!);
+        var log = new StringBuilder();
+        log.Append($"# kfuncforge build: module {request.Module} for {release} ({request.Distro.Id}), container {container.Name}\n");
+        try
+        {
+            if (MissingPrerequisite(request.Kernel) is { } missing)
+                return Result(CellOutcome.Failed, missing);
+
+            PrepareWorkDir(request.SourceDir, request.WorkDir);
+            var step = MakeStep(request.Kernel, request.Module, request.WorkDir);
+            var result = await container.RunAsync(request.Distro, step, cancellation);
+            kbuild = result.Duration;
+            log.Append(result.LogText());
+            if (!result.Succeeded)
+                return Result(CellOutcome.Failed, result.TimedOut ? $"kbuild timed out after {step.Timeout?.TotalMinutes:0} min" : $"kbuild failed (exit {result.ExitCode}): {CompilerMessage(result, request.Module)}");
+            if ((result.Stdout + result.Stderr).Contains("Skipping BTF generation", StringComparison.Ordinal))
+                return Result(CellOutcome.Failed, "kbuild skipped BTF generation (it found no vmlinux): the module's kfuncs would never register");
+
+            var ko = Path.Combine(request.WorkDir, request.Module + ".ko");
+            if (!File.Exists(ko)) return Result(CellOutcome.Failed, $"kbuild succeeded but produced no {request.Module}.ko");
+            var baseBtf = ReadBaseBtf(request.Kernel);
+            var checks = ModuleInspector.Inspect(ko, release, request.Kfuncs, baseBtf);
+            foreach (var c in checks) log.Append($"# check {c.Name}: {(c.Passed ? "ok" : "FAILED")}: {c.Detail}\n");
+            var failed = checks.Where(c => !c.Passed).ToList();
+            return failed.Count > 0
+                ? Result(CellOutcome.Failed, string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}")), ko)
+                : Result(CellOutcome.Built, string.Join("; ", checks.Select(c => $"{c.Name} {ShortDetail(c)}")), ko);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or Diagnostics.StageException or ProcessFailedException)
+        {
+            log.Append($"# error: {e.Message}\n");
+            return Result(CellOutcome.Failed, e.Message);
+        }
+        finally
+        {
+            log.Append($"# {watch.Elapsed.TotalSeconds:0.00} s\n");
+            await File.WriteAllTextAsync(request.LogFile, log.ToString(), CancellationToken.None);
+        }
+    }
+
+    /// <summary>A fresh copy of the rendered sources, so objects never land in the render output and stale objects never survive.</summary>
+    public static void PrepareWorkDir(string source, string work)
+    {
+        if (Directory.Exists(work)) Directory.Delete(work, true);
+        Directory.CreateDirectory(work);
+        foreach (var file in Directory.EnumerateFiles(source, "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(work, Path.GetRelativePath(source, file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+    }
+
+    private static readonly Dictionary<string, byte[]> BaseBtfCache = new(StringComparer.Ordinal);
+
+    private static byte[]? ReadBaseBtf(KernelEntry kernel)
+    {
+        lock (BaseBtfCache)
+        {
+            if (BaseBtfCache.TryGetValue(kernel.Vmlinux, out var cached)) return cached;
+            var elf = ElfFile.Load(kernel.Vmlinux);
+            var blob = elf.Section(".BTF") is { } s ? elf.Bytes(s).ToArray() : null;
+            if (blob is not null) BaseBtfCache[kernel.Vmlinux] = blob;
+            return blob;
+        }
+    }
+
+    /// <summary>The compiler's own error lines (paths shown relative to the module), else the tail of the output.</summary>
+    public static string CompilerMessage(ProcessResult result, string module)
+    {
+        var text = (result.Stderr + "\n" + result.Stdout).Replace(MountPoint(module) + "/", "");
+        var errors = text.Split('\n').Select(l => l.Trim())
+            .Where(l => l.Contains(": error:", StringComparison.Ordinal) || l.Contains(": fatal error:", StringComparison.Ordinal) || l.StartsWith("ERROR:", StringComparison.Ordinal))
+            .Distinct().Take(3).ToList();
+        return errors.Count > 0 ? string.Join(" | ", errors) : CommandLine.Tail(text, 3).Replace("\n", " | ");
+    }
+
+    private static string ShortDetail(ModuleCheck c) => c.Name == "vermagic" ? $"'{c.Detail}'" : $"({c.Detail})";
+}

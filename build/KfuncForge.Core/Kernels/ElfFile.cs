@@ -1,0 +1,104 @@
+using System.Buffers.Binary;
+using System.Text;
+
+namespace KfuncForge.Kernels;
+
+/// <summary>One section of an ELF file.</summary>
+public sealed record ElfSection(int Index, string Name, uint Type, long Offset, long Size, long Address);
+
+/// <summary>One symbol of an ELF symbol table (st_value is the offset inside its section for relocatable objects).</summary>
+public sealed record ElfSymbol(string Name, long Value, long Size, int SectionIndex);
+
+/// <summary>
+/// A minimal reader of 64-bit little-endian ELF files (vmlinux, .ko): section headers, section bytes and
+/// the symbol table. Enough for the checks the engine makes; not a general ELF library.
+/// </summary>
+public sealed class ElfFile
+{
+    private const uint SHT_SYMTAB = 2;
+    private readonly byte[] _data;
+
+    private ElfFile(byte[] data, ushort type, IReadOnlyList<ElfSection> sections)
+    {
+        _data = data;
+        Type = type;
+        Sections = sections;
+    }
+
+    /// <summary>ET_REL (1) for .ko files, ET_EXEC (2) for vmlinux.</summary>
+    public ushort Type { get; }
+
+    public IReadOnlyList<ElfSection> Sections { get; }
+
+    public static bool HasElfMagic(ReadOnlySpan<byte> data) => data.Length >= 4 && data[0] == 0x7f && data[1] == (byte)'E' && data[2] == (byte)'L' && data[3] == (byte)'F';
+
+    public static ElfFile Load(string path) => Parse(File.ReadAllBytes(path), path);
+
+    public static ElfFile Parse(byte[] data, string what)
+    {
+        if (!HasElfMagic(data)) throw new InvalidDataException($"{what} is not an ELF file");
+        if (data.Length < 64 || data[4] != 2 || data[5] != 1) throw new InvalidDataException($"{what} is not a 64-bit little-endian ELF file");
+        var span = data.AsSpan();
+        var type = BinaryPrimitives.ReadUInt16LittleEndian(span[16..]);
+        var shoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[40..]);
+        var shentsize = BinaryPrimitives.ReadUInt16LittleEndian(span[58..]);
+        var shnum = BinaryPrimitives.ReadUInt16LittleEndian(span[60..]);
+        var shstrndx = BinaryPrimitives.ReadUInt16LittleEndian(span[62..]);
+        if (shoff <= 0 || shoff + (long)shnum * shentsize > data.Length) throw new InvalidDataException($"{what}: section headers lie outside the file (truncated?)");
+        var raw = new List<(uint Name, uint Type, long Addr, long Off, long Size)>();
+        for (var i = 0; i < shnum; i++)
+        {
+            var h = span.Slice((int)(shoff + (long)i * shentsize), shentsize);
+            raw.Add((BinaryPrimitives.ReadUInt32LittleEndian(h), BinaryPrimitives.ReadUInt32LittleEndian(h[4..]),
+                (long)BinaryPrimitives.ReadUInt64LittleEndian(h[16..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(h[24..]),
+                (long)BinaryPrimitives.ReadUInt64LittleEndian(h[32..])));
+        }
+        var strtab = shstrndx < raw.Count ? raw[shstrndx] : default;
+        var sections = new List<ElfSection>();
+        for (var i = 0; i < raw.Count; i++)
+            sections.Add(new ElfSection(i, CString(span, strtab.Off + raw[i].Name), raw[i].Type, raw[i].Off, raw[i].Size, raw[i].Addr));
+        return new ElfFile(data, type, sections);
+    }
+
+    public ElfSection? Section(string name) => Sections.FirstOrDefault(s => s.Name == name);
+
+    public ReadOnlySpan<byte> Bytes(ElfSection s)
+    {
+        if (s.Type == 8) return ReadOnlySpan<byte>.Empty; // SHT_NOBITS
+        if (s.Offset < 0 || s.Offset + s.Size > _data.Length) throw new InvalidDataException($"section {s.Name} lies outside the file (truncated?)");
+        return _data.AsSpan((int)s.Offset, (int)s.Size);
+    }
+
+    public IReadOnlyList<ElfSymbol> Symbols()
+    {
+        var symtab = Sections.FirstOrDefault(s => s.Type == SHT_SYMTAB);
+        if (symtab is null) return [];
+        var strtab = Sections[(int)BinaryPrimitives.ReadUInt32LittleEndian(SectionHeaderLink(symtab))];
+        var bytes = Bytes(symtab);
+        var strings = Bytes(strtab);
+        var result = new List<ElfSymbol>();
+        for (var off = 24; off + 24 <= bytes.Length; off += 24)
+        {
+            var e = bytes.Slice(off, 24);
+            var name = CString(strings, BinaryPrimitives.ReadUInt32LittleEndian(e));
+            result.Add(new ElfSymbol(name, (long)BinaryPrimitives.ReadUInt64LittleEndian(e[8..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(e[16..]), BinaryPrimitives.ReadUInt16LittleEndian(e[6..])));
+        }
+        return result;
+    }
+
+    private ReadOnlySpan<byte> SectionHeaderLink(ElfSection s)
+    {
+        var span = _data.AsSpan();
+        var shoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[40..]);
+        var shentsize = BinaryPrimitives.ReadUInt16LittleEndian(span[58..]);
+        return span.Slice((int)(shoff + (long)s.Index * shentsize + 40), 4);
+    }
+
+    internal static string CString(ReadOnlySpan<byte> data, long offset)
+    {
+        if (offset < 0 || offset >= data.Length) return "";
+        var rest = data[(int)offset..];
+        var end = rest.IndexOf((byte)0);
+        return Encoding.UTF8.GetString(end < 0 ? rest : rest[..end]);
+    }
+}

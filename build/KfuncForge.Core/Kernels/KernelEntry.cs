@@ -1,0 +1,84 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using KfuncForge.Model;
+
+namespace KfuncForge.Kernels;
+
+/// <summary>One package a kernel entry was made from, as the index described it and the cache verified it.</summary>
+public sealed record PackageRecord(string Package, string Version, string Suite, string Sha256, long Size);
+
+/// <summary>
+/// facts.json of a kernel cache entry: everything read once from the kernel's own packages.
+/// Symbols are not stored here; they are read when facts are loaded from the headers' Module.symvers
+/// (exported symbols: what a module can link against) and, when it is real (Debian ships a stub),
+/// boot/System.map-&lt;release&gt;.
+/// </summary>
+public sealed record KernelFactsDocument
+{
+    public int Format { get; init; } = 1;
+    public required string Distro { get; init; }
+    public required string Release { get; init; }
+    public required string UpstreamVersion { get; init; }
+    public required string Flavour { get; init; }
+    public required string Suite { get; init; }
+    public required string HeadersDir { get; init; }
+    public required string ImageCompression { get; init; }
+    public required IReadOnlyList<PackageRecord> Packages { get; init; }
+    public required IReadOnlyList<string> Notes { get; init; }
+    public required string SymbolsFrom { get; init; }
+    public string? ResolveBtfidsFrom { get; init; }
+    public required int BtfTypes { get; init; }
+    public required int BtfFunctions { get; init; }
+    public required IReadOnlyList<string> NativeKfuncs { get; init; }
+    public required IReadOnlyDictionary<string, string> Config { get; init; }
+
+    public static readonly JsonSerializerOptions Json = new()
+    {
+        WriteIndented = true,
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
+        DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    };
+}
+
+/// <summary>
+/// A fetched kernel in the cache: kernels/&lt;distro&gt;/&lt;release&gt;/ with
+/// tree/ (header packages extracted at their real paths), extras/ (vmlinux beside the headers and, when
+/// the kbuild package lacks it, resolve_btfids; laid over tree/ at build time), boot/ (vmlinuz, config,
+/// System.map) and facts.json, which is written last, so a directory without it is never used.
+/// </summary>
+public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
+{
+    public string Tree => Path.Combine(Dir, "tree");
+    public string Extras => Path.Combine(Dir, "extras");
+    public string Boot => Path.Combine(Dir, "boot");
+    public string Release => Facts.Release;
+    public string Vmlinuz => Path.Combine(Boot, $"vmlinuz-{Release}");
+    public string ConfigFile => Path.Combine(Boot, $"config-{Release}");
+    public string SystemMap => Path.Combine(Boot, $"System.map-{Release}");
+    public string Vmlinux => Path.Combine(Extras, Facts.HeadersDir.TrimStart('/'), "vmlinux");
+
+    /// <summary>The host folders laid over the build environment's root, bottom first.</summary>
+    public IReadOnlyList<string> Layers => [Tree, Extras];
+
+    public const string FactsFile = "facts.json";
+
+    public static KernelEntry? TryOpen(string dir)
+    {
+        var file = Path.Combine(dir, FactsFile);
+        if (!File.Exists(file)) return null;
+        var doc = JsonSerializer.Deserialize<KernelFactsDocument>(File.ReadAllText(file), KernelFactsDocument.Json);
+        return doc is null ? null : new KernelEntry(dir, doc);
+    }
+
+    /// <summary>The model's view of this kernel, for the planner.</summary>
+    public KernelFacts ToFacts(KernelVersion? bpfLevel)
+    {
+        var symbols = new HashSet<string>(ModuleSymvers(Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers")), StringComparer.Ordinal);
+        if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
+        return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
+            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel);
+    }
+
+    private static IReadOnlySet<string> ModuleSymvers(string path) =>
+        File.ReadLines(path).Select(l => l.Split('\t')).Where(p => p.Length >= 2).Select(p => p[1]).ToHashSet(StringComparer.Ordinal);
+}
