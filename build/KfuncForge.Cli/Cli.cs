@@ -17,6 +17,8 @@ public static class Cli
         new FetchCommand(),
         new BuildCommand(),
         new BenchBuildCommand(),
+        new SignCommand(),
+        new PackageCommand(),
         new ImportCommand(),
         new DriftCommand(),
     ];
