@@ -26,8 +26,21 @@ public sealed class PackageCommand : ICommand
         var o = context.Options;
         var catalog = Catalog.Load(context.Tree);
         var distro = catalog.Distro(o.Get("distro", "debian12"));
-        var cells = Split(o.Get("cell") ?? throw Bad("--cell", "name the rendered cell folder(s): --cell=artifacts/render/<distro>/<kernel>/<module>[,...]"));
-        var modules = Split(o.Get("ko") ?? throw Bad("--ko", "name the signed module(s), one per --cell entry: --ko=<path>[,...]"));
+        List<string> cells, modules;
+        if (o.Get("cell") is null && o.Get("ko") is null)
+        {
+            // Pipeline mode: every module the Build stage made and the Sign stage signed.
+            var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
+            if (built.Count == 0)
+                throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}; run the Sign target first");
+            cells = built.Select(c => c.Directory).ToList();
+            modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();
+        }
+        else
+        {
+            cells = Split(o.Get("cell") ?? throw Bad("--cell", "name the rendered cell folder(s): --cell=artifacts/render/<distro>/<kernel>/<module>[,...]"));
+            modules = Split(o.Get("ko") ?? throw Bad("--ko", "name the signed module(s), one per --cell entry: --ko=<path>[,...]"));
+        }
         if (cells.Count != modules.Count) throw Bad("--ko", $"{modules.Count} modules for {cells.Count} cells; give one signed module per rendered cell, in the same order");
         var inputs = cells.Zip(modules, (c, m) => new PackageInput(RenderedCellFiles.Load(c), Path.GetFullPath(m))).ToList();
         var mismatched = inputs.Where(i => i.Cell.Distro != distro.Id).Select(i => new Problem(i.Cell.Directory, 0, 0, "", $"was rendered for {i.Cell.Distro}, not {distro.Id}")).ToList();

@@ -10,12 +10,14 @@ public sealed class SignCommand : ICommand
 {
     public string Name => "sign";
     public string Summary => "sign a kernel module (.ko) with the module key, or --verify-only a signed one";
-    public IReadOnlyCollection<string> Accepts => ["distro", "ko", "output", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir", "verify-only"];
+    public IReadOnlyCollection<string> Accepts => ["distro", "ko", "output", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir", "verify-only",
+        "module", "kernel", "container", "cache"];
 
     public int Run(CommandContext context)
     {
         var o = context.Options;
-        var ko = o.Get("ko") ?? throw Bad("--ko", "name the module to sign: --ko=<path to .ko>");
+        if (o.Get("ko") is null) return SignBuilt(context);
+        var ko = o.Get("ko")!;
         var distro = Catalog.Load(context.Tree).Distro(o.Get("distro", "debian12"));
         var hash = ResolveHash(context, distro.Signing.ModuleHash);
 
@@ -43,6 +45,37 @@ public sealed class SignCommand : ICommand
         var output = o.Get("output") ?? Path.Combine(context.ArtifactsDir, "sign", Path.GetFileName(ko));
         var signed = new ModuleSigner(keys.Source).SignAsync(ko, output).GetAwaiter().GetResult();
         context.Out.WriteLine($"signed {ko} → {signed.Path}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Pipeline mode (no --ko): signs every module the Build stage produced for the distro, each with the
+    /// digest its own kernel's config asks for, into &lt;out&gt;/sign/&lt;distro&gt;/&lt;release&gt;/&lt;module&gt;.ko, and verifies it.
+    /// </summary>
+    private static int SignBuilt(CommandContext context)
+    {
+        var distro = Catalog.Load(context.Tree).Distro(context.Options.Get("distro", "debian12"));
+        var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id)
+            .Where(c => context.Options.Get("module") is not { } m || c.Module == m).ToList();
+        if (built.Count == 0)
+            throw new StageException($"no built modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "build", distro.Id)}; run the Build target first");
+        var kernels = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult().Kernels.ToDictionary(k => k.Release);
+        var warned = false;
+        foreach (var cell in built)
+        {
+            if (!kernels.TryGetValue(cell.Release, out var kernel))
+                throw new StageException($"{cell.Directory}: kernel {cell.Release} is no longer a target of {distro.Id}; rebuild (Build) or remove the folder");
+            var hash = context.Options.Get("hash") is { } name
+                ? KernelHashPolicy.Parse(name)
+                : KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(kernel.ConfigFile, cell.Release), "signing.module_hash");
+            using var keys = ModuleKeySetup.Resolve(KeyRequest(context, distro.Signing), hash, ProcessRunner.Instance);
+            if (keys.Warning is not null && !warned) context.Err.WriteLine(keys.Warning);
+            warned |= keys.Warning is not null;
+            var output = cell.SignedPath(context.ArtifactsDir);
+            Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+            var signed = new ModuleSigner(keys.Source).SignAsync(cell.Module_ko, output).GetAwaiter().GetResult();
+            context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
+        }
         return ExitCodes.Ok;
     }
 
