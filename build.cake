@@ -139,15 +139,14 @@ Task("BenchSmoke")
     .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds"));
 
 Task("Sign")
-    .Description("Sign every module with the configured key and verify each signature.")
+    .Description("Sign every built module (the profile's key, else a development key outside the tree, with a warning naming the certificate to enroll), digest from each kernel's config; verified.")
     .IsDependentOn("Build")
-    .Does(() => NotImplemented("Sign", 5));
+    .Does<BuildParameters>(p => Engine(p, "sign", "distro", "module", "container", "cache", "out"));
 
 Task("Package")
-    .Description("Produce signed DEB/RPM packages per kernel and a signed repository.")
-    .IsDependentOn("SmokeTest")
+    .Description("Package every signed module as .deb/.rpm per kernel (each signature re-verified first) and publish a signed repository under artifacts/repo/<distro>/.")
     .IsDependentOn("Sign")
-    .Does(() => NotImplemented("Package", 5));
+    .Does<BuildParameters>(p => Engine(p, "package", "distro", "out"));
 
 Task("Matrix")
     .Description("Nightly compatibility matrix over every distro, kernel and module, with reports.")

@@ -19,6 +19,8 @@ public static class Cli
         new BenchBuildCommand(),
         new SmokeCommand(),
         new BenchSmokeCommand(),
+        new SignCommand(),
+        new PackageCommand(),
         new ImportCommand(),
         new DriftCommand(),
     ];

@@ -1,0 +1,117 @@
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+using KfuncForge.Packaging;
+using KfuncForge.Processes;
+using KfuncForge.Rendering;
+using KfuncForge.Signing;
+
+namespace KfuncForge.Cli.Commands;
+
+/// <summary>
+/// Packages signed modules from rendered cells into DEB or RPM packages and a signed repository.
+/// Until the build stage is wired, the modules are named explicitly: --cell=&lt;rendered cell&gt;[,...] --ko=&lt;signed .ko&gt;[,...].
+/// </summary>
+public sealed class PackageCommand : ICommand
+{
+    public string Name => "package";
+    public string Summary => "package signed modules from rendered cells (--cell, --ko) into .deb/.rpm and a signed repository";
+    public IReadOnlyCollection<string> Accepts => ["distro", "cell", "ko", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir",
+        "repo", "gnupg-home", "package-key-id", "arch", "source-date-epoch"];
+
+    public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
+
+    private static async Task<int> RunAsync(CommandContext context)
+    {
+        var o = context.Options;
+        var catalog = Catalog.Load(context.Tree);
+        var distro = catalog.Distro(o.Get("distro", "debian12"));
+        List<string> cells, modules;
+        if (o.Get("cell") is null && o.Get("ko") is null)
+        {
+            // Pipeline mode: every module the Build stage made and the Sign stage signed.
+            var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
+            if (built.Count == 0)
+                throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}; run the Sign target first");
+            cells = built.Select(c => c.Directory).ToList();
+            modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();
+        }
+        else
+        {
+            cells = Split(o.Get("cell") ?? throw Bad("--cell", "name the rendered cell folder(s): --cell=artifacts/render/<distro>/<kernel>/<module>[,...]"));
+            modules = Split(o.Get("ko") ?? throw Bad("--ko", "name the signed module(s), one per --cell entry: --ko=<path>[,...]"));
+        }
+        if (cells.Count != modules.Count) throw Bad("--ko", $"{modules.Count} modules for {cells.Count} cells; give one signed module per rendered cell, in the same order");
+        var inputs = cells.Zip(modules, (c, m) => new PackageInput(RenderedCellFiles.Load(c), Path.GetFullPath(m))).ToList();
+        var mismatched = inputs.Where(i => i.Cell.Distro != distro.Id).Select(i => new Problem(i.Cell.Directory, 0, 0, "", $"was rendered for {i.Cell.Distro}, not {distro.Id}")).ToList();
+        if (mismatched.Count > 0) throw new InputException(mismatched);
+
+        var hash = SignCommand.ResolveHash(context, distro.Signing.ModuleHash);
+        var request = SignCommand.KeyRequest(context, distro.Signing);
+        var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
+        if (!File.Exists(certPath))
+            throw Bad(certPath, "no module signing certificate is configured and no development key exists yet; sign the modules first (kfuncforge sign), or give --cert");
+        using var certificate = SigningKey.LoadCertificate(certPath);
+
+        var runner = ProcessRunner.Instance;
+        var keyring = new GpgKeyring(runner, o.Get("gnupg-home") ?? GpgKeyring.DefaultDevelopmentHome());
+        GpgKey packageKey;
+        string? warning = null;
+        if ((o.Get("package-key-id") ?? distro.Signing.PackageKeyId) is { } keyId)
+            packageKey = await keyring.FindAsync(keyId).ConfigureAwait(false);
+        else
+        {
+            (packageKey, _) = await keyring.EnsureDevelopmentKeyAsync().ConfigureAwait(false);
+            warning = "development";
+        }
+
+        var sourceDate = o.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
+        var provenance = new ProvenanceInputs(
+            SourceRevision.From(Provenance.ProjectProvenance.Read(context.Tree.Root)),
+            [],
+            Definitions(context.Tree, distro, inputs),
+            Files(context.Tree.Templates, "templates"),
+            await Packager.ToolVersionsAsync(runner, distro.Family).ConfigureAwait(false),
+            new Dictionary<string, string>());
+        var repo = o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, distro.Family == PackageFamily.Deb ? "apt" : "yum");
+        var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, keyring, packageKey, provenance, distro.Id);
+
+        PackagingResult result;
+        try
+        {
+            result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
+        }
+        finally
+        {
+            // The development keyring is the engine's own: leave no gpg-agent running behind a one-shot run.
+            if (warning is not null) await keyring.StopAgentAsync().ConfigureAwait(false);
+        }
+        foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
+        foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
+        var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;
+        context.Out.WriteLine($"published {result.Repository} (signed by {packageKey.Fingerprint}; public key: {Path.Combine(result.Repository, publicKey)})");
+        if (warning is not null) context.Err.WriteLine(keyring.DevelopmentWarning(packageKey, Path.Combine(result.Repository, publicKey)));
+        return ExitCodes.Ok;
+    }
+
+    private static List<ArtifactDigest> Definitions(SourceTree tree, DistroProfile distro, IEnumerable<PackageInput> inputs)
+    {
+        var list = new List<ArtifactDigest>();
+        var profile = Path.Combine(tree.Distros, distro.Id + ".yaml");
+        if (File.Exists(profile)) list.Add(ArtifactDigest.OfFile(tree.Display(profile), profile));
+        var packaging = Path.Combine(tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml");
+        if (File.Exists(packaging)) list.Add(ArtifactDigest.OfFile(tree.Display(packaging), packaging));
+        foreach (var module in inputs.Select(i => i.Cell.Module).Distinct(StringComparer.Ordinal))
+            list.AddRange(Files(Path.Combine(tree.Modules, module), tree.Display(Path.Combine(tree.Modules, module))));
+        return list;
+    }
+
+    private static List<ArtifactDigest> Files(string dir, string prefix) =>
+        !Directory.Exists(dir) ? []
+        : Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
+            .Select(f => ArtifactDigest.OfFile(prefix + "/" + Path.GetRelativePath(dir, f).Replace('\\', '/'), f)).ToList();
+
+    private static List<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+
+    private static InputException Bad(string where, string message) => new(new Problem(where, 0, 0, "", message));
+}

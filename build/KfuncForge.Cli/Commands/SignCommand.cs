@@ -1,0 +1,108 @@
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Processes;
+using KfuncForge.Signing;
+
+namespace KfuncForge.Cli.Commands;
+
+/// <summary>Signs a kernel module as scripts/sign-file does (or, with --verify-only, checks a signed one).</summary>
+public sealed class SignCommand : ICommand
+{
+    public string Name => "sign";
+    public string Summary => "sign a kernel module (.ko) with the module key, or --verify-only a signed one";
+    public IReadOnlyCollection<string> Accepts => ["distro", "ko", "output", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir", "verify-only",
+        "module", "kernel", "container", "cache"];
+
+    public int Run(CommandContext context)
+    {
+        var o = context.Options;
+        if (o.Get("ko") is null) return SignBuilt(context);
+        var ko = o.Get("ko")!;
+        var distro = Catalog.Load(context.Tree).Distro(o.Get("distro", "debian12"));
+        var hash = ResolveHash(context, distro.Signing.ModuleHash);
+
+        if (o.Flag("verify-only"))
+        {
+            var request = KeyRequest(context, distro.Signing);
+            var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
+            using var cert = SigningKey.LoadCertificate(certPath);
+            try
+            {
+                var v = ModuleSignatureVerifier.Verify(File.ReadAllBytes(ko), cert, hash);
+                context.Out.WriteLine($"ok     {ko}: signed with {v.Hash.Name} ({v.KeyKind}) by '{v.Signer}', {v.SignatureLength}-byte signature over {v.ContentLength} bytes");
+                return ExitCodes.Ok;
+            }
+            catch (ModuleSignatureException e)
+            {
+                context.Err.WriteLine($"error: {ko}: {e.Message}");
+                return ExitCodes.Failed;
+            }
+        }
+
+        if (hash is null) throw Bad("--hash", "name the digest (--hash=sha256) or give the target kernel's config (--kernel-config=/boot/config-<release>)");
+        using var keys = ModuleKeySetup.Resolve(KeyRequest(context, distro.Signing), hash, ProcessRunner.Instance);
+        if (keys.Warning is not null) context.Err.WriteLine(keys.Warning);
+        var output = o.Get("output") ?? Path.Combine(context.ArtifactsDir, "sign", Path.GetFileName(ko));
+        var signed = new ModuleSigner(keys.Source).SignAsync(ko, output).GetAwaiter().GetResult();
+        context.Out.WriteLine($"signed {ko} → {signed.Path}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256}");
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>
+    /// Pipeline mode (no --ko): signs every module the Build stage produced for the distro, each with the
+    /// digest its own kernel's config asks for, into &lt;out&gt;/sign/&lt;distro&gt;/&lt;release&gt;/&lt;module&gt;.ko, and verifies it.
+    /// </summary>
+    private static int SignBuilt(CommandContext context)
+    {
+        var distro = Catalog.Load(context.Tree).Distro(context.Options.Get("distro", "debian12"));
+        var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id)
+            .Where(c => context.Options.Get("module") is not { } m || c.Module == m).ToList();
+        if (built.Count == 0)
+            throw new StageException($"no built modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "build", distro.Id)}; run the Build target first");
+        var kernels = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult().Kernels.ToDictionary(k => k.Release);
+        var warned = false;
+        foreach (var cell in built)
+        {
+            if (!kernels.TryGetValue(cell.Release, out var kernel))
+                throw new StageException($"{cell.Directory}: kernel {cell.Release} is no longer a target of {distro.Id}; rebuild (Build) or remove the folder");
+            var hash = context.Options.Get("hash") is { } name
+                ? KernelHashPolicy.Parse(name)
+                : KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(kernel.ConfigFile, cell.Release), "signing.module_hash");
+            using var keys = ModuleKeySetup.Resolve(KeyRequest(context, distro.Signing), hash, ProcessRunner.Instance);
+            if (keys.Warning is not null && !warned) context.Err.WriteLine(keys.Warning);
+            warned |= keys.Warning is not null;
+            var output = cell.SignedPath(context.ArtifactsDir);
+            Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+            var signed = new ModuleSigner(keys.Source).SignAsync(cell.Module_ko, output).GetAwaiter().GetResult();
+            context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
+        }
+        return ExitCodes.Ok;
+    }
+
+    /// <summary>The digest: --hash, else the kernel config's CONFIG_MODULE_SIG_HASH (checked against what that kernel accepts), else the profile's fixed choice.</summary>
+    internal static ModuleHash? ResolveHash(CommandContext context, string profileHash)
+    {
+        var o = context.Options;
+        if (o.Get("kernel-config") is { } configPath)
+        {
+            var kernel = KernelConfigFile.Read(configPath, o.Get("kernel-release"));
+            return KernelHashPolicy.Resolve(o.Get("hash") ?? profileHash, kernel, o.Get("hash") is null ? "signing.module_hash" : "--hash");
+        }
+        if (o.Get("hash") is { } name) return KernelHashPolicy.Parse(name);
+        return profileHash == KernelHashPolicy.FromKernelConfig ? null : KernelHashPolicy.Parse(profileHash, "signing.module_hash");
+    }
+
+    /// <summary>Key sources in order: the command line, then the profile (paths relative to the source tree), then the development key.</summary>
+    internal static ModuleKeyRequest KeyRequest(CommandContext context, Model.SigningSettings profile)
+    {
+        var o = context.Options;
+        string? Rooted(string? p) => p is null || Pkcs11Signer.IsUri(p) ? p : Path.GetFullPath(Path.Combine(context.Tree.Root, p));
+        var fromCommandLine = o.Get("key") is not null || o.Get("cert") is not null || o.Get("signer-command") is not null;
+        var key = fromCommandLine ? o.Get("key") : Rooted(profile.ModuleKey);
+        var cert = fromCommandLine ? o.Get("cert") : Rooted(profile.ModuleCertificate);
+        var signer = o.Get("signer-command") is { } json ? ModuleKeySetup.ParseCommand(json, "--signer-command") : null;
+        return new ModuleKeyRequest(key, cert, signer, o.Get("keys-dir") ?? DevelopmentKey.DefaultDirectory(), context.Tree.Root);
+    }
+
+    private static InputException Bad(string where, string message) => new(new Problem(where, 0, 0, "", message));
+}

@@ -1,0 +1,206 @@
+using System.Globalization;
+using System.Reflection;
+using System.Security.Cryptography.X509Certificates;
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+using KfuncForge.Processes;
+using KfuncForge.Signing;
+
+namespace KfuncForge.Packaging;
+
+/// <summary>One package to make: a rendered cell and the signed module the build produced for it.</summary>
+public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule);
+
+/// <summary>Everything a Package run needs besides its inputs. Keys are referred to, never held as bytes.</summary>
+public sealed record PackagingSettings(
+    string RepositoryPath,
+    PackageFamily Family,
+    string Architecture,
+    DateTimeOffset SourceDate,
+    X509Certificate2 ModuleCertificate,
+    ModuleHash? ModuleHash,
+    GpgKeyring Keyring,
+    GpgKey PackageKey,
+    ProvenanceInputs Provenance,
+    string Distro);
+
+/// <summary>What a Package run published.</summary>
+public sealed record PackagingResult(string Repository, string Generation, IReadOnlyList<BuiltPackage> Packages, IReadOnlyList<PackagedModule> Modules);
+
+/// <summary>
+/// The Package stage: verify every module against the configured certificate (fail closed, before
+/// anything is written), make one package per (module, kernel) from its rendered files with an SBOM
+/// and a provenance statement inside (and beside it), check the modules inside each finished package
+/// again, write and sign the repository, and publish it atomically.
+/// </summary>
+public sealed class Packager(IProcessRunner runner)
+{
+    public async Task<PackagingResult> RunAsync(IReadOnlyList<PackageInput> inputs, PackagingSettings settings, CancellationToken cancellation = default)
+    {
+        if (inputs.Count == 0) throw new InputException(new Problem("package", 0, 0, "", "nothing to package"));
+        Precheck(inputs, settings);
+
+        var packages = new List<BuiltPackage>();
+        var modules = new List<PackagedModule>();
+        var generation = await AtomicPublisher.PublishAsync(settings.RepositoryPath, async root =>
+        {
+            var work = Path.Combine(root, ".work");
+            foreach (var input in inputs.OrderBy(i => i.Cell.Kernel, StringComparer.Ordinal).ThenBy(i => i.Cell.Module, StringComparer.Ordinal))
+            {
+                var built = await BuildOneAsync(input, settings, work, cancellation).ConfigureAwait(false);
+                modules.AddRange(await new PayloadInspector(runner).VerifyModulesAsync(built.Path, settings.ModuleCertificate, settings.ModuleHash, cancellation).ConfigureAwait(false));
+                packages.Add(built);
+            }
+            if (settings.Family == PackageFamily.Deb)
+            {
+                var apt = new AptRepositorySettings(settings.Distro, "main", settings.Architecture, "KfuncForge", "KfuncForge",
+                    $"KfuncForge kfunc modules for {settings.Distro}");
+                await new AptRepository(runner).WriteAsync(root, packages, apt, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
+            }
+            else
+                await new YumRepository(runner).WriteAsync(root, packages, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
+            Directory.Delete(work, recursive: true);
+            StagedTree.Normalise(root, settings.SourceDate);
+        }).ConfigureAwait(false);
+        return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), generation, packages, modules);
+    }
+
+    /// <summary>Every problem with the inputs, found before anything is built: all reported together.</summary>
+    private static void Precheck(IReadOnlyList<PackageInput> inputs, PackagingSettings settings)
+    {
+        var problems = new List<Problem>();
+        var failures = new List<string>();
+        foreach (var input in inputs)
+        {
+            if (input.Cell.Family != settings.Family)
+                problems.Add(new Problem(input.Cell.Directory, 0, 0, "", $"is rendered for {input.Cell.Family.ToString().ToLowerInvariant()} packages, but this run makes {settings.Family.ToString().ToLowerInvariant()} packages"));
+            else
+                try
+                {
+                    if (settings.Family == PackageFamily.Deb) DebPackageBuilder.Plan(input.Cell, settings.Architecture);
+                    else RpmPackageBuilder.CheckSpec(input.Cell);
+                }
+                catch (InputException e)
+                {
+                    problems.AddRange(e.Problems);
+                }
+            if (!File.Exists(input.SignedModule))
+            {
+                problems.Add(new Problem(input.SignedModule, 0, 0, "", "the module to package does not exist"));
+                continue;
+            }
+            try
+            {
+                ModuleSignatureVerifier.Verify(File.ReadAllBytes(input.SignedModule), settings.ModuleCertificate, settings.ModuleHash);
+            }
+            catch (ModuleSignatureException e)
+            {
+                failures.Add($"{input.SignedModule}: {e.Message}");
+            }
+        }
+        if (problems.Count > 0) throw new InputException(problems);
+        if (failures.Count > 0)
+            throw new StageException($"refusing to package: {failures.Count} module(s) not signed by '{settings.ModuleCertificate.Subject}' ({string.Join("; ", failures)}); nothing was published");
+    }
+
+    private async Task<BuiltPackage> BuildOneAsync(PackageInput input, PackagingSettings settings, string work, CancellationToken cancellation)
+    {
+        var cell = input.Cell;
+        // Packages derive from the rendered files: the commit that rendered them is the one to record.
+        settings = settings with { Provenance = settings.Provenance with { Source = cell.RenderedFrom ?? settings.Provenance.Source } };
+        var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
+        var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
+        var outDir = Path.Combine(work, "out");
+
+        if (settings.Family == PackageFamily.Deb)
+        {
+            var plan = DebPackageBuilder.Plan(cell, settings.Architecture);
+            var docDir = $"/usr/share/doc/{plan.Name}/kfuncforge";
+            var purl = $"pkg:deb/kfuncforge/{plan.Name}@{Uri.EscapeDataString(plan.Version)}?arch={plan.Architecture}&distro={settings.Distro}";
+            var builder = new DebPackageBuilder(runner);
+            // First pass: the payload without the supply-chain files, to learn the digests they describe.
+            var payload = await PayloadOfAsync(plan, cell, input.SignedModule, cancellation).ConfigureAwait(false);
+            var description = new PackageDescription(plan.Name, plan.Version, plan.Architecture, "deb", settings.Distro, cell.Kernel, cell.Module, purl,
+                payload, rendered, verified.Hash.Name, verified.Signer);
+            var extras = new List<ExtraFile>
+            {
+                new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
+                new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
+            };
+            var built = await builder.BuildAsync(cell, input.SignedModule, settings.Architecture, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
+            return built;
+        }
+        else
+        {
+            var arch = PackageNames.RpmArchitecture(settings.Architecture);
+            var builder = new RpmPackageBuilder(runner);
+            var carries = RpmPackageBuilder.InstallsSupplyChainFiles(cell);
+            var docDir = $"/usr/share/doc/{cell.Module}/kfuncforge";
+            // When the spec installs the SBOM and provenance, a first build with empty stand-ins gives the payload they describe.
+            IReadOnlyList<ExtraFile> standIns = carries
+                ? [new($"{docDir}/{SupplyChain.SbomFileName}", "{}\n"u8.ToArray()), new($"{docDir}/{SupplyChain.ProvenanceFileName}", "{}\n"u8.ToArray())]
+                : [];
+            var built = await builder.BuildAsync(cell, input.SignedModule, arch, standIns, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            var payload = built.Payload.Where(p => !p.Name.EndsWith("/" + SupplyChain.SbomFileName, StringComparison.Ordinal)
+                && !p.Name.EndsWith("/" + SupplyChain.ProvenanceFileName, StringComparison.Ordinal)).ToList();
+            var purl = $"pkg:rpm/kfuncforge/{built.Name}@{Uri.EscapeDataString(built.Version)}?arch={arch}&distro={settings.Distro}";
+            var description = new PackageDescription(built.Name, built.Version, arch, "rpm", settings.Distro, cell.Kernel, cell.Module, purl,
+                payload, rendered, verified.Hash.Name, verified.Signer);
+            if (carries)
+            {
+                var extras = new List<ExtraFile>
+                {
+                    new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
+                    new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
+                };
+                built = await builder.BuildAsync(cell, input.SignedModule, arch, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            }
+            built = await builder.SignAsync(built, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
+            await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
+            return built;
+        }
+    }
+
+    /// <summary>The files the Debian packaging installs, with their digests (what the in-package SBOM lists).</summary>
+    private static async Task<IReadOnlyList<ArtifactDigest>> PayloadOfAsync(DebPackagePlan plan, RenderedCellFiles cell, string module, CancellationToken cancellation)
+    {
+        var list = new List<ArtifactDigest>();
+        foreach (var (src, target, _) in plan.Files)
+        {
+            var from = src == cell.Module + ".ko" ? module : cell.Path(src);
+            if (!File.Exists(from)) throw new InputException(new Problem(from, 0, 0, "", "is installed by the Debian packaging but does not exist"));
+            list.Add(ArtifactDigest.OfBytes(target, await File.ReadAllBytesAsync(from, cancellation).ConfigureAwait(false)));
+        }
+        return list;
+    }
+
+    /// <summary>Beside each package: its SBOM and a provenance statement whose subject is the package file itself.</summary>
+    private static async Task WriteSidecarsAsync(BuiltPackage built, PackageDescription description, PackagingSettings settings, CancellationToken cancellation)
+    {
+        var subject = new ArtifactDigest(built.FileName, built.Sha256);
+        await File.WriteAllBytesAsync(built.Path + ".intoto.json", SupplyChain.Provenance([subject], description with { Payload = built.Payload }, settings.Provenance, settings.SourceDate), cancellation).ConfigureAwait(false);
+        await File.WriteAllBytesAsync(built.Path + ".cdx.json", SupplyChain.Sbom(description with { Payload = built.Payload }, settings.Provenance, settings.SourceDate), cancellation).ConfigureAwait(false);
+    }
+
+    /// <summary>Versions of the packaging tools and the engine, for the provenance statement.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> ToolVersionsAsync(IProcessRunner runner, PackageFamily family, CancellationToken cancellation = default)
+    {
+        var versions = new SortedDictionary<string, string>(StringComparer.Ordinal)
+        {
+            ["kfuncforge"] = typeof(Packager).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion.Split('+')[0] ?? "0",
+            ["dotnet"] = Environment.Version.ToString(),
+        };
+        (string Name, string File, string[] Args)[] tools = family == PackageFamily.Deb
+            ? [("dpkg-deb", "dpkg-deb", ["--version"]), ("gpg", "gpg", ["--version"])]
+            : [("rpmbuild", "rpmbuild", ["--version"]), ("rpmsign", "rpm", ["--version"]), ("createrepo_c", "createrepo_c", ["--version"]), ("gpg", "gpg", ["--version"])];
+        foreach (var (name, file, args) in tools)
+        {
+            var r = await runner.RunAsync(new ProcessSpec(file, args) { Timeout = TimeSpan.FromSeconds(30), Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" } }, cancellation).ConfigureAwait(false);
+            versions[name] = r.Succeeded ? r.Stdout.Split('\n')[0].Trim() : "unavailable";
+        }
+        return versions;
+    }
+
+    public static string Epoch(DateTimeOffset date) => date.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
+}

@@ -1,0 +1,79 @@
+using System.Security.Cryptography;
+using System.Text.Json;
+using KfuncForge.Diagnostics;
+using KfuncForge.Model;
+
+namespace KfuncForge.Packaging;
+
+/// <summary>
+/// One rendered cell (artifacts/render/&lt;distro&gt;/&lt;kernel&gt;/&lt;module&gt;/) as the packager reads it:
+/// its manifest (kfuncforge-render.json) and the packaging files the templates produced. Files are
+/// checked against the manifest's hashes, so a package is only ever made from what was rendered.
+/// </summary>
+public sealed record RenderedCellFiles(string Directory, string Distro, string Kernel, string Module, string ModuleVersion, PackageFamily Family, IReadOnlyDictionary<string, string> Files)
+{
+    /// <summary>The project's commit and dirty state when the cell was rendered (kfuncforge-provenance.json), when recorded.</summary>
+    public SourceRevision? RenderedFrom { get; init; }
+
+    public const string ManifestName = "kfuncforge-render.json";
+
+    public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
+
+    public static RenderedCellFiles Load(string directory)
+    {
+        var dir = System.IO.Path.GetFullPath(directory);
+        var manifest = System.IO.Path.Combine(dir, ManifestName);
+        if (!File.Exists(manifest))
+            throw new InputException(new Problem(dir, 0, 0, "", $"is not a rendered cell (no {ManifestName}); run the Render stage first"));
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(File.ReadAllBytes(manifest)).RootElement;
+        }
+        catch (JsonException e)
+        {
+            throw new InputException(new Problem(manifest, 0, 0, "", $"is not valid JSON: {e.Message}"));
+        }
+        string Text(string key) => root.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()!
+            : throw new InputException(new Problem(manifest, 0, 0, key, "is missing"));
+        var files = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        if (root.TryGetProperty("files", out var fileList))
+            foreach (var f in fileList.EnumerateObject()) files[f.Name] = f.Value.GetString() ?? "";
+
+        var problems = new List<Problem>();
+        foreach (var (relative, expected) in files)
+        {
+            var full = System.IO.Path.Combine(dir, relative);
+            if (!File.Exists(full)) problems.Add(new Problem(full, 0, 0, "", "is listed in the render manifest but missing; render again"));
+            else if (Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(full))) != expected)
+                problems.Add(new Problem(full, 0, 0, "", "was changed after rendering; packages are made only from rendered files (render again, or change the template)"));
+        }
+        if (problems.Count > 0) throw new InputException(problems);
+
+        var family = File.Exists(System.IO.Path.Combine(dir, "debian", "control")) ? PackageFamily.Deb
+            : System.IO.Directory.Exists(System.IO.Path.Combine(dir, "rpm")) ? PackageFamily.Rpm
+            : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control nor rpm/*.spec; nothing to package"));
+        return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files)
+        {
+            RenderedFrom = ReadProvenance(System.IO.Path.Combine(dir, Rendering.Renderer.ProvenanceFile)),
+        };
+    }
+
+    private static SourceRevision? ReadProvenance(string path)
+    {
+        if (!File.Exists(path)) return null;
+        try
+        {
+            var p = JsonDocument.Parse(File.ReadAllBytes(path)).RootElement;
+            string? Str(string key) => p.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString() : null;
+            bool? dirty = p.TryGetProperty("dirty", out var d) && d.ValueKind is JsonValueKind.True or JsonValueKind.False ? d.GetBoolean() : null;
+            var paths = p.TryGetProperty("dirty_paths", out var list) && list.ValueKind == JsonValueKind.Array
+                ? list.EnumerateArray().Select(x => x.GetString() ?? "").ToList() : [];
+            return new SourceRevision(Str("commit"), dirty, paths, Str("reason"));
+        }
+        catch (JsonException e)
+        {
+            throw new InputException(new Problem(path, 0, 0, "", $"is not valid JSON: {e.Message}; render again"));
+        }
+    }
+}
