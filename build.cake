@@ -145,6 +145,7 @@ Task("Sign")
 
 Task("Package")
     .Description("Package every signed module as .deb/.rpm per kernel (each signature re-verified first) and publish a signed repository under artifacts/repo/<distro>/.")
+    .IsDependentOn("SmokeTest")
     .IsDependentOn("Sign")
     .Does<BuildParameters>(p => Engine(p, "package", "distro", "out"));
 
