@@ -1,4 +1,3 @@
-using System.Collections;
 using System.Globalization;
 using System.Reflection;
 using KfuncForge.Diagnostics;
@@ -150,7 +149,4 @@ public sealed class SchemaWalker
 
     private void Error(YamlNode at, string path, string message) =>
         _problems.Add(new Problem(_file, (int)at.Start.Line, (int)at.Start.Column, path, message));
-
-    /// <summary>Whether the value at a key path is present (for "one of" checks in validation).</summary>
-    public static bool IsList(object? value) => value is IList;
 }

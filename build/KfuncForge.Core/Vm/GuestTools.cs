@@ -63,47 +63,22 @@ public sealed class GuestTools(ContentCache cache, IProcessRunner runner)
         "/usr/lib/x86_64-linux-gnu/libz.a",
     ];
 
-    /// <summary>An ELF vmlinux (with the kernel's .BTF) decompressed from a bzImage (xz, zstd or gzip payload).</summary>
+    /// <summary>An ELF vmlinux (with the kernel's .BTF) decompressed from a bzImage, by the same extractor the build stage uses.</summary>
     public async Task<string> VmlinuxAsync(string image, CancellationToken cancellation = default)
     {
         var key = Hashing.File(image);
         var dir = await Cache.GetOrCreateAsync("vmlinux", key, async temp =>
         {
-            var bytes = await File.ReadAllBytesAsync(image, cancellation).ConfigureAwait(false);
-            var output = Path.Combine(temp, "vmlinux");
-            var tried = new List<string>();
-            foreach (var (name, magic, argv) in Payloads)
+            try
             {
-                for (var offset = bytes.AsSpan().IndexOf(magic); offset >= 0;)
-                {
-                    var spec = new ProcessSpec(argv[0], argv[1..]) { StdinFile = image, StdinOffset = offset, StdoutFile = output, Timeout = ToolTimeout };
-                    var result = await runner.RunAsync(spec, cancellation).ConfigureAwait(false);
-                    // Decompressors complain about the bytes after the payload; what counts is an ELF came out.
-                    if (IsElf(output)) return;
-                    tried.Add($"{name} at {offset}: {CommandLine.Tail(result.Stderr, 2)}");
-                    var next = bytes.AsSpan(offset + 1).IndexOf(magic);
-                    offset = next < 0 ? -1 : offset + 1 + next;
-                    if (tried.Count > 8) break;
-                }
+                await new Kernels.VmlinuxExtractor(runner).ExtractAsync(image, Path.Combine(temp, "vmlinux"), cancellation).ConfigureAwait(false);
             }
-            throw new InvalidDataException($"no compressed ELF vmlinux found in {image} (tried: {(tried.Count == 0 ? "no xz, zstd or gzip payload" : string.Join("; ", tried))})");
+            catch (Diagnostics.StageException e)
+            {
+                throw new InvalidDataException(e.Message);
+            }
         }).ConfigureAwait(false);
         return Path.Combine(dir, "vmlinux");
-    }
-
-    private static readonly (string Name, byte[] Magic, string[] Argv)[] Payloads =
-    [
-        ("zstd", [0x28, 0xB5, 0x2F, 0xFD], ["zstd", "-dcq"]),
-        ("xz", [0xFD, 0x37, 0x7A, 0x58, 0x5A, 0x00], ["xz", "-dcq", "--single-stream"]),
-        ("gzip", [0x1F, 0x8B, 0x08], ["gzip", "-dcq"]),
-    ];
-
-    private static bool IsElf(string path)
-    {
-        if (!File.Exists(path) || new FileInfo(path).Length < 1 << 20) return false;
-        Span<byte> head = stackalloc byte[4];
-        using var f = File.OpenRead(path);
-        return f.Read(head) == 4 && head.SequenceEqual("\u007fELF"u8);
     }
 
     /// <summary>A folder holding vmlinux.h generated from the kernel's BTF (bpftool btf dump ... format c).</summary>
