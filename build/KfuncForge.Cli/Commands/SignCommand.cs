@@ -60,24 +60,32 @@ public sealed class SignCommand : ICommand
         if (built.Count == 0)
             throw new StageException($"no built modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "build", distro.Id)}; run the Build target first");
         var kernels = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult().Kernels.ToDictionary(k => k.Release);
-        var warned = false;
-        foreach (var cell in built)
+        var stale = built.Where(c => !kernels.ContainsKey(c.Release))
+            .Select(c => new Problem(c.Directory, 0, 0, "", $"kernel {c.Release} is no longer a target of {distro.Id}; rebuild (Build) or remove the folder")).ToList();
+        if (stale.Count > 0) throw new InputException(stale);
+
+        // One digest per kernel (its own config decides), one key setup per digest.
+        var hashes = built.Select(c => c.Release).Distinct().ToDictionary(r => r, r => HashFor(context, distro, kernels[r]));
+        foreach (var byHash in built.GroupBy(c => hashes[c.Release].Name))
         {
-            if (!kernels.TryGetValue(cell.Release, out var kernel))
-                throw new StageException($"{cell.Directory}: kernel {cell.Release} is no longer a target of {distro.Id}; rebuild (Build) or remove the folder");
-            var hash = context.Options.Get("hash") is { } name
-                ? KernelHashPolicy.Parse(name)
-                : KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(kernel.ConfigFile, cell.Release), "signing.module_hash");
+            var hash = hashes[byHash.First().Release];
             using var keys = ModuleKeySetup.Resolve(KeyRequest(context, distro.Signing), hash, ProcessRunner.Instance);
-            if (keys.Warning is not null && !warned) context.Err.WriteLine(keys.Warning);
-            warned |= keys.Warning is not null;
-            var output = cell.SignedPath(context.ArtifactsDir);
-            Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-            var signed = new ModuleSigner(keys.Source).SignAsync(cell.Module_ko, output).GetAwaiter().GetResult();
-            context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
+            if (keys.Warning is not null) context.Err.WriteLine(keys.Warning);
+            foreach (var cell in byHash)
+            {
+                var output = cell.SignedPath(context.ArtifactsDir);
+                Directory.CreateDirectory(Path.GetDirectoryName(output)!);
+                var signed = new ModuleSigner(keys.Source).SignAsync(cell.ModuleFile, output).GetAwaiter().GetResult();
+                context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
+            }
         }
         return ExitCodes.Ok;
     }
+
+    private static ModuleHash HashFor(CommandContext context, Model.DistroProfile distro, Kernels.KernelEntry kernel) =>
+        context.Options.Get("hash") is { } name
+            ? KernelHashPolicy.Parse(name)
+            : KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(kernel.ConfigFile, kernel.Release), "signing.module_hash");
 
     /// <summary>The digest: --hash, else the kernel config's CONFIG_MODULE_SIG_HASH (checked against what that kernel accepts), else the profile's fixed choice.</summary>
     internal static ModuleHash? ResolveHash(CommandContext context, string profileHash)

@@ -3,7 +3,7 @@ namespace KfuncForge.Compilation;
 /// <summary>A module the Build stage produced: its cell folder (rendered files + build outputs) and the .ko in it.</summary>
 public sealed record BuiltCell(string Distro, string Release, string Module, string Directory)
 {
-    public string Module_ko => Path.Combine(Directory, Module + ".ko");
+    public string ModuleFile => Path.Combine(Directory, Module + ".ko");
 
     /// <summary>Where the Sign stage writes this module's signed copy.</summary>
     public string SignedPath(string artifactsDir) => Path.Combine(artifactsDir, "sign", Distro, Release, Module + ".ko");
@@ -16,7 +16,7 @@ public sealed record BuiltCell(string Distro, string Release, string Module, str
         return System.IO.Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .SelectMany(kernel => System.IO.Directory.GetDirectories(kernel).Order(StringComparer.Ordinal)
                 .Select(cell => new BuiltCell(distro, Path.GetFileName(kernel), Path.GetFileName(cell), cell)))
-            .Where(c => File.Exists(c.Module_ko) && File.Exists(Path.Combine(c.Directory, "kfuncforge-render.json")))
+            .Where(c => File.Exists(c.ModuleFile) && File.Exists(Path.Combine(c.Directory, "kfuncforge-render.json")))
             .ToList();
     }
 }
