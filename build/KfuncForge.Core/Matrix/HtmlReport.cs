@@ -40,7 +40,7 @@ public static class HtmlReport
         sb.Append($"<title>KfuncForge matrix {E(doc.Run.Id)}</title>\n<style>\n");
         sb.Append("body{font-family:sans-serif;margin:16px;color:#222;background:#fff}h1{font-size:20px;margin:0 0 6px}h2{font-size:16px;margin:18px 0 6px}");
         sb.Append("table.grid{border-collapse:collapse}table.grid th,table.grid td{border:1px solid #fff;padding:0}table.grid th{font-size:11px;font-weight:normal;background:#eee;padding:2px 4px}");
-        sb.Append("table.grid th.k{writing-mode:vertical-rl;transform:rotate(180deg);height:120px;vertical-align:bottom;text-align:left}table.grid th.row{text-align:left;white-space:nowrap}");
+        sb.Append("table.grid th.k{writing-mode:vertical-rl;transform:rotate(180deg);vertical-align:bottom;text-align:left;white-space:nowrap}table.grid th.row{text-align:left;white-space:nowrap}");
         sb.Append("table.grid td a{display:block;width:26px;height:26px}table.grid th.mod{background:#ddd;font-weight:bold}");
         foreach (var (name, colour) in Colours) sb.Append(Inv, $".{name}{{background:{colour}}}");
         sb.Append(".legend span{display:inline-block;padding:2px 8px;margin-right:6px;color:#fff;font-size:12px}.legend span.not_tested{color:#222}");
