@@ -110,19 +110,30 @@ public sealed class CellStore
         return staging;
     }
 
-    /// <summary>Writes the record last and renames the staging folder to the key. When another run committed the same key first, its folder is kept.</summary>
+    /// <summary>
+    /// Writes the record last and renames the staging folder to the key. A transient failure of an
+    /// earlier run under the same key is replaced; a result another run committed first is kept.
+    /// </summary>
     public string Commit(string staging, CellRecord record)
     {
         File.WriteAllText(Path.Combine(staging, RecordFile), MatrixJson.Serialize(record));
         var target = Folder(record.Key);
+        var old = Path.Combine(target, RecordFile);
+        string? replaced = null;
+        if (File.Exists(old) && MatrixJson.Deserialize<CellRecord>(File.ReadAllText(old)).Transient == true)
+        {
+            replaced = Path.Combine(Root, $".tmp-replaced-{record.Key[..16]}-{Guid.NewGuid().ToString("N")[..8]}");
+            Directory.Move(target, replaced);
+        }
         try
         {
             Directory.Move(staging, target);
         }
-        catch (IOException) when (Directory.Exists(Path.Combine(target, RecordFile)))
+        catch (IOException) when (File.Exists(Path.Combine(target, RecordFile)))
         {
             Directory.Delete(staging, recursive: true);
         }
+        if (replaced is not null) Directory.Delete(replaced, recursive: true);
         return target;
     }
 

@@ -60,13 +60,15 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
         var work = new CellWork(_store.Begin(cell.Key));
         var clock = Stopwatch.StartNew();
         var current = MatrixStage.Plan;
+        var transient = false;
         try
         {
             await CellAsync(cell, work, s => current = s, cancellation).ConfigureAwait(false);
         }
         catch (Exception e) when (e is not OperationCanceledException)
         {
-            // Anything a stage throws fails that stage of this cell only.
+            // Anything a stage throws fails that stage of this cell only, and the next run tries it again.
+            transient = true;
             work.FailedStage ??= Name(current);
             work.Reason ??= OneLine(e.Message);
             work.Stages = Set(work.Stages, current, new StageOutcome { Status = StageStatus.Fail, Reason = OneLine(e.Message) });
@@ -88,6 +90,7 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
             Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
             RecordedAt = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             RunId = _runId,
+            Transient = transient ? true : null,
             Inputs = new SortedDictionary<string, string>(cell.Inputs.ToDictionary(), StringComparer.Ordinal),
         };
         _store.Commit(work.Staging, record);

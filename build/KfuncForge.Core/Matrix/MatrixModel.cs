@@ -127,6 +127,12 @@ public sealed record CellRecord
     /// <summary>The digests that make up the key, by input, so a rerun can say what changed.</summary>
     public IReadOnlyDictionary<string, string> Inputs { get; init; } = new SortedDictionary<string, string>(StringComparer.Ordinal);
 
+    /// <summary>
+    /// True when the cell failed because a tool, a download or the environment failed (an exception), not
+    /// because its result was judged: kept in the store for its logs, but the next run retries it.
+    /// </summary>
+    public bool? Transient { get; init; }
+
     /// <summary>In matrix.json only: true when this run took the cell from the store instead of running it.</summary>
     public bool? Reused { get; init; }
 

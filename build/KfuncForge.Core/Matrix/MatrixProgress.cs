@@ -17,6 +17,7 @@ public sealed class MatrixProgress : IMatrixObserver, IDisposable
     private readonly Stopwatch _clock = Stopwatch.StartNew();
     private readonly Dictionary<string, double> _expected = new(StringComparer.Ordinal);
     private readonly HashSet<string> _running = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _finished = new(StringComparer.Ordinal);
     private Timer? _timer;
     private int _total, _done, _failed, _reused;
     private double _expectedDone, _actualDone;
@@ -59,6 +60,7 @@ public sealed class MatrixProgress : IMatrixObserver, IDisposable
         lock (_lock)
         {
             _running.Remove(record.Id);
+            _finished.Add(record.Id);
             _done++;
             if (reused) _reused++;
             if (record.Status == CellStatus.Fail) _failed++;
@@ -82,20 +84,14 @@ public sealed class MatrixProgress : IMatrixObserver, IDisposable
     {
         lock (_lock)
         {
-            var remaining = _expected.Where(e => !Finished(e.Key)).Sum(e => e.Value);
+            var remaining = _expected.Where(e => !_finished.Contains(e.Key)).Sum(e => e.Value);
             var speed = _expectedDone > 0 ? _actualDone / _expectedDone : 1;
             return remaining * speed / _jobs;
         }
     }
 
-    private readonly HashSet<string> _finishedIds = new(StringComparer.Ordinal);
-
-    private bool Finished(string id) => _finishedIds.Contains(id);
-
     private void Write(string line)
     {
-        if (line.StartsWith("pass", StringComparison.Ordinal) || line.StartsWith("fail", StringComparison.Ordinal) || line.StartsWith("infeasible", StringComparison.Ordinal) || line.StartsWith("skipped", StringComparison.Ordinal))
-            _finishedIds.Add(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1]);
         if (_live)
         {
             _out.Write("\r\u001b[2K");

@@ -100,7 +100,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         foreach (var cell in selected)
         {
             if (cell.Fixed is not null) results[cell.Id.Id] = cell.Fixed;
-            else if (stored.TryGetValue(cell.Key, out var record) && !(settings.RerunFailed && record.Status == CellStatus.Fail))
+            else if (stored.TryGetValue(cell.Key, out var record) && record.Transient != true && !(settings.RerunFailed && record.Status == CellStatus.Fail))
                 results[cell.Id.Id] = record with { Reused = true };
             else toRun.Add(cell);
         }

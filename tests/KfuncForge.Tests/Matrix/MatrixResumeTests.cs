@@ -72,5 +72,26 @@ public sealed class MatrixResumeTests
         Assert.Equal(["0/2", "1/2"], merged.Run.Shards);
         Assert.Equal(expected, MatrixTree.Outcomes(merged));
         Assert.True(File.Exists(Path.Combine(sharded.ReportDir, "matrix.html")) && File.Exists(Path.Combine(sharded.ReportDir, "matrix.md")));
+
+        // Against a previous report in which every cell passed, the same merge is a regression naming the broken fixture's cells.
+        var previous = sharded.Temp.Combine("previous.json");
+        File.WriteAllText(previous, MatrixJson.Serialize(merged with { Cells = merged.Cells.Select(c => c with { Status = CellStatus.Pass, Reason = null }).ToList() }));
+        var broken = merged.Cells.Where(c => c.Module == "kfunc_fixture_broken").Select(c => c.Id).Order(StringComparer.Ordinal).ToList();
+        Assert.Equal(2, broken.Count);
+        var summary = sharded.Temp.Combine("step-summary.md");
+        KfuncForge.Tests.Infrastructure.CliResult again;
+        lock (StepSummary)
+        {
+            Environment.SetEnvironmentVariable("GITHUB_STEP_SUMMARY", summary);
+            try { again = KfuncForge.Tests.Infrastructure.TestTree.Run("matrix-merge", $"--out={sharded.Out}", $"--previous={previous}"); }
+            finally { Environment.SetEnvironmentVariable("GITHUB_STEP_SUMMARY", null); }
+        }
+        Assert.Equal(1, again.ExitCode);
+        Assert.Contains($"error: regression since previous.json: {string.Join(", ", broken)}", again.Stderr);
+        var regressions = sharded.Report().Regressions!;
+        Assert.Equal(broken, regressions.NewlyFailing.Select(c => c.Id));
+        Assert.Contains("**newly failing**", File.ReadAllText(summary));
     }
+
+    private static readonly object StepSummary = new();
 }
