@@ -261,5 +261,6 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         return versions;
     }
 
-    private static string OneLine(string text) => string.Join("; ", text.Replace(":\n", ": ").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    private static string OneLine(string text) =>
+        string.Join("; ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Replace(":; ", ": ");
 }
