@@ -50,7 +50,10 @@ public static class MatrixReports
             throw new InputException(new Problem("matrix-merge", 0, 0, "", "no shard results to merge; run `kfuncforge matrix --shard=<i>/<N>` for each shard first, or pass --shards=<dir>"));
         var docs = shardFiles.Order(StringComparer.Ordinal).Select(f => (File: f, Doc: MatrixDocument.Load(f, "shard result"))).ToList();
         var problems = new List<Problem>();
-        var shards = docs.Select(d => (d.File, Shard: Shard.Parse(d.Doc.Run.Shards.SingleOrDefault(), d.File))).ToList();
+        var notShards = docs.Where(d => d.Doc.Run.Shards.Count != 1 || d.Doc.Run.Universe is null).ToList();
+        if (notShards.Count > 0)
+            throw new InputException(notShards.Select(d => new Problem(d.File, 0, 0, "run", "is not one shard's result (a merged report, or a file from elsewhere); keep only the files `matrix --shard=<i>/<N>` wrote in the shards folder")).ToList());
+        var shards = docs.Select(d => (d.File, Shard: Shard.Parse(d.Doc.Run.Shards[0], d.File))).ToList();
         var counts = shards.Select(s => s.Shard.Count).Distinct().ToList();
         if (counts.Count > 1)
             problems.Add(new Problem(docs[0].File, 0, 0, "run.shards", $"the shard files come from different splits ({string.Join(", ", shards.Select(s => $"{Path.GetFileName(s.File)}: {s.Shard}"))}); merge the files of one run only"));

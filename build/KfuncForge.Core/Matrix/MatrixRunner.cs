@@ -153,11 +153,13 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         {
             var definitions = CellKey.OfFiles([Path.Combine(settings.Tree.Distros, distro.Id + ".yaml"), Path.Combine(settings.Tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml")]);
             KernelWorkspace workspace;
+            DebianIndex index;
             try
             {
                 workspace = await KernelWorkspace.OpenAsync(distro, settings.Container, settings.Cache, processes, observer.Note, cancellation).ConfigureAwait(false);
+                index = await workspace.Fetcher.IndexAsync(distro, cancellation).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is StageException or ProcessFailedException)
+            catch (Exception e) when (e is StageException or ProcessFailedException or IOException)
             {
                 // Profiles no backend here can serve (RPM family, Ubuntu: their archives need docker or podman) are skipped, not failed.
                 IReadOnlyList<KernelFacts> nominal;
@@ -171,10 +173,11 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                     kernelProblems.AddRange(bad.Problems);
                     continue;
                 }
+                // Anything else (the archive unreachable, the rootfs not buildable) fails the profile's cells, and the next run retries them.
                 var status = distro.NeedsContainerEngine ? CellStatus.Skipped : CellStatus.Fail;
                 var reason = distro.NeedsContainerEngine
                     ? $"needs docker or podman: {distro.Id}'s kernels come from its own archive through its container image ({OneLine(e.Message)})"
-                    : $"the {distro.Id} environment could not be prepared: {OneLine(e.Message)}";
+                    : $"plan: the {distro.Id} environment or its kernel index could not be prepared: {OneLine(e.Message)}";
                 foreach (var k in nominal)
                     foreach (var m in modules)
                     {
@@ -183,7 +186,6 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                     }
                 continue;
             }
-            var index = await workspace.Fetcher.IndexAsync(distro, cancellation).ConfigureAwait(false);
             IReadOnlyList<ResolvedKernel> kernels;
             try
             {
@@ -259,5 +261,6 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         return versions;
     }
 
-    private static string OneLine(string text) => string.Join("; ", text.Replace(":\n", ": ").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
+    private static string OneLine(string text) =>
+        string.Join("; ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Replace(":; ", ": ");
 }

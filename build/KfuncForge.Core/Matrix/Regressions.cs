@@ -43,7 +43,8 @@ public sealed record RegressionReport
 
 public static class RegressionCheck
 {
-    public const double DefaultThresholdPercent = 25;
+    /// <summary>Load figures under TCG on a shared 2-core machine varied by up to 84% between two runs of the same cells (docs/matrix.md).</summary>
+    public const double DefaultThresholdPercent = 50;
 
     /// <summary>
     /// Compares this run's cells with the previous report's. Cells only compared where both have them;
