@@ -189,54 +189,65 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
             ?? throw new InputException(new Problem(request.Repository, 0, 0, "", $"has no package {request.Package} in pool/; publish it first (Package target)"));
         var depends = await ModuleDependsAsync(deb, request.Module, work, cancellation).ConfigureAwait(false);
 
-        log?.Invoke($"install check: mmdebstrap {request.RootfsSuite} + apt install {request.Package} from {request.Repository}");
-        var watch = Stopwatch.StartNew();
-        var mm = await runner.RunAsync(RootfsCommand(request, mirrors, root, withKernelModules: depends.Count > 0), cancellation).ConfigureAwait(false);
-        var rootfsTime = watch.Elapsed;
-        File.WriteAllText(Path.Combine(work, "mmdebstrap.log"), mm.LogText());
-        if (!mm.Succeeded)
-            throw new StageException($"apt could not install {request.Package} from {request.Repository} into a {request.RootfsSuite} rootfs (log: {Path.Combine(work, "mmdebstrap.log")}):\n{CommandLine.Tail(mm.Stderr, 8)}");
-
-        var status = DpkgStatus(root);
-        var version = status.GetValueOrDefault(request.Package) ?? "";
-        if (version.Length == 0) problems.Add($"{request.Package} is not installed in the rootfs");
         var imagePackage = $"linux-image-{request.Kernel}";
-        var imageVersion = status.GetValueOrDefault(imagePackage);
-        if (imageVersion is null) problems.Add($"apt did not install {imagePackage} with it");
-        var lists = Path.Combine(root, "var", "lib", "apt", "lists");
-        if (!Directory.GetFiles(lists, $"*_dists_{request.Suite}_InRelease").Any())
-            problems.Add($"apt's lists hold no InRelease of {request.Suite}: the repository's signature was not the one apt used");
-
-        var modulesDir = Path.Combine(root, "usr", "lib", "modules", request.Kernel);
-        var installed = Directory.Exists(modulesDir)
-            ? Directory.GetFiles(modulesDir, request.Module + ".ko*", SearchOption.AllDirectories).Where(f => !f.Contains("/kernel/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault()
-            : null;
-        if (installed is null)
-            throw new StageException($"{request.Package} installed no {request.Module}.ko under /usr/lib/modules/{request.Kernel}/ of the rootfs ({root})");
-        var kernelImage = new[] { Path.Combine(root, "boot", $"vmlinuz-{request.Kernel}"), Path.Combine(modulesDir, "vmlinuz") }.FirstOrDefault(File.Exists)
-            ?? throw new StageException($"the rootfs has no kernel image for {request.Kernel} (/boot/vmlinuz-{request.Kernel}); {imagePackage} did not install one");
         var kernelCopy = Path.Combine(work, "vmlinuz");
-        File.Copy(kernelImage, kernelCopy, overwrite: true);
-
-        // The tampered copy: one byte flipped inside the signed module's body.
-        var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
-        var tampered = (byte[])signed.Clone();
-        tampered[TamperOffset(signed, installed)] ^= 0x01;
-        const string tamperedPath = "kff/tampered/module.ko";
-
-        var agent = await tools.AgentAsync(cancellation: cancellation).ConfigureAwait(false);
-        var bootId = $"install-{request.Kernel}";
-        var entries = RootfsEntries(root, request.Kernel, depends);
-        if (entries.Any(e => e.Path is GuestManifest.AgentPath or "kff"))
-            throw new StageException($"the rootfs already has /{GuestManifest.AgentPath} or /kff; the install check cannot put its agent there");
-        entries.Add(new CpioEntry(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent));
-        entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: Encoding.UTF8.GetBytes(Manifest(bootId, request.Kernel, request.Module, tamperedPath))));
-        entries.Add(new CpioEntry(tamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered));
         var image = Path.Combine(work, "rootfs.cpio");
-        await using (var output = new FileStream(image, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
-            Cpio.Write(entries, output);
-        var imageBytes = new FileInfo(image).Length;
-        Directory.Delete(root, recursive: true);
+        var bootId = $"install-{request.Kernel}";
+        const string tamperedPath = "kff/tampered/module.ko";
+        TimeSpan rootfsTime;
+        string version;
+        string? imageVersion, installed;
+        long imageBytes;
+        try
+        {
+            log?.Invoke($"install check: mmdebstrap {request.RootfsSuite} + apt install {request.Package} from {request.Repository}");
+            var watch = Stopwatch.StartNew();
+            var mm = await runner.RunAsync(RootfsCommand(request, mirrors, root, withKernelModules: depends.Count > 0), cancellation).ConfigureAwait(false);
+            rootfsTime = watch.Elapsed;
+            File.WriteAllText(Path.Combine(work, "mmdebstrap.log"), mm.LogText());
+            if (!mm.Succeeded)
+                throw new StageException($"apt could not install {request.Package} from {request.Repository} into a {request.RootfsSuite} rootfs (log: {Path.Combine(work, "mmdebstrap.log")}):\n{CommandLine.Tail(mm.Stderr, 8)}");
+
+            var status = DpkgStatus(root);
+            version = status.GetValueOrDefault(request.Package) ?? "";
+            if (version.Length == 0) problems.Add($"{request.Package} is not installed in the rootfs");
+            imageVersion = status.GetValueOrDefault(imagePackage);
+            if (imageVersion is null) problems.Add($"apt did not install {imagePackage} with it");
+            var lists = Path.Combine(root, "var", "lib", "apt", "lists");
+            if (!Directory.GetFiles(lists, $"*_dists_{request.Suite}_InRelease").Any())
+                problems.Add($"apt's lists hold no InRelease of {request.Suite}: the repository's signature was not the one apt used");
+
+            var modulesDir = Path.Combine(root, "usr", "lib", "modules", request.Kernel);
+            installed = Directory.Exists(modulesDir)
+                ? Directory.GetFiles(modulesDir, request.Module + ".ko*", SearchOption.AllDirectories).Where(f => !f.Contains("/kernel/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault()
+                : null;
+            if (installed is null)
+                throw new StageException($"{request.Package} installed no {request.Module}.ko under /usr/lib/modules/{request.Kernel}/ (its files: dpkg-deb -c {deb})");
+            var kernelImage = new[] { Path.Combine(root, "boot", $"vmlinuz-{request.Kernel}"), Path.Combine(modulesDir, "vmlinuz") }.FirstOrDefault(File.Exists)
+                ?? throw new StageException($"the rootfs has no kernel image for {request.Kernel} (/boot/vmlinuz-{request.Kernel}); {imagePackage} did not install one");
+            File.Copy(kernelImage, kernelCopy, overwrite: true);
+
+            // The tampered copy: one byte flipped inside the signed module's body.
+            var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
+            var tampered = (byte[])signed.Clone();
+            tampered[TamperOffset(signed, installed)] ^= 0x01;
+
+            var agent = await tools.AgentAsync(cancellation: cancellation).ConfigureAwait(false);
+            var entries = RootfsEntries(root, request.Kernel, depends);
+            if (entries.Any(e => e.Path is GuestManifest.AgentPath or "kff"))
+                throw new StageException($"the rootfs already has /{GuestManifest.AgentPath} or /kff; the install check cannot put its agent there");
+            entries.Add(new CpioEntry(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent));
+            entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: Encoding.UTF8.GetBytes(Manifest(bootId, request.Kernel, request.Module, tamperedPath))));
+            entries.Add(new CpioEntry(tamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered));
+            await using (var output = new FileStream(image, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                Cpio.Write(entries, output);
+            imageBytes = new FileInfo(image).Length;
+        }
+        finally
+        {
+            // Only the image is kept while it boots: the rootfs is hundreds of MB (and useless when half made).
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
 
         // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run.
         var memory = (int)Math.Max(512, imageBytes * 2 / (1024 * 1024) + 384);
