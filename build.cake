@@ -167,6 +167,11 @@ Task("Package")
     .IsDependentOn("Sign")
     .Does<BuildParameters>(p => Engine(p, "package", "distro", "out"));
 
+Task("InstallCheck")
+    .Description("Install each packaged module with apt from the signed repository (signed-by) into a fresh Debian rootfs, boot it in QEMU on its kernel, run depmod and modprobe there; also reports what the kernel does with a tampered copy. Reports in artifacts/install-check/<distro>/.")
+    .IsDependentOn("Package")
+    .Does<BuildParameters>(p => Engine(p, "install-check", "distro", "module", "kernel", "out", "cache", "accel"));
+
 Task("Matrix")
     .Description("Nightly compatibility matrix: every distro × kernel × module through plan, build, smoke, sign, package; cells reused when their inputs are unchanged; --shard=i/N, --until=<stage>, --previous, --threshold; reports in artifacts/matrix/.")
     .IsDependentOn("Setup")

@@ -21,6 +21,7 @@ public static class Cli
         new BenchSmokeCommand(),
         new SignCommand(),
         new PackageCommand(),
+        new InstallCheckCommand(),
         new ImportCommand(),
         new DriftCommand(),
         new MatrixCommand(),

@@ -4,7 +4,8 @@
  *
  * PID 1 mounts the pseudo file systems, opens the records port (a second serial port) and forks a
  * worker that executes /kff/manifest line by line: load modules, load BPF programs that call the
- * kfuncs, run them, run the load profiles. Every observation goes out as one JSON object per line
+ * kfuncs, run them, run the load profiles, or (install check) run programs of the image such as depmod
+ * and modprobe. Every observation goes out as one JSON object per line
  * on the records port; the console (ttyS0) is left to the kernel and to humans. The agent judges
  * nothing: the host compares the records with the module's expectations.
  *
@@ -370,6 +371,108 @@ static void cmd_module(char **f, int n)
 		btf__free(base);
 	}
 	rec_puts(&r, "]");
+	rec_kmsg(&r, kfd);
+	rec_end(&r);
+}
+
+/* ---------------------------------------------------------------------------------------------
+ * Programs of the image itself (the install check: depmod and modprobe of an installed rootfs)
+ * ------------------------------------------------------------------------------------------- */
+#define COMMAND_OUTPUT_TAIL (16u << 10)
+
+static void cmd_run(char **f, int n)
+{
+	/* run <name> <program> [args...]: runs a program of the image (found on a fixed PATH), stdout and stderr together */
+	if (n < 3)
+		return;
+	const char *name = f[1];
+	begin_step("command", name, name);
+	struct rec r = rec_begin("command");
+	rec_str(&r, "name", name);
+	rec_key(&r, "argv");
+	rec_puts(&r, "[");
+	for (int i = 2; i < n; i++) {
+		if (i > 2)
+			rec_puts(&r, ",");
+		rec_string(&r, f[i], strlen(f[i]));
+	}
+	rec_puts(&r, "]");
+	int kfd = kmsg_open();
+	uint64_t t0 = now_ns();
+	int err = 0, status = 0;
+	pid_t pid = -1;
+	struct rec out = { 0 };
+	int pipefd[2];
+	if (pipe2(pipefd, O_CLOEXEC) != 0) {
+		err = errno;
+	} else {
+		pid = fork();
+		if (pid == 0) {
+			char *argv[MAX_FIELDS + 1];
+			int k = 0;
+			for (int i = 2; i < n; i++)
+				argv[k++] = f[i];
+			argv[k] = NULL;
+			dup2(pipefd[1], 1);
+			dup2(pipefd[1], 2);
+			setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
+			setenv("LC_ALL", "C", 1);
+			execvp(argv[0], argv);
+			dprintf(2, "kff-agent: cannot run %s: %s\n", argv[0], strerror(errno));
+			_exit(127);
+		}
+		if (pid < 0)
+			err = errno;
+		close(pipefd[1]);
+		char buf[4096];
+		for (;;) {
+			ssize_t got = read(pipefd[0], buf, sizeof(buf));
+			if (got < 0 && errno == EINTR)
+				continue;
+			if (got <= 0)
+				break;
+			rec_put(&out, buf, (size_t)got);
+		}
+		close(pipefd[0]);
+		while (pid > 0 && waitpid(pid, &status, 0) < 0 && errno == EINTR)
+			;
+	}
+	rec_u64(&r, "ns", now_ns() - t0);
+	rec_errno(&r, err);
+	if (pid > 0 && WIFEXITED(status))
+		rec_i64(&r, "code", WEXITSTATUS(status));
+	else if (pid > 0 && WIFSIGNALED(status))
+		rec_i64(&r, "signal", WTERMSIG(status));
+	rec_put(&out, "", 1);
+	rec_str_tail(&r, "output", out.buf, COMMAND_OUTPUT_TAIL);
+	free(out.buf);
+	rec_kmsg(&r, kfd);
+	rec_end(&r);
+}
+
+static void cmd_write(char **f, int n)
+{
+	/* write <name> <path> <text>: writes text into a file (a sysfs switch, for instance) */
+	if (n < 4)
+		return;
+	begin_step("command", f[1], f[1]);
+	struct rec r = rec_begin("command");
+	rec_str(&r, "name", f[1]);
+	rec_key(&r, "argv");
+	rec_puts(&r, "[\"write\",");
+	rec_string(&r, f[2], strlen(f[2]));
+	rec_puts(&r, ",");
+	rec_string(&r, f[3], strlen(f[3]));
+	rec_puts(&r, "]");
+	int kfd = kmsg_open();
+	int err = 0;
+	int fd = open(f[2], O_WRONLY | O_CLOEXEC);
+	if (fd < 0 || write(fd, f[3], strlen(f[3])) < 0)
+		err = errno;
+	if (fd >= 0)
+		close(fd);
+	rec_errno(&r, err);
+	rec_i64(&r, "code", err ? 1 : 0);
 	rec_kmsg(&r, kfd);
 	rec_end(&r);
 }
@@ -1018,6 +1121,10 @@ static int worker(const char *manifest_path)
 			i = j;
 		} else if (strcmp(f[0], "load") == 0) {
 			cmd_load(f, n);
+		} else if (strcmp(f[0], "run") == 0) {
+			cmd_run(f, n);
+		} else if (strcmp(f[0], "write") == 0) {
+			cmd_write(f, n);
 		} else if (strcmp(f[0], "crash") == 0) {
 			raise(SIGSEGV); /* fault injection: proves the supervisor reports a dead agent */
 		} else if (f[0][0] && f[0][0] != '#' && strcmp(f[0], "boot") != 0 && strcmp(f[0], "kff-manifest") != 0) {

@@ -42,14 +42,15 @@ public sealed class PackageCommand : ICommand
             modules = Split(o.Get("ko") ?? throw Bad("--ko", "name the signed module(s), one per --cell entry: --ko=<path>[,...]"));
         }
         if (cells.Count != modules.Count) throw Bad("--ko", $"{modules.Count} modules for {cells.Count} cells; give one signed module per rendered cell, in the same order");
-        var inputs = cells.Zip(modules, (c, m) => new PackageInput(RenderedCellFiles.Load(c), Path.GetFullPath(m))).ToList();
+        var inputs = cells.Zip(modules, (c, m) => new PackageInput(RenderedCellFiles.Load(c), Path.GetFullPath(m), Compilation.BuildRecord.TryLoad(c))).ToList();
         var mismatched = inputs.Where(i => i.Cell.Distro != distro.Id).Select(i => new Problem(i.Cell.Directory, 0, 0, "", $"was rendered for {i.Cell.Distro}, not {distro.Id}")).ToList();
         if (mismatched.Count > 0) throw new InputException(mismatched);
 
         var hash = SignCommand.ResolveHash(context, distro.Signing.ModuleHash);
         var request = SignCommand.KeyRequest(context, distro.Signing);
         var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
-        if (!File.Exists(certPath))
+        // A configured certificate that is missing or wrong is reported by LoadCertificate itself; this is only the unconfigured case.
+        if (request.Certificate is null && !File.Exists(certPath))
             throw Bad(certPath, "no module signing certificate is configured and no development key exists yet; sign the modules first (kfuncforge sign), or give --cert");
         using var certificate = SigningKey.LoadCertificate(certPath);
 

@@ -37,14 +37,14 @@ public static class BuildBenchmark
             var watch = Stopwatch.StartNew();
             var rendered = renderer.Render(cell, layout.RenderRoot);
             var result = await builder.BuildAsync(new KbuildRequest(distro, kernel, module, rendered.Directory,
-                Path.Combine(benchRoot, "engine", module), Path.Combine(benchRoot, "engine", module + ".log"), kfuncs), cancellation);
+                Path.Combine(benchRoot, "engine", module), Path.Combine(benchRoot, "engine", module + ".log"), kfuncs) { SourceDate = renderer.SourceDate }, cancellation);
             return (watch.Elapsed, result);
         }
 
         async Task<TimeSpan> Bare()
         {
             KbuildBuilder.PrepareWorkDir(Renderer.CellDirectory(layout.RenderRoot, cell), bareDir);
-            var spec = container.Command(distro, KbuildBuilder.MakeStep(kernel, module, bareDir));
+            var spec = container.Command(distro, KbuildBuilder.MakeStep(kernel, module, bareDir, renderer.SourceDate));
             var processes = Processes.ProcessRunner.Instance;
             var watch = Stopwatch.StartNew();
             var result = await processes.RunAsync(spec, cancellation);

@@ -15,7 +15,11 @@ public sealed record KbuildRequest(
     string SourceDir,
     string WorkDir,
     string LogFile,
-    IReadOnlyList<string> Kfuncs);
+    IReadOnlyList<string> Kfuncs)
+{
+    /// <summary>SOURCE_DATE_EPOCH of the run: the pinned KBUILD_BUILD_TIMESTAMP (see ReproducibleKbuild).</summary>
+    public DateTimeOffset SourceDate { get; init; } = DateTimeOffset.UnixEpoch;
+}
 
 /// <summary>
 /// Builds an out-of-tree module with kbuild inside the distro's environment:
@@ -28,12 +32,13 @@ public sealed class KbuildBuilder(IContainerRunner container)
     /// <summary>Where the module folder appears inside the environment.</summary>
     public static string MountPoint(string module) => $"/tmp/kfuncforge/{module}";
 
-    public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir) =>
+    public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir, DateTimeOffset sourceDate) =>
         new(["make", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", "modules"])
         {
             Layers = kernel.Layers,
             Mounts = [new Mount(workDir, MountPoint(module), Writable: true)],
             WorkingDirectory = MountPoint(module),
+            Environment = ReproducibleKbuild.Environment(sourceDate, MountPoint(module)),
             Timeout = TimeSpan.FromMinutes(15),
         };
 
@@ -68,7 +73,7 @@ public sealed class KbuildBuilder(IContainerRunner container)
                 return Result(CellOutcome.Failed, missing);
 
             PrepareWorkDir(request.SourceDir, request.WorkDir);
-            var step = MakeStep(request.Kernel, request.Module, request.WorkDir);
+            var step = MakeStep(request.Kernel, request.Module, request.WorkDir, request.SourceDate);
             var result = await container.RunAsync(request.Distro, step, cancellation);
             kbuild = result.Duration;
             log.Append(result.LogText());
@@ -83,6 +88,7 @@ public sealed class KbuildBuilder(IContainerRunner container)
             var checks = ModuleInspector.Inspect(ko, release, request.Kfuncs, baseBtf);
             foreach (var c in checks) log.Append($"# check {c.Name}: {(c.Passed ? "ok" : "FAILED")}: {c.Detail}\n");
             var failed = checks.Where(c => !c.Passed).ToList();
+            new BuildRecord { Kernel = release, KernelPackages = request.Kernel.Facts.Packages, KbuildEnvironment = step.Environment }.Save(request.WorkDir);
             return failed.Count > 0
                 ? Result(CellOutcome.Failed, string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}")), ko)
                 : Result(CellOutcome.Built, string.Join("; ", checks.Select(c => $"{c.Name} {ShortDetail(c)}")), ko);

@@ -9,18 +9,31 @@ namespace KfuncForge.Packaging;
 /// replaced with one rename(2); a run that fails or is interrupted before that leaves the link, and
 /// so the previous repository, untouched. The previous generation is kept until the next run (clients
 /// mid-download keep reading it); older ones are removed.
+/// Runs publishing to the same target take turns (an advisory lock, <c>.&lt;name&gt;.lock</c> beside it, held
+/// from the first file of the new generation to the clean-up): otherwise one run's clean-up would delete the
+/// generation another run is still building, and the link could end up pointing at nothing.
 /// </summary>
 public static partial class AtomicPublisher
 {
     [DllImport("libc", EntryPoint = "rename", SetLastError = true, CharSet = CharSet.Ansi, BestFitMapping = false)]
     private static extern int Rename(string oldPath, string newPath);
 
-    public static async Task<string> PublishAsync(string target, Func<string, Task> build)
+    /// <summary>How long a run waits for another run publishing to the same place.</summary>
+    public static readonly TimeSpan LockTimeout = TimeSpan.FromMinutes(30);
+
+    public static string LockFile(string target)
+    {
+        var full = Path.GetFullPath(target).TrimEnd('/');
+        return Path.Combine(Path.GetDirectoryName(full)!, $".{Path.GetFileName(full)}.lock");
+    }
+
+    public static async Task<string> PublishAsync(string target, Func<string, Task> build, Action<string>? log = null)
     {
         var full = Path.GetFullPath(target).TrimEnd('/');
         var parent = Path.GetDirectoryName(full)!;
         var name = Path.GetFileName(full);
         Directory.CreateDirectory(parent);
+        using var held = Caching.FileLock.Acquire(LockFile(full), LockTimeout, $"publishing {full}", log);
         var info = new FileInfo(full);
         string? previous = null;
         if (info.Exists || Directory.Exists(full))

@@ -8,8 +8,11 @@ using KfuncForge.Signing;
 
 namespace KfuncForge.Packaging;
 
-/// <summary>One package to make: a rendered cell and the signed module the build produced for it.</summary>
-public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule);
+/// <summary>
+/// One package to make: a rendered cell, the signed module the build produced for it, and the build's record
+/// (kernel packages and pinned kbuild environment; when given, the provenance records these for this package).
+/// </summary>
+public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule, Compilation.BuildRecord? Build = null);
 
 /// <summary>Everything a Package run needs besides its inputs. Keys are referred to, never held as bytes.</summary>
 public sealed record PackagingSettings(
@@ -108,6 +111,16 @@ public sealed class Packager(IProcessRunner runner)
         var cell = input.Cell;
         // Packages derive from the rendered files: the commit that rendered them is the one to record.
         settings = settings with { Provenance = settings.Provenance with { Source = cell.RenderedFrom ?? settings.Provenance.Source } };
+        // What the module was really built against and with, as the build recorded it.
+        if (input.Build is { } build)
+            settings = settings with
+            {
+                Provenance = settings.Provenance with
+                {
+                    KernelPackages = KernelPackageDigests(build),
+                    BuildEnvironment = new SortedDictionary<string, string>(build.KbuildEnvironment.ToDictionary(), StringComparer.Ordinal),
+                },
+            };
         var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
         var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
         var outDir = Path.Combine(work, "out");
@@ -161,6 +174,12 @@ public sealed class Packager(IProcessRunner runner)
             return built;
         }
     }
+
+    /// <summary>The kernel packages a module was built against, with the SHA-256 the archive's index gave (and the fetch verified).</summary>
+    public static IReadOnlyList<ArtifactDigest> KernelPackageDigests(Compilation.BuildRecord build) =>
+        build.KernelPackages.OrderBy(p => p.Package, StringComparer.Ordinal)
+            .Select(p => new ArtifactDigest(p.Package, p.Sha256, $"pkg:deb/debian/{p.Package}@{Uri.EscapeDataString(p.Version)}?distribution={p.Suite}"))
+            .ToList();
 
     /// <summary>The files the Debian packaging installs, with their digests (what the in-package SBOM lists).</summary>
     private static async Task<IReadOnlyList<ArtifactDigest>> PayloadOfAsync(DebPackagePlan plan, RenderedCellFiles cell, string module, CancellationToken cancellation)

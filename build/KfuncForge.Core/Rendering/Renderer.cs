@@ -16,6 +16,9 @@ public sealed record RenderedCell(BuildCell Cell, string Directory, IReadOnlyLis
 /// </summary>
 public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, Provenance.ProjectProvenance project)
 {
+    /// <summary>The SOURCE_DATE_EPOCH of this run: dates in rendered files, and the pinned kbuild timestamp of the modules built from them.</summary>
+    public DateTimeOffset SourceDate => sourceDate;
+
     /// <summary>The project's commit and dirty state, beside the rendered files (kept apart so the sources themselves do not change with every commit).</summary>
     public const string ProvenanceFile = "kfuncforge-provenance.json";
 

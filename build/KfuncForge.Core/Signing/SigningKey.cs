@@ -261,8 +261,9 @@ public sealed class SigningKey : IDisposable
 
     private static byte[] ReadFile(string path, string what)
     {
-        if (Directory.Exists(path)) throw Bad(path, $"the {what} is a directory, not a file");
-        if (!File.Exists(path)) throw Bad(path, $"the {what} does not exist");
+        const string fix = "give the file with --key/--cert or signing.module_key/module_certificate in the profile, or set neither to sign with the development key";
+        if (Directory.Exists(path)) throw Bad(path, $"the {what} is a directory, not a file; {fix}");
+        if (!File.Exists(path)) throw Bad(path, $"the {what} does not exist; {fix}");
         try
         {
             return File.ReadAllBytes(path);

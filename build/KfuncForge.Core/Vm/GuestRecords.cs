@@ -102,6 +102,22 @@ public sealed record LoadRecord : ProgramRecord
     public string? Detail { get; init; }
 }
 
+/// <summary>A program of the image the agent ran (manifest "run"), or a file it wrote ("write"): exit code, output and kernel log.</summary>
+public sealed record CommandRecord : GuestRecord
+{
+    public string Name { get; init; } = "";
+    public IReadOnlyList<string> Argv { get; init; } = [];
+    public int? Code { get; init; }
+    public int? Signal { get; init; }
+    public int Errno { get; init; }
+    public string Error { get; init; } = "";
+    public string Output { get; init; } = "";
+    public long Ns { get; init; }
+    public IReadOnlyList<string> KernelLog { get; init; } = [];
+
+    public bool Succeeded => Code == 0 && Errno == 0;
+}
+
 /// <summary>The worker finished every step: its total time and the kernel's taint mask.</summary>
 public sealed record DoneRecord : GuestRecord
 {
@@ -161,6 +177,7 @@ public static class GuestRecords
                 "smoke" => typeof(SmokeRecord),
                 "load" => typeof(LoadRecord),
                 "done" => typeof(DoneRecord),
+                "command" => typeof(CommandRecord),
                 "exit" => typeof(ExitRecord),
                 "error" => typeof(ErrorRecord),
                 _ => null,

@@ -42,6 +42,47 @@ public sealed class PackageCommandTests(PackagingFixture f) : IClassFixture<Pack
     }
 
     [Fact]
+    public void The_provenance_records_the_kernel_packages_and_kbuild_environment_the_build_recorded()
+    {
+        using var temp = TestTree.Temp();
+        var cell = temp.Combine("cell");
+        TestTree.CopyDirectory(PackagingFixture.DebCell, cell);
+        var headers = new KfuncForge.Kernels.PackageRecord("linux-headers-6.1.0-56-amd64", "6.1.192-2", "bookworm-security", new string('1', 64), 1841552);
+        var image = new KfuncForge.Kernels.PackageRecord("linux-image-6.1.0-56-amd64", "6.1.192-2", "bookworm-security", new string('2', 64), 70550672);
+        new KfuncForge.Compilation.BuildRecord
+        {
+            Kernel = "6.1-amd64",
+            KernelPackages = [image, headers],
+            KbuildEnvironment = KfuncForge.Compilation.ReproducibleKbuild.Environment(PackagingFixture.SourceDate, "/tmp/kfuncforge/kfunc_demo"),
+        }.Save(cell);
+
+        var r = TestTree.Run("package", "--root", Root, "--templates", TestTree.Templates, "--out", temp.Path, "--distro", "debian12", "--cell", cell, "--ko", f.SignedModule,
+            "--cert", f.Keys.RsaCert, "--hash", "sha256", "--gnupg-home", f.Keyring.Home, "--source-date-epoch", PackagingFixture.SourceDateEpoch.ToString());
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var pool = Path.Combine(temp.Path, "repo", "debian12", "apt", "pool", "main", "kfunc-demo-modules-6.1-amd64");
+        using var x = TestTree.Temp();
+        HostTools.Checked("dpkg-deb", "-x", Path.Combine(pool, "kfunc-demo-modules-6.1-amd64_1.2.3_amd64.deb"), x.Path);
+        foreach (var file in new[] { x.Combine("usr", "share", "doc", "kfunc-demo-modules-6.1-amd64", "kfuncforge", SupplyChain.ProvenanceFileName), Path.Combine(pool, "kfunc-demo-modules-6.1-amd64_1.2.3_amd64.deb.intoto.json") })
+        {
+            var build = System.Text.Json.JsonDocument.Parse(File.ReadAllBytes(file)).RootElement.GetProperty("predicate").GetProperty("buildDefinition");
+            var deps = build.GetProperty("resolvedDependencies").EnumerateArray().ToList();
+            foreach (var p in new[] { headers, image })
+            {
+                var dep = deps.Single(d => d.GetProperty("name").GetString() == "kernel-package:" + p.Package);
+                Assert.Equal(p.Sha256, dep.GetProperty("digest").GetProperty("sha256").GetString());
+                Assert.Equal($"pkg:deb/debian/{p.Package}@6.1.192-2?distribution=bookworm-security", dep.GetProperty("uri").GetString());
+            }
+            var env = build.GetProperty("internalParameters").GetProperty("build_environment");
+            Assert.Equal("Tue Nov 14 22:13:20 UTC 2023", env.GetProperty("KBUILD_BUILD_TIMESTAMP").GetString());
+            Assert.Equal("kfuncforge", env.GetProperty("KBUILD_BUILD_USER").GetString());
+            Assert.Equal("-ffile-prefix-map=/tmp/kfuncforge/kfunc_demo/=", env.GetProperty("KCFLAGS").GetString());
+        }
+        var sbom = File.ReadAllText(Path.Combine(pool, "kfunc-demo-modules-6.1-amd64_1.2.3_amd64.deb.cdx.json"));
+        Assert.Contains(new string('2', 64), sbom);
+    }
+
+    [Fact]
     public void An_unsigned_module_is_exit_code_1_and_nothing_is_published()
     {
         using var temp = TestTree.Temp();

@@ -19,11 +19,12 @@ public sealed class KeyInputTests(TestKeys keys) : IClassFixture<TestKeys>
 
     [Fact]
     public void Missing_key() =>
-        Assert.Equal($"{keys.Combine("absent.pem")}: the module signing key does not exist", ErrorOf(keys.Combine("absent.pem"), keys.RsaCert));
+        Assert.Equal($"{keys.Combine("absent.pem")}: the module signing key does not exist; give the file with --key/--cert or signing.module_key/module_certificate in the profile, or set neither to sign with the development key",
+            ErrorOf(keys.Combine("absent.pem"), keys.RsaCert));
 
     [Fact]
     public void Unreadable_key_a_directory() =>
-        Assert.Equal($"{keys.Combine("module")}: the module signing key is a directory, not a file", ErrorOf(keys.Combine("module"), keys.RsaCert));
+        Assert.StartsWith($"{keys.Combine("module")}: the module signing key is a directory, not a file; give the file with --key", ErrorOf(keys.Combine("module"), keys.RsaCert));
 
     [Fact]
     public void Unreadable_key_a_path_through_a_file()

@@ -173,4 +173,32 @@ public sealed class GuestImageTests
         Assert.Equal("host-test", exit.Boot);
         Assert.NotEqual(0, run.ExitCode);
     }
+
+    [Fact]
+    public async Task The_agent_runs_programs_of_the_image_and_writes_files_with_exit_code_output_and_errno()
+    {
+        var agent = await new GuestTools(new ContentCache(TestKernel.CacheRoot), ProcessRunner.Instance).AgentAsync();
+        using var temp = TestTree.Temp();
+        var target = temp.Combine("switch");
+        File.WriteAllText(target, "0");
+        var manifest = temp.Combine("manifest");
+        File.WriteAllText(manifest, $"kff-manifest\t1\nboot\thost-test\nrun\techo\techo\tsay \"hi\"\nrun\tfails\tsh\t-c\texit 3\nrun\tabsent\tno-such-program-kff\n"
+            + $"write\tflip\t{target}\t1\nwrite\tnowhere\t{temp.Combine("absent", "file")}\t1\n", Encoding.UTF8);
+        var records = temp.Combine("records.jsonl");
+
+        var run = await ProcessRunner.Instance.RunAsync(new ProcessSpec(agent, [$"--manifest={manifest}", $"--records={records}"]) { Timeout = TimeSpan.FromSeconds(30) });
+
+        Assert.True(run.ExitCode == 0, run.LogText());
+        var commands = File.ReadAllLines(records).Select(GuestRecords.Parse).OfType<CommandRecord>().ToDictionary(c => c.Name);
+        Assert.True(commands["echo"].Succeeded);
+        Assert.Equal(["echo", "say \"hi\""], commands["echo"].Argv);
+        Assert.Equal("say \"hi\"\n", commands["echo"].Output);
+        Assert.Equal(3, commands["fails"].Code);
+        Assert.Equal(127, commands["absent"].Code);
+        Assert.Contains("cannot run no-such-program-kff", commands["absent"].Output);
+        Assert.True(commands["flip"].Succeeded);
+        Assert.Equal("1", File.ReadAllText(target));
+        Assert.Equal(2, commands["nowhere"].Errno);
+        Assert.False(commands["nowhere"].Succeeded);
+    }
 }

@@ -1,0 +1,395 @@
+using System.Diagnostics;
+using System.Text;
+using KfuncForge.Compilation;
+using KfuncForge.Containers;
+using KfuncForge.Diagnostics;
+using KfuncForge.Kernels;
+using KfuncForge.Processes;
+using KfuncForge.Vm;
+using ElfFile = KfuncForge.Kernels.ElfFile;
+
+namespace KfuncForge.Packaging;
+
+/// <summary>One package to install from a published apt repository and check in a VM.</summary>
+public sealed record InstallCheckRequest(
+    string Repository,
+    string Suite,
+    string Package,
+    string Kernel,
+    string Module,
+    string WorkDir)
+{
+    /// <summary>The Debian suite of the rootfs (the profile's rootfs recipe) and the suites the kernel may come from.</summary>
+    public required string RootfsSuite { get; init; }
+    public IReadOnlyList<string> ExtraSuites { get; init; } = [];
+    public IReadOnlyList<string> Components { get; init; } = ["main"];
+
+    /// <summary>The keyring apt checks the repository with (signed-by); the repository's own published key by default.</summary>
+    public string? Keyring { get; init; }
+
+    public Accelerator Accelerator { get; init; } = Accelerator.Tcg;
+    public TimeSpan BootTimeout { get; init; } = TimeSpan.FromMinutes(5);
+}
+
+/// <summary>How one module load in the guest went: refused (errno and message) or loaded, and its taint flags.</summary>
+public sealed record GuestLoad(string What, bool Loaded, string Error, string Taint, IReadOnlyList<string> KernelLog)
+{
+    public string Describe() => Loaded
+        ? $"{What}: loaded{(Taint.Length > 0 ? $", module taint '{Taint}'" : ", module not tainted")}{Log()}"
+        : $"{What}: refused ({Error}){Log()}";
+
+    private string Log() => KernelLog.Count > 0 ? $"; kernel: {string.Join(" | ", KernelLog)}" : "";
+}
+
+/// <summary>What the install check saw: the rootfs apt made, and the guest's own report of depmod, modprobe and the tampered copy.</summary>
+public sealed record InstallCheckResult(
+    InstallCheckRequest Request,
+    bool Passed,
+    IReadOnlyList<string> Problems,
+    string InstalledVersion,
+    string KernelImagePackage,
+    string InstalledModulePath,
+    long ImageBytes,
+    TimeSpan RootfsTime,
+    BootResult? Boot,
+    IReadOnlyList<CommandRecord> Commands,
+    GuestLoad? Signed,
+    GuestLoad? Tampered,
+    GuestLoad? SignedEnforced,
+    GuestLoad? TamperedEnforced)
+{
+    public string? KernelSeen => Boot?.Hello?.Kernel;
+
+    public IEnumerable<string> Summary()
+    {
+        yield return $"install check of {Request.Package} on {Request.Kernel}: {(Passed ? "passed" : "FAILED")}";
+        yield return $"  rootfs: mmdebstrap + apt from {Request.Repository} (signed-by, InRelease verified) in {RootfsTime.TotalSeconds:0.0} s; {Request.Package} {InstalledVersion}, {KernelImagePackage}";
+        if (Boot is not null)
+            yield return $"  boot: {Boot.Outcome} in {Boot.Wall.TotalSeconds:0.0} s ({Request.Accelerator.ToString().ToLowerInvariant()}), image {ImageBytes / (1024.0 * 1024):0.0} MiB, kernel seen {KernelSeen ?? "none"}";
+        foreach (var c in Commands)
+            yield return $"  {c.Name}: {string.Join(' ', c.Argv)} -> {(c.Succeeded ? "ok" : c.Code is { } code ? $"exit {code}" : $"errno {c.Errno} {c.Error}")}";
+        foreach (var l in new[] { Signed, Tampered, SignedEnforced, TamperedEnforced })
+            if (l is not null) yield return "  " + l.Describe();
+        foreach (var p in Problems) yield return "  problem: " + p;
+    }
+}
+
+/// <summary>
+/// The done-when check of the Package stage: installs a package with apt from the published repository
+/// into a fresh rootfs (mmdebstrap; the repository is checked against its key with signed-by, never
+/// trusted blindly), boots that rootfs as the initramfs of the kernel apt installed with it, and lets the
+/// guest agent run the rootfs's own depmod and modprobe. In the same boot, a copy of the installed module
+/// with one byte changed is loaded, without and then with signature enforcement, and the kernel's answers
+/// are reported as they are (refused, or loaded and flagged).
+///
+/// The boot image is the rootfs without what a module load never reads: the kernel's own modules (not
+/// even unpacked, unless the module depends on some), /boot (the kernel boots from outside), docs, man
+/// pages, locales, apt's lists and caches. The kernel's module index (modules.dep and friends) is left
+/// out too, so the guest's depmod must make it.
+/// </summary>
+public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRunner vms)
+{
+    public static readonly TimeSpan RootfsTimeout = TimeSpan.FromMinutes(20);
+
+    /// <summary>Files depmod writes: left out of the image so the guest makes them itself.</summary>
+    public static readonly IReadOnlyList<string> DepmodOutputs =
+    [
+        "modules.dep", "modules.dep.bin", "modules.alias", "modules.alias.bin", "modules.symbols", "modules.symbols.bin",
+        "modules.softdep", "modules.weakdep", "modules.devname", "modules.builtin.bin", "modules.builtin.alias.bin",
+    ];
+
+    private static readonly string[] ExcludedTrees = ["boot", "dev", "proc", "sys", "run", "tmp", "usr/share/doc", "usr/share/man", "usr/share/locale", "usr/share/info", "var/cache", "var/lib/apt/lists", "var/log"];
+
+    /// <summary>The mmdebstrap argv (pure): apt variant, the package, the distro's suites and the repository with signed-by.</summary>
+    public static ProcessSpec RootfsCommand(InstallCheckRequest request, AptMirrors mirrors, string target, bool withKernelModules)
+    {
+        var repo = Path.GetFullPath(request.Repository);
+        var keyring = Path.GetFullPath(request.Keyring ?? Path.Combine(repo, AptRepository.KeyringFileName));
+        var args = new List<string>
+        {
+            "--variant=apt",
+            "--include=" + request.Package,
+            "--skip=cleanup/apt/lists",
+            "--aptopt=Acquire::Retries \"3\"",
+            "--dpkgopt=path-exclude=/usr/share/doc/*",
+            "--dpkgopt=path-exclude=/usr/share/man/*",
+            "--dpkgopt=path-exclude=/usr/share/locale/*",
+        };
+        // Kernels ship their modules under /lib/modules (bookworm) or /usr/lib/modules (trixie on): neither is unpacked.
+        if (!withKernelModules) args.AddRange(["--dpkgopt=path-exclude=/lib/modules/*/kernel/*", "--dpkgopt=path-exclude=/usr/lib/modules/*/kernel/*"]);
+        args.Add(request.RootfsSuite);
+        args.Add(target);
+        args.AddRange(mirrors.SourceLines(request.RootfsSuite, request.ExtraSuites, request.Components));
+        // copy:// rather than file://: apt copies the packages into its cache, where dpkg in the chroot finds them.
+        args.Add($"deb [signed-by={keyring}] copy://{repo} {request.Suite} main");
+        return new ProcessSpec("mmdebstrap", args)
+        {
+            Timeout = RootfsTimeout,
+            // The kernel package's hooks would build an initramfs nobody boots (the check boots the rootfs itself).
+            Environment = new Dictionary<string, string?> { ["INITRD"] = "No" },
+        };
+    }
+
+    /// <summary>The guest's manifest: depmod, modinfo, modprobe, then the tampered copy without and with enforcement.</summary>
+    public static string Manifest(string bootId, string kernel, string module, string tamperedPath)
+    {
+        var lines = new List<string[]>
+        {
+            new[] { "kff-manifest", "1" },
+            new[] { "boot", bootId },
+            new[] { "run", "depmod", "depmod", "-a", kernel },
+            new[] { "run", "modinfo", "modinfo", "-F", "filename", module },
+            new[] { "run", "modprobe", "modprobe", module },
+            new[] { "run", "lsmod", "cat", "/proc/modules" },
+            new[] { "run", "taint", "cat", $"/sys/module/{module}/taint" },
+            new[] { "run", "remove", "modprobe", "-r", module },
+            new[] { "module", module, "/" + tamperedPath, "tampered", "-" },
+            new[] { "run", "taint-tampered", "cat", $"/sys/module/{module}/taint" },
+            new[] { "run", "remove-tampered", "rmmod", module },
+            new[] { "write", "enforce", "/sys/module/module/parameters/sig_enforce", "1" },
+            new[] { "run", "modprobe-enforced", "modprobe", module },
+            new[] { "module", module, "/" + tamperedPath, "tampered-enforced", "-" },
+        };
+        return string.Concat(lines.Select(l => string.Join('\t', l) + "\n"));
+    }
+
+    /// <summary>Where the one changed byte goes: inside .comment (never loaded, so only the signature can tell), else the middle of .modinfo.</summary>
+    public static long TamperOffset(byte[] signedModule, string what)
+    {
+        var body = ModuleSignatureTrailerLength(signedModule);
+        var elf = ElfFile.Parse(signedModule[..body], what);
+        var section = elf.Section(".comment") is { Size: > 0 } c ? c : elf.Section(".modinfo") ?? throw new StageException($"{what} has neither .comment nor .modinfo to change");
+        return section.Offset + section.Size / 2;
+    }
+
+    /// <summary>The length of the module without its appended signature.</summary>
+    private static int ModuleSignatureTrailerLength(byte[] module)
+    {
+        if (!Signing.ModuleSignatureTrailer.HasSignature(module)) return module.Length;
+        try
+        {
+            return Signing.ModuleSignatureTrailer.Parse(module).ContentLength;
+        }
+        catch (Signing.ModuleSignatureException)
+        {
+            return module.Length;
+        }
+    }
+
+    public async Task<InstallCheckResult> RunAsync(InstallCheckRequest request, AptMirrors mirrors, Action<string>? log = null, CancellationToken cancellation = default)
+    {
+        var problems = new List<string>();
+        var work = Path.GetFullPath(request.WorkDir);
+        if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
+        Directory.CreateDirectory(work);
+        var root = Path.Combine(work, "rootfs");
+
+        // Does the module need in-tree modules? Then the kernel's own modules are unpacked too.
+        var deb = Directory.GetFiles(Path.Combine(request.Repository, "pool"), $"{request.Package}_*.deb", SearchOption.AllDirectories).SingleOrDefault()
+            ?? throw new InputException(new Problem(request.Repository, 0, 0, "", $"has no package {request.Package} in pool/; publish it first (Package target)"));
+        var depends = await ModuleDependsAsync(deb, request.Module, work, cancellation).ConfigureAwait(false);
+
+        var imagePackage = $"linux-image-{request.Kernel}";
+        var kernelCopy = Path.Combine(work, "vmlinuz");
+        var image = Path.Combine(work, "rootfs.cpio");
+        var bootId = $"install-{request.Kernel}";
+        const string tamperedPath = "kff/tampered/module.ko";
+        TimeSpan rootfsTime;
+        string version;
+        string? imageVersion, installed;
+        long imageBytes;
+        try
+        {
+            log?.Invoke($"install check: mmdebstrap {request.RootfsSuite} + apt install {request.Package} from {request.Repository}");
+            var watch = Stopwatch.StartNew();
+            var mm = await runner.RunAsync(RootfsCommand(request, mirrors, root, withKernelModules: depends.Count > 0), cancellation).ConfigureAwait(false);
+            rootfsTime = watch.Elapsed;
+            File.WriteAllText(Path.Combine(work, "mmdebstrap.log"), mm.LogText());
+            if (!mm.Succeeded)
+                throw new StageException($"apt could not install {request.Package} from {request.Repository} into a {request.RootfsSuite} rootfs (log: {Path.Combine(work, "mmdebstrap.log")}):\n{CommandLine.Tail(mm.Stderr, 8)}");
+
+            var status = DpkgStatus(root);
+            version = status.GetValueOrDefault(request.Package) ?? "";
+            if (version.Length == 0) problems.Add($"{request.Package} is not installed in the rootfs");
+            imageVersion = status.GetValueOrDefault(imagePackage);
+            if (imageVersion is null) problems.Add($"apt did not install {imagePackage} with it");
+            var lists = Path.Combine(root, "var", "lib", "apt", "lists");
+            if (!Directory.GetFiles(lists, $"*_dists_{request.Suite}_InRelease").Any())
+                problems.Add($"apt's lists hold no InRelease of {request.Suite}: the repository's signature was not the one apt used");
+
+            var modulesDir = Path.Combine(root, "usr", "lib", "modules", request.Kernel);
+            installed = Directory.Exists(modulesDir)
+                ? Directory.GetFiles(modulesDir, request.Module + ".ko*", SearchOption.AllDirectories).Where(f => !f.Contains("/kernel/", StringComparison.Ordinal)).Order(StringComparer.Ordinal).FirstOrDefault()
+                : null;
+            if (installed is null)
+                throw new StageException($"{request.Package} installed no {request.Module}.ko under /usr/lib/modules/{request.Kernel}/ (its files: dpkg-deb -c {deb})");
+            var kernelImage = new[] { Path.Combine(root, "boot", $"vmlinuz-{request.Kernel}"), Path.Combine(modulesDir, "vmlinuz") }.FirstOrDefault(File.Exists)
+                ?? throw new StageException($"the rootfs has no kernel image for {request.Kernel} (/boot/vmlinuz-{request.Kernel}); {imagePackage} did not install one");
+            File.Copy(kernelImage, kernelCopy, overwrite: true);
+
+            // The tampered copy: one byte flipped inside the signed module's body.
+            var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
+            var tampered = (byte[])signed.Clone();
+            tampered[TamperOffset(signed, installed)] ^= 0x01;
+
+            var agent = await tools.AgentAsync(cancellation: cancellation).ConfigureAwait(false);
+            var entries = RootfsEntries(root, request.Kernel, depends);
+            if (entries.Any(e => e.Path is GuestManifest.AgentPath or "kff"))
+                throw new StageException($"the rootfs already has /{GuestManifest.AgentPath} or /kff; the install check cannot put its agent there");
+            entries.Add(new CpioEntry(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent));
+            entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: Encoding.UTF8.GetBytes(Manifest(bootId, request.Kernel, request.Module, tamperedPath))));
+            entries.Add(new CpioEntry(tamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered));
+            await using (var output = new FileStream(image, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+                Cpio.Write(entries, output);
+            imageBytes = new FileInfo(image).Length;
+        }
+        finally
+        {
+            // Only the image is kept while it boots: the rootfs is hundreds of MB (and useless when half made).
+            if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
+        }
+
+        // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run.
+        var memory = (int)Math.Max(512, imageBytes * 2 / (1024 * 1024) + 384);
+        log?.Invoke($"install check: booting {request.Kernel} with the installed rootfs ({imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
+        var boot = await vms.RunAsync(new BootRequest(bootId, kernelCopy, image, new VmShape(request.Accelerator, memory), request.BootTimeout, Path.Combine(work, "boot")),
+            cancellation: cancellation).ConfigureAwait(false);
+        File.Delete(image);
+
+        var commands = boot.Records.OfType<CommandRecord>().ToList();
+        var loads = boot.Records.OfType<ModuleRecord>().ToList();
+        CommandRecord? Command(string name) => commands.FirstOrDefault(c => c.Name == name);
+        string Taint(string name) => Command(name) is { Succeeded: true } t ? t.Output.Trim() : "";
+
+        if (boot.Outcome != BootOutcome.Completed) problems.Add($"the boot did not complete: {boot.Outcome}: {boot.Detail}");
+        if (boot.Hello?.Kernel != request.Kernel) problems.Add($"the guest runs kernel '{boot.Hello?.Kernel}', not {request.Kernel}");
+        foreach (var name in new[] { "depmod", "modinfo", "modprobe" })
+        {
+            var c = Command(name);
+            if (c is not { Succeeded: true })
+                problems.Add($"{name} failed in the guest: {(c is null ? "never ran" : $"exit {c.Code}, errno {c.Errno}: {c.Output.Trim()}")}");
+        }
+        var expectedPath = "/" + Path.GetRelativePath(root, installed).Replace('\\', '/');
+        if (Command("modinfo") is { Succeeded: true } mi && !mi.Output.Trim().EndsWith(expectedPath.Replace("/usr/lib/", "/lib/", StringComparison.Ordinal), StringComparison.Ordinal)
+            && !mi.Output.Trim().EndsWith(expectedPath, StringComparison.Ordinal))
+            problems.Add($"depmod indexed {request.Module} at '{mi.Output.Trim()}', not at the installed {expectedPath}");
+        var listed = Command("lsmod")?.Output.Split('\n').Any(l => l.StartsWith(request.Module + " ", StringComparison.Ordinal)) == true;
+        if (!listed) problems.Add($"{request.Module} is not in the guest's /proc/modules after modprobe");
+
+        var signedLoad = Command("modprobe") is { } mp ? new GuestLoad("signed module (modprobe)", mp.Succeeded, mp.Output.Trim(), Taint("taint"), mp.KernelLog) : null;
+        var tamperedRecord = loads.FirstOrDefault(l => l.Kind == "tampered");
+        var tamperedLoad = tamperedRecord is null ? null : new GuestLoad("tampered copy (finit_module)", tamperedRecord.Ok, tamperedRecord.Error, Taint("taint-tampered"), tamperedRecord.KernelLog);
+        var enforcedSigned = Command("modprobe-enforced") is { } me ? new GuestLoad("signed module, sig_enforce=1 (modprobe)", me.Succeeded, me.Output.Trim(), "", me.KernelLog) : null;
+        var enforcedRecord = loads.FirstOrDefault(l => l.Kind == "tampered-enforced");
+        var enforcedTampered = enforcedRecord is null ? null : new GuestLoad("tampered copy, sig_enforce=1 (finit_module)", enforcedRecord.Ok, enforcedRecord.Error, "", enforcedRecord.KernelLog);
+        if (tamperedLoad is null) problems.Add("the tampered copy was never tried");
+        else if (tamperedLoad.Loaded && tamperedLoad.Taint.Length == 0)
+            problems.Add("the kernel loaded the tampered copy without refusing or flagging it");
+        if (enforcedTampered is { Loaded: true }) problems.Add("with sig_enforce=1 the kernel still loaded the tampered copy");
+
+        return new InstallCheckResult(request, problems.Count == 0, problems, version, $"{imagePackage} {imageVersion}", expectedPath, imageBytes, rootfsTime, boot,
+            commands, signedLoad, tamperedLoad, enforcedSigned, enforcedTampered);
+    }
+
+    /// <summary>The module's depends= from the package's payload (dpkg-deb), before anything is installed.</summary>
+    private async Task<IReadOnlyList<string>> ModuleDependsAsync(string deb, string module, string work, CancellationToken cancellation)
+    {
+        var extract = Path.Combine(work, "payload");
+        await runner.CheckedAsync(new ProcessSpec("dpkg-deb", ["-x", deb, extract]) { Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
+        var ko = Directory.GetFiles(extract, module + ".ko", SearchOption.AllDirectories).FirstOrDefault()
+            ?? throw new InputException(new Problem(deb, 0, 0, "", $"holds no {module}.ko"));
+        var depends = ElfFile.Load(ko).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        Directory.Delete(extract, recursive: true);
+        return depends;
+    }
+
+    /// <summary>Installed packages and their versions, from the rootfs's dpkg status.</summary>
+    public static IReadOnlyDictionary<string, string> DpkgStatus(string root)
+    {
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        var text = File.ReadAllText(Path.Combine(root, "var", "lib", "dpkg", "status"));
+        foreach (var paragraph in text.Split("\n\n", StringSplitOptions.RemoveEmptyEntries))
+        {
+            string? name = null, version = null, state = null;
+            foreach (var line in paragraph.Split('\n'))
+                if (line.StartsWith("Package: ", StringComparison.Ordinal)) name = line[9..].Trim();
+                else if (line.StartsWith("Version: ", StringComparison.Ordinal)) version = line[9..].Trim();
+                else if (line.StartsWith("Status: ", StringComparison.Ordinal)) state = line[8..].Trim();
+            if (name is not null && version is not null && state == "install ok installed") result[name] = version;
+        }
+        return result;
+    }
+
+    /// <summary>The rootfs as initramfs entries, without what a module load never reads (see the class summary).</summary>
+    public static List<CpioEntry> RootfsEntries(string root, string kernel, IReadOnlyList<string> depends)
+    {
+        var entries = new List<CpioEntry>();
+        var modules = $"usr/lib/modules/{kernel}";
+        var needed = NeededInTree(root, kernel, depends);
+        void Walk(DirectoryInfo dir)
+        {
+            foreach (var entry in dir.EnumerateFileSystemInfos().OrderBy(e => e.Name, StringComparer.Ordinal))
+            {
+                var rel = Path.GetRelativePath(root, entry.FullName).Replace('\\', '/');
+                var mode = (int)entry.UnixFileMode & 0xFFF;
+                if (ExcludedTrees.Contains(rel)) { entries.Add(new CpioEntry(rel, CpioEntryKind.Directory, mode)); continue; }
+                if (entry.LinkTarget is { } target) { entries.Add(new CpioEntry(rel, CpioEntryKind.Symlink, 0x1FF, LinkTarget: target)); continue; }
+                if (entry is DirectoryInfo sub)
+                {
+                    entries.Add(new CpioEntry(rel, CpioEntryKind.Directory, mode));
+                    Walk(sub);
+                    continue;
+                }
+                if (!IsRegularFile(entry.FullName)) continue; // device nodes, fifos, sockets: devtmpfs provides /dev
+                if (rel.StartsWith(modules + "/", StringComparison.Ordinal))
+                {
+                    var inModules = rel[(modules.Length + 1)..];
+                    if (DepmodOutputs.Contains(inModules)) continue;
+                    if (inModules.StartsWith("kernel/", StringComparison.Ordinal) && !needed.Contains(inModules)) continue;
+                }
+                entries.Add(new CpioEntry(rel, CpioEntryKind.File, mode, SourceFile: entry.FullName));
+            }
+        }
+        Walk(new DirectoryInfo(root));
+        return entries;
+    }
+
+    private static bool IsRegularFile(string path)
+    {
+        // Special files have no length worth reading; a regular file opens as a seekable stream.
+        try
+        {
+            using var s = new FileStream(path, new FileStreamOptions { Mode = FileMode.Open, Access = FileAccess.Read, Options = FileOptions.None, BufferSize = 0 });
+            return s.CanSeek;
+        }
+        catch (IOException)
+        {
+            return false;
+        }
+        catch (UnauthorizedAccessException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The in-tree modules the module needs, by the rootfs's own modules.dep (written by the packages' depmod).</summary>
+    private static HashSet<string> NeededInTree(string root, string kernel, IReadOnlyList<string> depends)
+    {
+        var needed = new HashSet<string>(StringComparer.Ordinal);
+        if (depends.Count == 0) return needed;
+        var dep = Path.Combine(root, "usr", "lib", "modules", kernel, "modules.dep");
+        if (!File.Exists(dep)) return needed;
+        var byName = new Dictionary<string, string[]>(StringComparer.Ordinal);
+        foreach (var line in File.ReadLines(dep))
+        {
+            var colon = line.IndexOf(':');
+            if (colon <= 0) continue;
+            var file = line[..colon];
+            var name = Path.GetFileName(file).Split('.')[0].Replace('-', '_');
+            byName[name] = [file, .. line[(colon + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries)];
+        }
+        foreach (var d in depends)
+            if (byName.TryGetValue(d.Replace('-', '_'), out var files)) needed.UnionWith(files);
+        return needed;
+    }
+}

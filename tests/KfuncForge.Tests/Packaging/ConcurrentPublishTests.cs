@@ -1,0 +1,38 @@
+using KfuncForge.Model;
+using KfuncForge.Packaging;
+using KfuncForge.Tests.Infrastructure;
+
+namespace KfuncForge.Tests.Packaging;
+
+/// <summary>Two Package runs for the same repository at once take turns: both publish, and what is left is one whole, usable repository.</summary>
+public sealed class ConcurrentPublishTests(PackagingFixture f) : IClassFixture<PackagingFixture>
+{
+    [Fact]
+    public async Task Two_runs_publishing_the_same_repository_at_once_both_succeed_and_leave_it_whole()
+    {
+        var repo = f.Temp.Combine("concurrent", "apt");
+        await f.PackageAsync(repo, PackageFamily.Deb); // a previous repository, as in real life
+
+        var runs = Enumerable.Range(0, 2).Select(_ => Task.Run(() => f.PackageAsync(repo, PackageFamily.Deb))).ToArray();
+        var results = await Task.WhenAll(runs);
+
+        // Each run built its own generation; the link points at the one published last, which exists.
+        Assert.NotEqual(results[0].Generation, results[1].Generation);
+        var target = new DirectoryInfo(repo).LinkTarget;
+        Assert.NotNull(target);
+        Assert.True(Directory.Exists(Path.Combine(Path.GetDirectoryName(repo)!, target)), $"the repository link points at {target}, which is gone");
+        Assert.Contains(target, results.Select(r => Path.GetFileName(r.Generation)));
+        var parent = Path.GetDirectoryName(repo)!;
+        Assert.Empty(Directory.GetFileSystemEntries(parent, ".apt.link-*"));
+        Assert.True(Directory.GetDirectories(parent, ".apt.gen-*").Length <= 2, "only the current and the previous generation are kept");
+
+        // Whole: every file the signed index names is there with its checksum, as apt sees it.
+        using var apt = TestTree.Temp();
+        var list = apt.Combine("sources.list");
+        File.WriteAllText(list, $"deb [signed-by={Path.Combine(repo, AptRepository.KeyringFileName)}] file:{repo} debian12 main\n");
+        var update = HostTools.Run(DebPackageTests.AptGet(apt, list, "update"));
+        Assert.True(update.Succeeded && !update.Stderr.Contains("E:"), update.Stderr);
+        var download = HostTools.Run(DebPackageTests.AptGet(apt, list, "download", "kfunc-demo-modules-6.1-amd64") with { WorkingDirectory = apt.Path });
+        Assert.True(download.Succeeded, download.Stderr);
+    }
+}
