@@ -26,7 +26,17 @@ public sealed record GuestModule(string Name, string KoPath, GuestModuleKind Kin
 }
 
 /// <summary>One smoke program of a module, compiled for this kernel (Object), with its expectation.</summary>
-public sealed record GuestSmoke(string Module, string Name, string Object, string Program, string Section, IReadOnlyList<string> Calls, SmokeExpectation Expect);
+public sealed record GuestSmoke(string Module, string Name, string Object, string Program, string Section, IReadOnlyList<string> Calls, SmokeExpectation Expect)
+{
+    /// <summary>The socket set-up of an iterator fidelity case; null: the agent's default (IPv4, established).</summary>
+    public SocketScenario? Sockets { get; init; }
+
+    /// <summary>A fidelity case: the declared difference that set Expect on this kernel, if any (Expect is then its alternative).</summary>
+    public DeclaredDifference? Declared { get; init; }
+}
+
+/// <summary>What a boot runs: the modules' smoke programs (the SmokeTest stage), or their fidelity suites plus stress steps (Fidelity).</summary>
+public enum BootContent { Smoke, Fidelity }
 
 /// <summary>One load step, compiled for this kernel. Program null: the object's only program.</summary>
 public sealed record GuestLoad(string Module, string Name, string Kfunc, string Object, string? Program, LoadDriver Driver, long Count);

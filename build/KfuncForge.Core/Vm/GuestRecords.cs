@@ -80,6 +80,13 @@ public abstract record ProgramRecord : GuestRecord
     /// <summary>The object's scalar .bss/.data globals after the run (the program's own counters).</summary>
     public IReadOnlyDictionary<string, long>? Globals { get; init; }
     public long SetupNs { get; init; }
+
+    /// <summary>Sockets of the iterator's protocol in use before the set-up and after everything was closed (a leak: after &gt; before).</summary>
+    public long? InuseBefore { get; init; }
+    public long? InuseAfter { get; init; }
+
+    /// <summary>The socket scenario an iterator smoke case ran ("ipv6/listening"); null: the default, ipv4/established.</summary>
+    public string? Scenario { get; init; }
     public long IterNs { get; init; }
     public long CompleteNs { get; init; }
 }

@@ -1,0 +1,207 @@
+using KfuncForge.Model;
+using KfuncForge.Planning;
+using KfuncForge.Vm;
+
+namespace KfuncForge.Fidelity;
+
+/// <summary>What a case did on one kernel, as the agent reported it.</summary>
+public enum ObservedKind { Returned, Rejected, LoadFailed, RunFailed, Missing }
+
+/// <summary>One observation. Value: the program's result (signed 32-bit; for socket iterators, the sockets not aborted). Detail: the evidence line.</summary>
+public sealed record Observed(ObservedKind Kind, long? Value, string Detail)
+{
+    /// <summary>Two kernels behaved alike: both returned the same value, or both refused the program at load.</summary>
+    public bool SameAs(Observed other) => Kind == other.Kind && (Kind != ObservedKind.Returned || Value == other.Value);
+
+    public override string ToString() => Kind switch
+    {
+        ObservedKind.Returned => $"{Value}",
+        ObservedKind.Rejected => "rejected",
+        ObservedKind.LoadFailed => "load failed",
+        ObservedKind.RunFailed => "run failed",
+        _ => "no record",
+    };
+}
+
+/// <summary>Same: upstream's result (and the native kernel's). Declared: the alternative declared for this kernel. Differs: anything else (a failure). Skipped: not run by design (infeasible). Error: could not be run.</summary>
+public enum CaseStatus { Same, Declared, Differs, Skipped, Error }
+
+/// <summary>One case on one kernel: how the kfunc is provided there, what was expected, what happened.</summary>
+public sealed record CaseOnKernel(string Kernel, Verdict Mode, SmokeExpectation? Expected, Observed? Observed, CaseStatus Status, string Message)
+{
+    /// <summary>The declared difference's reason when Status is Declared.</summary>
+    public string? DeclaredReason { get; init; }
+}
+
+public sealed record CaseResult(string Module, string Kfunc, string Name, SmokeExpectation Upstream, string? OracleKernel, IReadOnlyList<CaseOnKernel> Kernels)
+{
+    public bool Passed => OracleKernel is not null && Kernels.All(k => k.Status is CaseStatus.Same or CaseStatus.Declared or CaseStatus.Skipped);
+}
+
+/// <summary>A reference kernel of the run: its release, the profile it came from, and its version (for ordering and ranges).</summary>
+public sealed record FidelityKernel(string Release, string Distro, KernelVersion Version, bool Booted, bool Passed);
+
+/// <summary>One load step's cost on a backport kernel relative to the native kernel: backport ns/op ÷ native ns/op (for socket steps: time per destroyed socket).</summary>
+public sealed record LoadRatio(string Module, string Step, string Kfunc, string NativeKernel, double NativeNsPerOp, string BackportKernel, double BackportNsPerOp)
+{
+    public double Ratio => BackportNsPerOp / NativeNsPerOp;
+}
+
+/// <summary>A check of a boot that failed outside the fidelity cases (module load, load step, kernel fault, timeout).</summary>
+public sealed record BootFailure(string Kernel, string Module, string Kind, string Name, string Reason, string Message);
+
+public sealed record FidelityResult(
+    IReadOnlyList<FidelityKernel> Kernels,
+    IReadOnlyList<CaseResult> Cases,
+    IReadOnlyList<LoadMeasurement> Loads,
+    IReadOnlyList<LoadRatio> Ratios,
+    IReadOnlyList<BootFailure> BootFailures)
+{
+    public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0;
+}
+
+/// <summary>
+/// Judges a fidelity run across kernels. Each case must give upstream's result on every native kernel
+/// (the newest native kernel is the oracle), and on every backport kernel either the oracle's result or,
+/// where a difference was declared for that kernel, exactly the declared alternative. Anything else is an
+/// undeclared difference and fails the run, as does a declared difference that did not happen.
+/// </summary>
+public static class FidelityJudge
+{
+    public static FidelityResult Judge(IReadOnlyList<KfuncModule> modules, IReadOnlyList<BootVerdict> boots)
+    {
+        var ordered = boots.OrderBy(b => Version(b.Plan.Kernel.Release)).ThenBy(b => b.Plan.Kernel.Release, StringComparer.Ordinal).ToList();
+        var kernels = ordered.Select(b => new FidelityKernel(b.Plan.Kernel.Release, b.Plan.Distro, Version(b.Plan.Kernel.Release), b.Boot is not null, b.Passed)).ToList();
+        var cases = new List<CaseResult>();
+        foreach (var module in modules)
+        {
+            if (module.Fidelity is not { } suite) continue;
+            foreach (var c in suite.Cases)
+                cases.Add(JudgeCase(module.Name, c, ordered));
+        }
+        var loads = ordered.SelectMany(b => b.Loads).ToList();
+        var failures = ordered.SelectMany(b => b.Cells.SelectMany(cell => cell.Checks
+                .Where(ch => ch.Status == CheckStatus.Fail && ch.Kind != "smoke" && !IsCaseNotRun(ch))
+                .Select(ch => new BootFailure(b.Plan.Kernel.Release, ch.Module, ch.Kind, ch.Name, SmokeReport.Name(ch.Reason!.Value), ch.Message))))
+            .ToList();
+        return new FidelityResult(kernels, cases, loads, Ratios(loads), failures);
+    }
+
+    // A case that could not be planned is reported on the case itself (status error), not twice.
+    private static bool IsCaseNotRun(CheckResult c) => c.Kind == "plan" && c.Name.StartsWith("fidelity ", StringComparison.Ordinal) && c.Name != "fidelity suite";
+
+    public static CaseResult JudgeCase(string module, FidelityCase c, IReadOnlyList<BootVerdict> boots)
+    {
+        var raw = boots.Select(b => (Boot: b, Mode: ModeOf(b.Plan, module, c.Kfunc), Planned: b.Plan.Smoke.FirstOrDefault(s => s.Module == module && s.Name == c.Name))).ToList();
+        var observations = raw.Select(r => r.Planned is null ? null : Observe(r.Boot, r.Planned)).ToList();
+        var oracleIndex = raw.Select((r, i) => (r, i)).Where(x => x.r.Mode == Verdict.Native && observations[x.i] is not null)
+            .Select(x => x.i).DefaultIfEmpty(-1).Last();
+        var oracle = oracleIndex >= 0 ? observations[oracleIndex] : null;
+        var oracleKernel = oracleIndex >= 0 ? raw[oracleIndex].Boot.Plan.Kernel.Release : null;
+
+        var results = new List<CaseOnKernel>();
+        for (var i = 0; i < raw.Count; i++)
+        {
+            var (boot, mode, planned) = raw[i];
+            var release = boot.Plan.Kernel.Release;
+            if (planned is null)
+            {
+                var notRun = boot.Plan.NotRun.FirstOrDefault(n => n.Module == module && (n.What == $"fidelity {c.Name}" || n.What == "fidelity suite"));
+                results.Add(notRun is { Failure: null }
+                    ? new CaseOnKernel(release, mode, null, null, CaseStatus.Skipped, notRun.Reason)
+                    : new CaseOnKernel(release, mode, null, null, CaseStatus.Error, notRun?.Reason ?? (boot.Boot is null ? "the kernel was not booted" : "the case was not planned for this kernel")));
+                continue;
+            }
+            var seen = observations[i]!;
+            var expected = planned.Expect;
+            if (planned.Declared is { } declared)
+            {
+                results.Add(Matches(expected, seen)
+                    ? new CaseOnKernel(release, mode, expected, seen, CaseStatus.Declared, $"declared difference: {Describe(expected)}") { DeclaredReason = declared.Reason }
+                    : new CaseOnKernel(release, mode, expected, seen, CaseStatus.Differs,
+                        $"the declared difference ({Describe(expected)}) did not happen: got {Describe(seen)}; upstream gives {Describe(c.Expect)}") { DeclaredReason = declared.Reason });
+                continue;
+            }
+            if (!Matches(expected, seen))
+            {
+                var why = mode == Verdict.Native
+                    ? $"the native kernel gives {Describe(seen)}, not upstream's {Describe(expected)} as the definition says: check the expectation against upstream"
+                    : oracle is not null && seen.SameAs(oracle)
+                        ? $"gives {Describe(seen)} like the native kernel, but the definition expects {Describe(expected)}"
+                        : $"undeclared difference: {Describe(seen)}, upstream gives {Describe(expected)}{(oracle is null ? "" : $" (native {oracleKernel}: {Describe(oracle)})")}";
+                results.Add(new CaseOnKernel(release, mode, expected, seen, CaseStatus.Differs, why));
+                continue;
+            }
+            if (oracle is not null && !seen.SameAs(oracle))
+            {
+                results.Add(new CaseOnKernel(release, mode, expected, seen, CaseStatus.Differs,
+                    $"undeclared difference: {Describe(seen)}, the native kernel {oracleKernel} gives {Describe(oracle)}"));
+                continue;
+            }
+            results.Add(new CaseOnKernel(release, mode, expected, seen, CaseStatus.Same, $"{Describe(seen)} as upstream"));
+        }
+        return new CaseResult(module, c.Kfunc, c.Name, c.Expect, oracleKernel, results);
+    }
+
+    public static Observed Observe(BootVerdict boot, GuestSmoke planned)
+    {
+        var r = boot.Boot?.Records.OfType<SmokeRecord>().FirstOrDefault(s => s.Module == planned.Module && s.Name == planned.Name);
+        if (r is null) return new Observed(ObservedKind.Missing, null, boot.Boot is null ? "not booted" : "the agent reported nothing for this case");
+        if (!r.Loaded)
+        {
+            var log = r.VerifierLog ?? "";
+            if (log.Trim().Length == 0)
+                return new Observed(ObservedKind.LoadFailed, null, $"{r.Error} (errno {r.Errno}): {Last(r.LoaderLog)}");
+            var text = planned.Expect.VerifierRejects;
+            var line = text is not null && log.Contains(text, StringComparison.Ordinal) ? LineWith(log, text) : Last(log);
+            return new Observed(ObservedKind.Rejected, null, line);
+        }
+        if (!r.Ran) return new Observed(ObservedKind.RunFailed, null, $"{r.RunError} (errno {r.RunErrno})");
+        if (r.Proto is not null)
+            return new Observed(ObservedKind.Returned, (long)(r.Retval ?? 0),
+                $"{r.Aborted} of {r.Opened} {r.Proto} {(r.Scenario ?? "ipv4/established")} aborted");
+        var value = (int)(uint)(r.Retval ?? 0);
+        return new Observed(ObservedKind.Returned, value, $"returned {value}");
+    }
+
+    public static bool Matches(SmokeExpectation e, Observed o) =>
+        e.VerifierRejects is { } text
+            ? o.Kind == ObservedKind.Rejected && o.Detail.Contains(text, StringComparison.Ordinal)
+            : o.Kind == ObservedKind.Returned && o.Value == e.Retval;
+
+    public static string Describe(SmokeExpectation e) => e.VerifierRejects is { } t ? $"rejected (\"{t}\")" : $"{e.Retval}";
+
+    public static string Describe(Observed o) => o.Kind switch
+    {
+        ObservedKind.Returned => $"{o.Value}",
+        ObservedKind.Rejected => $"rejected ({o.Detail})",
+        _ => $"{o} ({o.Detail})",
+    };
+
+    private static Verdict ModeOf(BootPlan plan, string module, string kfunc) =>
+        plan.Kfuncs.FirstOrDefault(k => k.Module == module && k.Kfunc == kfunc)?.Verdict ?? Verdict.Infeasible;
+
+    /// <summary>Per load step: each backport kernel's ns/op over the newest native kernel's (socket steps: seconds per destroyed socket).</summary>
+    public static IReadOnlyList<LoadRatio> Ratios(IReadOnlyList<LoadMeasurement> loads)
+    {
+        static double? PerOp(LoadMeasurement m) =>
+            !m.Passed ? null : m.NsPerCall is > 0 ? m.NsPerCall : m.SocketsPerSecond is > 0 ? 1e9 / m.SocketsPerSecond : null;
+        var ratios = new List<LoadRatio>();
+        foreach (var step in loads.GroupBy(l => (l.Module, l.Name)).OrderBy(g => g.Key.Module, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
+        {
+            var native = step.Where(m => m.Verdict == Verdict.Native && PerOp(m) is not null).OrderBy(m => Version(m.Kernel)).LastOrDefault();
+            if (native is null) continue;
+            foreach (var b in step.Where(m => m.Verdict == Verdict.Backport && PerOp(m) is not null).OrderBy(m => Version(m.Kernel)).ThenBy(m => m.Kernel, StringComparer.Ordinal))
+                ratios.Add(new LoadRatio(step.Key.Module, step.Key.Name, b.Kfunc, native.Kernel, PerOp(native)!.Value, b.Kernel, PerOp(b)!.Value));
+        }
+        return ratios;
+    }
+
+    private static KernelVersion Version(string release) => KernelVersion.TryParse(release, out var v) ? v : default;
+
+    private static string LineWith(string log, string text) =>
+        log.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal))?.Trim() ?? text;
+
+    private static string Last(string? log) =>
+        (log ?? "").Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).LastOrDefault() ?? "";
+}
