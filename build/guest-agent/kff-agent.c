@@ -1247,6 +1247,17 @@ static void hello(void)
 	rec_str(&r, "kernel", u.release);
 	rec_u64(&r, "boottime_ns", clock_ns(CLOCK_BOOTTIME));
 	rec_str(&r, "libbpf", libbpf_version_string());
+	/* The fault detectors in force (the fidelity run lowers them on the command line): -1 when absent. */
+	static const char *const detectors[][2] = {
+		{ "hung_task_timeout_secs", "/proc/sys/kernel/hung_task_timeout_secs" },
+		{ "watchdog_thresh", "/proc/sys/kernel/watchdog_thresh" },
+		{ "soft_watchdog", "/proc/sys/kernel/soft_watchdog" },
+	};
+	for (size_t i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++) {
+		char *v = read_file(detectors[i][1]);
+		rec_i64(&r, detectors[i][0], v ? strtoll(v, NULL, 10) : -1);
+		free(v);
+	}
 	rec_end(&r);
 }
 

@@ -13,13 +13,22 @@ public sealed class FidelityCommand : ICommand
 {
     public string Name => "fidelity";
     public string Summary => "run the fidelity suites on native and backport kernels (--distros, default debian12,debian13); report in <out>/fidelity/";
-    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console"];
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console", "container", "skip-build", "skip-load"];
 
     public int Run(CommandContext context)
     {
         var distros = (context.Options.Get("distros") ?? string.Join(',', FidelityRun.DefaultDistros))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
-        var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", BootContent.Fidelity, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
+        // Each profile's kernels are fetched and its modules built first (the build index is the hand-over), unless --skip-build.
+        if (!context.Options.Flag("skip-build"))
+            foreach (var d in distros)
+            {
+                context.Out.WriteLine($"fidelity: building for {d}");
+                var built = new BuildCommand().Run(context with { Options = context.Options.With("distro", d) });
+                if (built != ExitCodes.Ok) return built;
+            }
+        var content = context.Options.Flag("skip-load") ? BootContent.FidelityCasesOnly : BootContent.Fidelity;
+        var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
         var workDir = setups[0].WorkDir;
         var boots = setups.SelectMany(s => s.Boots).ToList();
         context.Out.WriteLine($"fidelity: {boots.Count} kernels of {string.Join(", ", distros)}; logs in {workDir}");

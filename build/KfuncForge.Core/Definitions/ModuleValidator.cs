@@ -55,6 +55,11 @@ public static partial class ModuleValidator
             if (LoadStepOf(doc, d.Load![i], $"load[{i}]", kfuncNames, moduleDir, problems) is { } step) steps.Add(step);
 
         var fidelity = d.Fidelity is null ? null : ValidateFidelity(doc, d.Fidelity, kfuncs, moduleDir, problems);
+        // A fidelity run measures both lists together: a step name must say which step it is.
+        var stepNames = (d.Load ?? []).Select(l => l.Name!).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < (d.Fidelity?.Load?.Count ?? 0); i++)
+            if (!stepNames.Add(d.Fidelity!.Load![i].Name!))
+                problems.Add(doc.At($"fidelity.load[{i}].name", $"load step '{d.Fidelity.Load[i].Name}' is already defined (load or fidelity.load); give it its own name"));
 
         if (problems.Count > before) return null;
         return new KfuncModule(name, d.Description!, d.License!, d.Version!, moduleDir, kfuncs, smoke, new LoadProfile(steps)) { Fidelity = fidelity };

@@ -39,7 +39,13 @@ public sealed record CaseResult(string Module, string Kfunc, string Name, SmokeE
 }
 
 /// <summary>A reference kernel of the run: its release, the profile it came from, and its version (for ordering and ranges).</summary>
-public sealed record FidelityKernel(string Release, string Distro, KernelVersion Version, bool Booted, bool Passed);
+public sealed record FidelityKernel(string Release, string Distro, KernelVersion Version, bool Booted, bool Passed)
+{
+    /// <summary>The fault detectors the guest reported (hung-task timeout, lockup threshold, soft-lockup switch); null when not booted.</summary>
+    public long? HungTaskTimeoutSecs { get; init; }
+    public long? WatchdogThresh { get; init; }
+    public long? SoftWatchdog { get; init; }
+}
 
 /// <summary>One load step's cost on a backport kernel relative to the native kernel: backport ns/op ÷ native ns/op (for socket steps: time per destroyed socket).</summary>
 public sealed record LoadRatio(string Module, string Step, string Kfunc, string NativeKernel, double NativeNsPerOp, string BackportKernel, double BackportNsPerOp)
@@ -71,7 +77,12 @@ public static class FidelityJudge
     public static FidelityResult Judge(IReadOnlyList<KfuncModule> modules, IReadOnlyList<BootVerdict> boots)
     {
         var ordered = boots.OrderBy(b => Version(b.Plan.Kernel.Release)).ThenBy(b => b.Plan.Kernel.Release, StringComparer.Ordinal).ToList();
-        var kernels = ordered.Select(b => new FidelityKernel(b.Plan.Kernel.Release, b.Plan.Distro, Version(b.Plan.Kernel.Release), b.Boot is not null, b.Passed)).ToList();
+        var kernels = ordered.Select(b => new FidelityKernel(b.Plan.Kernel.Release, b.Plan.Distro, Version(b.Plan.Kernel.Release), b.Boot is not null, b.Passed)
+        {
+            HungTaskTimeoutSecs = b.Boot?.Hello?.HungTaskTimeoutSecs,
+            WatchdogThresh = b.Boot?.Hello?.WatchdogThresh,
+            SoftWatchdog = b.Boot?.Hello?.SoftWatchdog,
+        }).ToList();
         var cases = new List<CaseResult>();
         foreach (var module in modules)
         {

@@ -35,8 +35,11 @@ public sealed record GuestSmoke(string Module, string Name, string Object, strin
     public DeclaredDifference? Declared { get; init; }
 }
 
-/// <summary>What a boot runs: the modules' smoke programs (the SmokeTest stage), or their fidelity suites plus stress steps (Fidelity).</summary>
-public enum BootContent { Smoke, Fidelity }
+/// <summary>
+/// What a boot runs: the modules' smoke programs and load profile (the SmokeTest stage), their fidelity
+/// suites with the load profile and the suites' own load steps (Fidelity), or the fidelity cases alone.
+/// </summary>
+public enum BootContent { Smoke, Fidelity, FidelityCasesOnly }
 
 /// <summary>One load step, compiled for this kernel. Program null: the object's only program.</summary>
 public sealed record GuestLoad(string Module, string Name, string Kfunc, string Object, string? Program, LoadDriver Driver, long Count);

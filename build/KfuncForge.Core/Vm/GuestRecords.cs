@@ -20,6 +20,11 @@ public sealed record HelloRecord : GuestRecord
     public string Kernel { get; init; } = "";
     public long BoottimeNs { get; init; }
     public string? Libbpf { get; init; }
+
+    /// <summary>The kernel's hung-task timeout, lockup threshold and soft-lockup switch as the guest saw them (-1: not in this kernel).</summary>
+    public long? HungTaskTimeoutSecs { get; init; }
+    public long? WatchdogThresh { get; init; }
+    public long? SoftWatchdog { get; init; }
 }
 
 /// <summary>A step is about to start (so a step that never ends is known by name).</summary>

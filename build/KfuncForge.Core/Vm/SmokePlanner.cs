@@ -130,7 +130,12 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
             else if (module.Fidelity is { } suite)
                 await FidelityCasesAsync(module, suite, version, Blocked, vmlinuxH, smoke, notRun, cancellation).ConfigureAwait(false);
 
-            var steps = content == BootContent.Fidelity && module.Fidelity is { } withLoad ? [.. module.Load.Steps, .. withLoad.Load] : module.Load.Steps;
+            IReadOnlyList<LoadStep> steps = content switch
+            {
+                BootContent.FidelityCasesOnly => [],
+                BootContent.Fidelity when module.Fidelity is { } withLoad => [.. module.Load.Steps, .. withLoad.Load],
+                _ => module.Load.Steps,
+            };
             foreach (var l in steps)
             {
                 if (Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }

@@ -149,18 +149,19 @@ public sealed class FidelityJudgeTests
         FidelityCase[] cases = [Case("strlen_basic", 5), Case("strlen_user_ptr", -34, NoIgn)];
         BootVerdict[] boots =
         [
-            Boot("6.1.0-56-amd64", Verdict.Backport, cases, Loaded("strlen_basic", 5), Rejected("strlen_user_ptr", "R1 type=scalar expected=fp, pkt")),
-            Boot("7.3.4+deb13-amd64", Verdict.Native, cases, Loaded("strlen_basic", 5), Loaded("strlen_user_ptr", -34)),
+            Boot("6.1.0-56-amd64", Verdict.Backport, cases, Loaded("strlen_basic", 5), Rejected("strlen_user_ptr", "R1 type=scalar expected=fp, pkt"), LoadRecord(900)),
+            Boot("7.3.4+deb13-amd64", Verdict.Native, cases, Loaded("strlen_basic", 5), Loaded("strlen_user_ptr", -34), LoadRecord(600)),
         ];
         var first = FidelityJudge.Judge([Module(cases)], boots);
         var second = FidelityJudge.Judge([Module(cases)], boots.Reverse().ToList());
 
+        Assert.True(first.Passed);
         var markdown = FidelityReport.Markdown(first);
         Assert.Equal(markdown, FidelityReport.Markdown(second));
         Assert.Equal(SmokeReport.Json(FidelityReport.Json(first)), SmokeReport.Json(FidelityReport.Json(second)));
         Assert.Contains("| strlen_user_ptr | bpf_strlen | -34 | D1 rejected | ✓ -34 |", markdown);
         Assert.Contains("- **D1** (1 cases on 6.1.0-56-amd64): 6.1's verifier predates __ign", markdown);
-        Assert.Contains("| 6.1.0-56-amd64 | d | 1 | 1 | 0 | 0 | 0 |", markdown);
+        Assert.Contains("| 6.1.0-56-amd64 | d | 1 | 1 | 0 | 0 | 0 | pass | n/a | n/a |", markdown);
         var json = FidelityReport.Json(first);
         Assert.Equal(1, (int)json["totals"]!["6.1.0-56-amd64"]!["declared"]!);
         Assert.Equal("declared", (string)json["cases"]![1]!["kernels"]![0]!["status"]!);
