@@ -56,6 +56,10 @@ public sealed record LoadRatio(string Module, string Step, string Kfunc, string 
 /// <summary>A check of a boot that failed outside the fidelity cases (module load, load step, kernel fault, timeout).</summary>
 public sealed record BootFailure(string Kernel, string Module, string Kind, string Name, string Reason, string Message);
 
+/// <summary>A socket load step on one kernel, with the evidence the 10,000-socket run asks for: every connection aborted, the timings, and the sockets in use before and after.</summary>
+public sealed record SocketRun(string Kernel, string Module, string Step, Verdict Mode, string Proto, long Sockets, long Opened, long Aborted,
+    long LocalAborted, long PeersAborted, long PeersReset, long? InuseBefore, long? InuseAfter, double SetupSeconds, double IteratorSeconds, double CompleteSeconds, bool Passed);
+
 public sealed record FidelityResult(
     IReadOnlyList<FidelityKernel> Kernels,
     IReadOnlyList<CaseResult> Cases,
@@ -63,6 +67,8 @@ public sealed record FidelityResult(
     IReadOnlyList<LoadRatio> Ratios,
     IReadOnlyList<BootFailure> BootFailures)
 {
+    public IReadOnlyList<SocketRun> SocketRuns { get; init; } = [];
+
     public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0;
 }
 
@@ -95,7 +101,15 @@ public static class FidelityJudge
                 .Where(ch => ch.Status == CheckStatus.Fail && ch.Kind != "smoke" && !IsCaseNotRun(ch))
                 .Select(ch => new BootFailure(b.Plan.Kernel.Release, ch.Module, ch.Kind, ch.Name, SmokeReport.Name(ch.Reason!.Value), ch.Message))))
             .ToList();
-        return new FidelityResult(kernels, cases, loads, Ratios(loads), failures);
+        var sockets = ordered.SelectMany(b => b.Plan.Loads.Where(l => l.Driver == LoadDriver.SocketIterator).Select(l =>
+            {
+                var r = b.Boot?.Records.OfType<LoadRecord>().FirstOrDefault(x => x.Module == l.Module && x.Name == l.Name);
+                var passed = b.Loads.FirstOrDefault(m => m.Module == l.Module && m.Name == l.Name)?.Passed ?? false;
+                return r is null ? null : new SocketRun(b.Plan.Kernel.Release, l.Module, l.Name, ModeOf(b.Plan, l.Module, l.Kfunc), r.Proto ?? "", l.Count, r.Opened, r.Aborted,
+                    r.LocalAborted, r.PeersAborted, r.PeersReset, r.InuseBefore, r.InuseAfter, r.SetupNs / 1e9, r.IterNs / 1e9, r.CompleteNs / 1e9, passed);
+            }).OfType<SocketRun>())
+            .OrderBy(s => s.Module, StringComparer.Ordinal).ThenBy(s => s.Step, StringComparer.Ordinal).ThenBy(s => Version(s.Kernel)).ToList();
+        return new FidelityResult(kernels, cases, loads, Ratios(loads), failures) { SocketRuns = sockets };
     }
 
     // A case that could not be planned is reported on the case itself (status error), not twice.

@@ -81,6 +81,26 @@ public static class FidelityReport
             ["backport_ns_per_op"] = Round(x.BackportNsPerOp),
             ["ratio"] = Math.Round(x.Ratio, 3),
         }).ToArray()),
+        ["socket_runs"] = new JsonArray(r.SocketRuns.Select(s => (JsonNode)new JsonObject
+        {
+            ["module"] = s.Module,
+            ["step"] = s.Step,
+            ["release"] = s.Kernel,
+            ["mode"] = SmokeReport.Name(s.Mode),
+            ["proto"] = s.Proto,
+            ["sockets"] = s.Sockets,
+            ["opened"] = s.Opened,
+            ["aborted"] = s.Aborted,
+            ["local_aborted"] = s.LocalAborted,
+            ["peers_aborted"] = s.PeersAborted,
+            ["peers_reset"] = s.PeersReset,
+            ["inuse_before"] = s.InuseBefore,
+            ["inuse_after"] = s.InuseAfter,
+            ["setup_seconds"] = Math.Round(s.SetupSeconds, 2),
+            ["iterator_seconds"] = Math.Round(s.IteratorSeconds, 2),
+            ["complete_seconds"] = Math.Round(s.CompleteSeconds, 2),
+            ["passed"] = s.Passed,
+        }).ToArray()),
         ["boot_failures"] = new JsonArray(r.BootFailures.Select(f => (JsonNode)new JsonObject
         {
             ["release"] = f.Kernel,
@@ -181,12 +201,12 @@ public static class FidelityReport
             sb.Append('\n');
         }
 
-        var sockets = r.Loads.Where(l => l.Driver == LoadDriver.SocketIterator).OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel)).ToList();
-        if (sockets.Count > 0)
+        if (r.SocketRuns.Count > 0)
         {
-            sb.Append("## Socket runs\n\n| module | step | kernel | mode | sockets | aborted | set-up | destroyed per second | passed |\n|---|---|---|---|---|---|---|---|---|\n");
-            foreach (var l in sockets)
-                sb.Append(inv, $"| {l.Module} | {l.Name} | {l.Kernel} | {SmokeReport.Name(l.Verdict)} | {l.Count} | {l.Aborted} | {l.SetupSeconds:0.0} s | {l.SocketsPerSecond:0} | {(l.Passed ? "yes" : "**no**")} |\n");
+            sb.Append("## Socket runs\n\nTCP: connections (one end aborted, the peer aborted or reset); sockets in use: TCP or UDP, IPv4 + IPv6, before the set-up and after closing everything. Times: set-up, the iterator pass, iterator start to the last abort seen.\n\n");
+            sb.Append("| module | step | kernel | mode | sockets | aborted | ends aborted / peers aborted / peers reset | in use before → after | set-up | iterator | all aborted after | passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            foreach (var s in r.SocketRuns)
+                sb.Append(inv, $"| {s.Module} | {s.Step} | {s.Kernel} | {SmokeReport.Name(s.Mode)} | {s.Sockets} | {s.Aborted} | {(s.Proto == "tcp" ? $"{s.LocalAborted} / {s.PeersAborted} / {s.PeersReset}" : "–")} | {s.InuseBefore} → {s.InuseAfter} | {s.SetupSeconds:0.00} s | {s.IteratorSeconds:0.00} s | {s.CompleteSeconds:0.00} s | {(s.Passed ? "yes" : "**no**")} |\n");
             sb.Append('\n');
         }
 
