@@ -45,6 +45,9 @@ public sealed record FidelityKernel(string Release, string Distro, KernelVersion
     public long? HungTaskTimeoutSecs { get; init; }
     public long? WatchdogThresh { get; init; }
     public long? SoftWatchdog { get; init; }
+
+    /// <summary>Kernel faults found on the guest's console (WARN, oops, hung task, soft lockup, …); each also fails the boot.</summary>
+    public IReadOnlyList<string> ConsoleFaults { get; init; } = [];
 }
 
 /// <summary>One load step's cost on a backport kernel relative to the native kernel: backport ns/op ÷ native ns/op (for socket steps: time per destroyed socket).</summary>
@@ -88,6 +91,7 @@ public static class FidelityJudge
             HungTaskTimeoutSecs = b.Boot?.Hello?.HungTaskTimeoutSecs,
             WatchdogThresh = b.Boot?.Hello?.WatchdogThresh,
             SoftWatchdog = b.Boot?.Hello?.SoftWatchdog,
+            ConsoleFaults = b.Boot?.Faults.Select(f => $"{SmokeReport.Name(f.Kind)}: {f.Text}").ToList() ?? [],
         }).ToList();
         var cases = new List<CaseResult>();
         foreach (var module in modules)

@@ -29,6 +29,7 @@ public static class FidelityReport
             ["hung_task_timeout_secs"] = k.HungTaskTimeoutSecs,
             ["watchdog_thresh"] = k.WatchdogThresh,
             ["soft_watchdog"] = k.SoftWatchdog,
+            ["console_faults"] = new JsonArray(k.ConsoleFaults.Select(f => (JsonNode)JsonValue.Create(f)!).ToArray()),
         }).ToArray()),
         ["totals"] = Totals(r),
         ["cases"] = new JsonArray(r.Cases.Select(c => (JsonNode)new JsonObject
@@ -138,7 +139,7 @@ public static class FidelityReport
         sb.Append(r.Passed ? "**Result: pass** — every case gave upstream's result or its declared difference on every kernel.\n\n"
             : "**Result: FAIL** — see the cases marked ✗ and the failures at the end.\n\n");
 
-        sb.Append("## Kernels\n\n| kernel | profile | same | declared | differs | error | skipped | boot checks | hung-task timeout | lockup threshold |\n|---|---|---|---|---|---|---|---|---|---|\n");
+        sb.Append("## Kernels\n\n| kernel | profile | same | declared | differs | error | skipped | boot checks | console faults | hung-task timeout | lockup threshold |\n|---|---|---|---|---|---|---|---|---|---|---|\n");
         foreach (var k in r.Kernels)
         {
             var cells = r.Cases.SelectMany(c => c.Kernels).Where(c => c.Kernel == k.Release).ToList();
@@ -146,7 +147,7 @@ public static class FidelityReport
             var checks = !k.Booted ? "not booted" : k.Passed ? "pass" : "**fail**";
             string Seconds(long? v) => v is null or < 0 ? "n/a" : $"{v} s";
             var lockup = k.SoftWatchdog == 0 ? "off" : k.WatchdogThresh is > 0 ? $"{2 * k.WatchdogThresh} s" : "n/a";
-            sb.Append(inv, $"| {k.Release} | {k.Distro} | {N(CaseStatus.Same)} | {N(CaseStatus.Declared)} | {N(CaseStatus.Differs)} | {N(CaseStatus.Error)} | {N(CaseStatus.Skipped)} | {checks} | {Seconds(k.HungTaskTimeoutSecs)} | {lockup} |\n");
+            sb.Append(inv, $"| {k.Release} | {k.Distro} | {N(CaseStatus.Same)} | {N(CaseStatus.Declared)} | {N(CaseStatus.Differs)} | {N(CaseStatus.Error)} | {N(CaseStatus.Skipped)} | {checks} | {(k.Booted ? k.ConsoleFaults.Count.ToString(inv) : "–")} | {Seconds(k.HungTaskTimeoutSecs)} | {lockup} |\n");
         }
 
         sb.Append("\n## Cases per kfunc\n\n| module | kfunc | cases | how each kernel provides it |\n|---|---|---|---|\n");

@@ -161,7 +161,7 @@ public sealed class FidelityJudgeTests
         Assert.Equal(SmokeReport.Json(FidelityReport.Json(first)), SmokeReport.Json(FidelityReport.Json(second)));
         Assert.Contains("| strlen_user_ptr | bpf_strlen | -34 | D1 rejected | ✓ -34 |", markdown);
         Assert.Contains("- **D1** (1 cases on 6.1.0-56-amd64): 6.1's verifier predates __ign", markdown);
-        Assert.Contains("| 6.1.0-56-amd64 | d | 1 | 1 | 0 | 0 | 0 | pass | n/a | n/a |", markdown);
+        Assert.Contains("| 6.1.0-56-amd64 | d | 1 | 1 | 0 | 0 | 0 | pass | 0 | n/a | n/a |", markdown);
         var json = FidelityReport.Json(first);
         Assert.Equal(1, (int)json["totals"]!["6.1.0-56-amd64"]!["declared"]!);
         Assert.Equal("declared", (string)json["cases"]![1]!["kernels"]![0]!["status"]!);
