@@ -581,6 +581,8 @@ struct sock_result {
 	/* Sockets of the iterator's protocol in use (IPv4 + IPv6, /proc/net/sockstat{,6} "inuse")
 	 * before the set-up and after everything was closed: a leak shows as after > before. */
 	long inuse_before, inuse_after;
+	/* The same count with every socket of the run open: proves the counter sees them. */
+	long inuse_open;
 };
 
 /* What an iterator case runs over (smoke manifest field 7, "<family>/<state>"; default ipv4/established). */
@@ -774,6 +776,7 @@ static int sock_workload(struct loaded *l, long n, uint16_t port, const struct s
 			}
 	uint64_t t1 = now_ns();
 	res->setup_ns = t1 - t0;
+	res->inuse_open = sockets_in_use(tcp);
 
 	struct bpf_link *link = bpf_program__attach_iter(l->prog, NULL);
 	if (!link) {
@@ -878,6 +881,7 @@ static void rec_sock_result(struct rec *r, long n, const struct sock_result *s, 
 	}
 	rec_i64(r, "inuse_before", s->inuse_before);
 	rec_i64(r, "inuse_after", s->inuse_after);
+	rec_i64(r, "inuse_open", s->inuse_open);
 	rec_u64(r, "setup_ns", s->setup_ns);
 	rec_u64(r, "iter_ns", s->iter_ns);
 	rec_u64(r, "complete_ns", s->complete_ns);

@@ -61,7 +61,7 @@ public sealed record BootFailure(string Kernel, string Module, string Kind, stri
 
 /// <summary>A socket load step on one kernel, with the evidence the 10,000-socket run asks for: every connection aborted, the timings, and the sockets in use before and after.</summary>
 public sealed record SocketRun(string Kernel, string Module, string Step, Verdict Mode, string Proto, long Sockets, long Opened, long Aborted,
-    long LocalAborted, long PeersAborted, long PeersReset, long? InuseBefore, long? InuseAfter, double SetupSeconds, double IteratorSeconds, double CompleteSeconds, bool Passed);
+    long LocalAborted, long PeersAborted, long PeersReset, long? InuseBefore, long? InuseOpen, long? InuseAfter, double SetupSeconds, double IteratorSeconds, double CompleteSeconds, bool Passed);
 
 public sealed record FidelityResult(
     IReadOnlyList<FidelityKernel> Kernels,
@@ -110,7 +110,7 @@ public static class FidelityJudge
                 var r = b.Boot?.Records.OfType<LoadRecord>().FirstOrDefault(x => x.Module == l.Module && x.Name == l.Name);
                 var passed = b.Loads.FirstOrDefault(m => m.Module == l.Module && m.Name == l.Name)?.Passed ?? false;
                 return r is null ? null : new SocketRun(b.Plan.Kernel.Release, l.Module, l.Name, ModeOf(b.Plan, l.Module, l.Kfunc), r.Proto ?? "", l.Count, r.Opened, r.Aborted,
-                    r.LocalAborted, r.PeersAborted, r.PeersReset, r.InuseBefore, r.InuseAfter, r.SetupNs / 1e9, r.IterNs / 1e9, r.CompleteNs / 1e9, passed);
+                    r.LocalAborted, r.PeersAborted, r.PeersReset, r.InuseBefore, r.InuseOpen, r.InuseAfter, r.SetupNs / 1e9, r.IterNs / 1e9, r.CompleteNs / 1e9, passed);
             }).OfType<SocketRun>())
             .OrderBy(s => s.Module, StringComparer.Ordinal).ThenBy(s => s.Step, StringComparer.Ordinal).ThenBy(s => Version(s.Kernel)).ToList();
         return new FidelityResult(kernels, cases, loads, Ratios(loads), failures) { SocketRuns = sockets };

@@ -96,6 +96,7 @@ public static class FidelityReport
             ["peers_aborted"] = s.PeersAborted,
             ["peers_reset"] = s.PeersReset,
             ["inuse_before"] = s.InuseBefore,
+            ["inuse_open"] = s.InuseOpen,
             ["inuse_after"] = s.InuseAfter,
             ["setup_seconds"] = Math.Round(s.SetupSeconds, 2),
             ["iterator_seconds"] = Math.Round(s.IteratorSeconds, 2),
@@ -204,10 +205,10 @@ public static class FidelityReport
 
         if (r.SocketRuns.Count > 0)
         {
-            sb.Append("## Socket runs\n\nTCP: connections (one end aborted, the peer aborted or reset); sockets in use: TCP or UDP, IPv4 + IPv6, before the set-up and after closing everything. Times: set-up, the iterator pass, iterator start to the last abort seen.\n\n");
-            sb.Append("| module | step | kernel | mode | sockets | aborted | ends aborted / peers aborted / peers reset | in use before → after | set-up | iterator | all aborted after | passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
+            sb.Append("## Socket runs\n\nTCP: connections (one end aborted, the peer aborted or reset); sockets in use: TCP or UDP, IPv4 + IPv6, before the set-up, with everything open, and after closing everything. Times: set-up, the iterator pass, iterator start to the last abort seen.\n\n");
+            sb.Append("| module | step | kernel | mode | sockets | aborted | ends aborted / peers aborted / peers reset | in use before → open → after | set-up | iterator | all aborted after | passed |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n");
             foreach (var s in r.SocketRuns)
-                sb.Append(inv, $"| {s.Module} | {s.Step} | {s.Kernel} | {SmokeReport.Name(s.Mode)} | {s.Sockets} | {s.Aborted} | {(s.Proto == "tcp" ? $"{s.LocalAborted} / {s.PeersAborted} / {s.PeersReset}" : "–")} | {s.InuseBefore} → {s.InuseAfter} | {s.SetupSeconds:0.00} s | {s.IteratorSeconds:0.00} s | {s.CompleteSeconds:0.00} s | {(s.Passed ? "yes" : "**no**")} |\n");
+                sb.Append(inv, $"| {s.Module} | {s.Step} | {s.Kernel} | {SmokeReport.Name(s.Mode)} | {s.Sockets} | {s.Aborted} | {(s.Proto == "tcp" ? $"{s.LocalAborted} / {s.PeersAborted} / {s.PeersReset}" : "–")} | {s.InuseBefore} → {s.InuseOpen} → {s.InuseAfter} | {s.SetupSeconds:0.00} s | {s.IteratorSeconds:0.00} s | {s.CompleteSeconds:0.00} s | {(s.Passed ? "yes" : "**no**")} |\n");
             sb.Append('\n');
         }
 

@@ -90,6 +90,9 @@ public abstract record ProgramRecord : GuestRecord
     public long? InuseBefore { get; init; }
     public long? InuseAfter { get; init; }
 
+    /// <summary>The same count with every socket of the run open (at least the sockets opened, else the counter proves nothing).</summary>
+    public long? InuseOpen { get; init; }
+
     /// <summary>The socket scenario an iterator smoke case ran ("ipv6/listening"); null: the default, ipv4/established.</summary>
     public string? Scenario { get; init; }
     public long IterNs { get; init; }

@@ -170,12 +170,12 @@ public sealed class FidelityJudgeTests
     [Fact]
     public void A_socket_run_reports_its_evidence_and_a_leak_fails_it()
     {
-        static BootVerdict SocketBoot(string release, Verdict mode, long inuseAfter)
+        static BootVerdict SocketBoot(string release, Verdict mode, long inuseAfter, long inuseOpen = 20002)
         {
             var plan = new BootPlan($"d/{release}", "d", new GuestKernel(release, "/k"), [], [],
                 [new GuestLoad("kfunc_sock_destroy", "tcp_10k", "bpf_sock_destroy", "/o/l.o", "load_iter_tcp", LoadDriver.SocketIterator, 10000)],
                 [new KfuncCase("kfunc_sock_destroy", "bpf_sock_destroy", mode, "")], []);
-            var record = $$"""{"v":1,"type":"load","boot":"b","module":"kfunc_sock_destroy","name":"tcp_10k","driver":"socket_iterator","loaded":true,"errno":0,"error":"","ran":true,"run_errno":0,"proto":"tcp","sockets":10000,"opened":10000,"aborted":10000,"still_open":0,"other_errors":0,"local_aborted":6000,"peers_aborted":4000,"peers_reset":6000,"inuse_before":1,"inuse_after":{{inuseAfter}},"setup_ns":5000000000,"iter_ns":2000000000,"complete_ns":2500000000,"ns":1}""";
+            var record = $$"""{"v":1,"type":"load","boot":"b","module":"kfunc_sock_destroy","name":"tcp_10k","driver":"socket_iterator","loaded":true,"errno":0,"error":"","ran":true,"run_errno":0,"proto":"tcp","sockets":10000,"opened":10000,"aborted":10000,"still_open":0,"other_errors":0,"local_aborted":6000,"peers_aborted":4000,"peers_reset":6000,"inuse_before":1,"inuse_open":{{inuseOpen}},"inuse_after":{{inuseAfter}},"setup_ns":5000000000,"iter_ns":2000000000,"complete_ns":2500000000,"ns":1}""";
             var request = new BootRequest(plan.Id, "/k", "/i", new VmShape(Accelerator.Tcg), TimeSpan.FromSeconds(60), "/tmp/none");
             var result = new BootResult(request, BootOutcome.Completed, "", new[] { record, """{"v":1,"type":"done","boot":"b","ns":5,"tainted":0}""", """{"v":1,"type":"exit","boot":"b","code":0}""" }.Select(GuestRecords.Parse).ToList(), [], 0, TimeSpan.FromSeconds(6), null, null, "");
             return SmokeJudge.Judge(plan, result);
@@ -195,6 +195,10 @@ public sealed class FidelityJudgeTests
         var failure = Assert.Single(result.BootFailures);
         Assert.Equal(("7.3.4+deb13-amd64", "sockets_leaked"), (failure.Kernel, failure.Reason));
         Assert.Contains("2 tcp sockets were still in use after closing everything (1 before the set-up, 3 after", failure.Message);
-        Assert.Contains("| kfunc_sock_destroy | tcp_10k | 6.1.0-56-amd64 | backport | 10000 | 10000 | 6000 / 4000 / 6000 | 1 → 1 | 5.00 s | 2.00 s | 2.50 s | yes |", FidelityReport.Markdown(result));
+        Assert.Contains("| kfunc_sock_destroy | tcp_10k | 6.1.0-56-amd64 | backport | 10000 | 10000 | 6000 / 4000 / 6000 | 1 → 20002 → 1 | 5.00 s | 2.00 s | 2.50 s | yes |", FidelityReport.Markdown(result));
+
+        // A counter that does not see the sockets cannot prove that none leaked.
+        var blind = FidelityJudge.Judge([module], [SocketBoot("6.1.0-56-amd64", Verdict.Backport, 0, inuseOpen: 0)]);
+        Assert.Contains("the leak check proves nothing", Assert.Single(blind.BootFailures).Message);
     }
 }
