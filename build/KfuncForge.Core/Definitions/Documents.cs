@@ -21,6 +21,14 @@ public sealed class FidelityDocument
     [Required] public string? Source { get; set; }
     [Required] public List<FidelityCaseDocument>? Cases { get; set; }
     public List<LoadDocument>? Load { get; set; }
+    public BaselineDocument? Baseline { get; set; }
+}
+
+public sealed class BaselineDocument
+{
+    [Required] public string? Program { get; set; }
+    public string? Entry { get; set; }
+    [Required] public long? Repeat { get; set; }
 }
 
 public sealed class FidelityCaseDocument

@@ -57,6 +57,7 @@ public static partial class ModuleValidator
         var fidelity = d.Fidelity is null ? null : ValidateFidelity(doc, d.Fidelity, kfuncs, moduleDir, problems);
         // A fidelity run measures both lists together: a step name must say which step it is.
         var stepNames = (d.Load ?? []).Select(l => l.Name!).ToHashSet(StringComparer.Ordinal);
+        if (d.Fidelity?.Baseline is not null) stepNames.Add(FidelitySuite.BaselineStep);
         for (var i = 0; i < (d.Fidelity?.Load?.Count ?? 0); i++)
             if (!stepNames.Add(d.Fidelity!.Load![i].Name!))
                 problems.Add(doc.At($"fidelity.load[{i}].name", $"load step '{d.Fidelity.Load[i].Name}' is already defined (load or fidelity.load); give it its own name"));
@@ -136,7 +137,15 @@ public static partial class ModuleValidator
         var load = new List<LoadStep>();
         for (var i = 0; i < (f.Load?.Count ?? 0); i++)
             if (LoadStepOf(doc, f.Load![i], $"fidelity.load[{i}]", byName.Keys.ToHashSet(StringComparer.Ordinal), moduleDir, problems) is { } step) load.Add(step);
-        return problems.Count > before ? null : new FidelitySuite(Normalise(moduleDir, f.Source!), cases, load);
+        LoadStep? baseline = null;
+        if (f.Baseline is { } b)
+        {
+            CheckFile(doc, "fidelity.baseline.program", b.Program!, moduleDir, problems);
+            if (b.Entry is not null && !Names.CIdentifier().IsMatch(b.Entry)) problems.Add(doc.At("fidelity.baseline.entry", $"'{b.Entry}' is not a C identifier (the BPF program's function name)"));
+            if (b.Repeat is null or <= 0) problems.Add(doc.At("fidelity.baseline.repeat", "give a positive number of runs"));
+            baseline = new LoadStep(FidelitySuite.BaselineStep, "", b.Program!, LoadDriver.TestRun, b.Repeat ?? 0, 0) { Entry = b.Entry };
+        }
+        return problems.Count > before ? null : new FidelitySuite(Normalise(moduleDir, f.Source!), cases, load) { Baseline = baseline };
     }
 
     private static SmokeExpectation? ExpectationOf(ReadDocument<ModuleDocument> doc, string path, ExpectDocument e, List<Problem> problems)

@@ -54,6 +54,13 @@ public sealed record FidelityKernel(string Release, string Distro, KernelVersion
 public sealed record LoadRatio(string Module, string Step, string Kfunc, string NativeKernel, double NativeNsPerOp, string BackportKernel, double BackportNsPerOp)
 {
     public double Ratio => BackportNsPerOp / NativeNsPerOp;
+
+    /// <summary>Each side's baseline (a program calling no kfunc, same boot) in ns/op, when the suite has one.</summary>
+    public double? NativeBaselineNs { get; init; }
+    public double? BackportBaselineNs { get; init; }
+
+    /// <summary>The ratio with each kernel's ns/op divided by its own boot's baseline first (host speed cancels out).</summary>
+    public double? Normalised => NativeBaselineNs is > 0 && BackportBaselineNs is > 0 ? BackportNsPerOp / BackportBaselineNs / (NativeNsPerOp / NativeBaselineNs) : null;
 }
 
 /// <summary>A check of a boot that failed outside the fidelity cases (module load, load step, kernel fault, timeout).</summary>
@@ -216,12 +223,18 @@ public static class FidelityJudge
         static double? PerOp(LoadMeasurement m) =>
             !m.Passed ? null : m.NsPerCall is > 0 ? m.NsPerCall : m.SocketsPerSecond is > 0 ? 1e9 / m.SocketsPerSecond : null;
         var ratios = new List<LoadRatio>();
-        foreach (var step in loads.GroupBy(l => (l.Module, l.Name)).OrderBy(g => g.Key.Module, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
+        double? Baseline(string module, string kernel) =>
+            loads.FirstOrDefault(m => m.Module == module && m.Kernel == kernel && m.Name == FidelitySuite.BaselineStep) is { } b ? PerOp(b) : null;
+        foreach (var step in loads.Where(l => l.Name != FidelitySuite.BaselineStep).GroupBy(l => (l.Module, l.Name)).OrderBy(g => g.Key.Module, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
         {
             var native = step.Where(m => m.Verdict == Verdict.Native && PerOp(m) is not null).OrderBy(m => Version(m.Kernel)).LastOrDefault();
             if (native is null) continue;
             foreach (var b in step.Where(m => m.Verdict == Verdict.Backport && PerOp(m) is not null).OrderBy(m => Version(m.Kernel)).ThenBy(m => m.Kernel, StringComparer.Ordinal))
-                ratios.Add(new LoadRatio(step.Key.Module, step.Key.Name, b.Kfunc, native.Kernel, PerOp(native)!.Value, b.Kernel, PerOp(b)!.Value));
+                ratios.Add(new LoadRatio(step.Key.Module, step.Key.Name, b.Kfunc, native.Kernel, PerOp(native)!.Value, b.Kernel, PerOp(b)!.Value)
+                {
+                    NativeBaselineNs = Baseline(step.Key.Module, native.Kernel),
+                    BackportBaselineNs = Baseline(step.Key.Module, b.Kernel),
+                });
         }
         return ratios;
     }

@@ -81,6 +81,9 @@ public static class FidelityReport
             ["backport_kernel"] = x.BackportKernel,
             ["backport_ns_per_op"] = Round(x.BackportNsPerOp),
             ["ratio"] = Math.Round(x.Ratio, 3),
+            ["native_baseline_ns"] = Round(x.NativeBaselineNs),
+            ["backport_baseline_ns"] = Round(x.BackportBaselineNs),
+            ["normalised_ratio"] = x.Normalised is { } n ? Math.Round(n, 3) : null,
         }).ToArray()),
         ["socket_runs"] = new JsonArray(r.SocketRuns.Select(s => (JsonNode)new JsonObject
         {
@@ -196,10 +199,11 @@ public static class FidelityReport
         if (r.Ratios.Count == 0) sb.Append("No load step ran on both a native and a backport kernel.\n\n");
         else
         {
-            sb.Append("ns per operation under TCG (test_run: the kernel's average per program run; socket steps: time per destroyed socket). Compare kernels within this run only.\n\n");
-            sb.Append("| module | step | kfunc | native (kernel) | backport (kernel) | ratio |\n|---|---|---|---|---|---|\n");
+            sb.Append("ns per operation under TCG (test_run: the kernel's average per program run; socket steps: time per destroyed socket). Compare kernels within this run only. ");
+            sb.Append("Normalised: each kernel's ns/op divided first by its own boot's baseline (a program calling no kfunc), so a host busier during one boot than another cancels out; prefer it where given.\n\n");
+            sb.Append("| module | step | kfunc | native (kernel) | backport (kernel) | ratio | baselines native / backport | normalised |\n|---|---|---|---|---|---|---|---|\n");
             foreach (var x in r.Ratios)
-                sb.Append(inv, $"| {x.Module} | {x.Step} | {x.Kfunc} | {x.NativeNsPerOp:0.#} ns ({x.NativeKernel}) | {x.BackportNsPerOp:0.#} ns ({x.BackportKernel}) | {x.Ratio:0.00} |\n");
+                sb.Append(inv, $"| {x.Module} | {x.Step} | {x.Kfunc} | {x.NativeNsPerOp:0.#} ns ({x.NativeKernel}) | {x.BackportNsPerOp:0.#} ns ({x.BackportKernel}) | {x.Ratio:0.00} | {(x.Normalised is null ? "–" : $"{x.NativeBaselineNs:0.#} / {x.BackportBaselineNs:0.#} ns")} | {(x.Normalised is { } n ? n.ToString("0.00", inv) : "–")} |\n");
             sb.Append('\n');
         }
 

@@ -101,7 +101,18 @@ public enum LoadDriver { TestRun, SocketIterator }
 /// every reference kernel, native or backport, with upstream's expectation. Load: steps the fidelity run
 /// adds to the module's load profile (per-kfunc figures, the 10,000-socket run): too heavy for every smoke run.
 /// </summary>
-public sealed record FidelitySuite(string Source, IReadOnlyList<FidelityCase> Cases, IReadOnlyList<LoadStep> Load);
+public sealed record FidelitySuite(string Source, IReadOnlyList<FidelityCase> Cases, IReadOnlyList<LoadStep> Load)
+{
+    /// <summary>The load step named so is the suite's baseline (YAML `baseline`).</summary>
+    public const string BaselineStep = "baseline";
+
+    /// <summary>
+    /// A test_run program that calls no kfunc, run in the same boot as the load steps: the report divides
+    /// each kernel's ns/op by it, so a host that was busier during one boot than another does not pass for a
+    /// slower kfunc (TCG time is host time). Null: ratios are raw only.
+    /// </summary>
+    public LoadStep? Baseline { get; init; }
+}
 
 /// <summary>
 /// One fidelity case: the program (named like the case) calls Kfunc; Expect is upstream's result;

@@ -133,12 +133,13 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
             IReadOnlyList<LoadStep> steps = content switch
             {
                 BootContent.FidelityCasesOnly => [],
-                BootContent.Fidelity when module.Fidelity is { } withLoad => [.. module.Load.Steps, .. withLoad.Load],
+                BootContent.Fidelity when module.Fidelity is { } withLoad => [.. withLoad.Baseline is { } b ? [b] : Array.Empty<LoadStep>(), .. module.Load.Steps, .. withLoad.Load],
                 _ => module.Load.Steps,
             };
             foreach (var l in steps)
             {
-                if (Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
+                // A baseline calls no kfunc; every other step needs its kfunc on this kernel.
+                if (l.Kfunc.Length > 0 && Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
                 var obj = await CompileAsync(module, l.Program, vmlinuxH, notRun, $"load {l.Name}", cancellation).ConfigureAwait(false);
                 if (obj is null) continue;
                 var programs = ElfFile.Read(obj).BpfPrograms();

@@ -66,6 +66,25 @@ public sealed class FidelityJudgeTests
         // Load: backport ns/op over native ns/op, per backport kernel.
         Assert.Equal([1.5, 2.0], result.Ratios.Select(r => r.Ratio));
         Assert.All(result.Ratios, r => Assert.Equal("7.3.4+deb13-amd64", r.NativeKernel));
+        Assert.All(result.Ratios, r => Assert.Null(r.Normalised));
+    }
+
+    [Fact]
+    public void A_baseline_from_the_same_boot_cancels_a_slower_host()
+    {
+        static LoadMeasurement M(string kernel, string step, Verdict mode, double ns) =>
+            new(kernel, "kfunc_strings", step, step == FidelitySuite.BaselineStep ? "" : "bpf_strlen", mode, LoadDriver.TestRun, 1000, true, ns, 1e9 / ns, null, 0, null, null, null);
+
+        // The 6.1 boot ran on a host twice as busy: its baseline doubled too, so the kfunc itself costs 1.25 times native.
+        var ratios = FidelityJudge.Ratios(
+        [
+            M("7.3.4+deb13-amd64", FidelitySuite.BaselineStep, Verdict.Native, 100), M("7.3.4+deb13-amd64", "each_strlen", Verdict.Native, 200),
+            M("6.1.0-56-amd64", FidelitySuite.BaselineStep, Verdict.Native, 200), M("6.1.0-56-amd64", "each_strlen", Verdict.Backport, 500),
+        ]);
+
+        var r = Assert.Single(ratios);
+        Assert.Equal(2.5, r.Ratio);
+        Assert.Equal(1.25, r.Normalised);
     }
 
     [Fact]
