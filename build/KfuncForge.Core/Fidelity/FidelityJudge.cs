@@ -223,9 +223,13 @@ public static class FidelityJudge
         static double? PerOp(LoadMeasurement m) =>
             !m.Passed ? null : m.NsPerCall is > 0 ? m.NsPerCall : m.SocketsPerSecond is > 0 ? 1e9 / m.SocketsPerSecond : null;
         var ratios = new List<LoadRatio>();
-        double? Baseline(string module, string kernel) =>
-            loads.FirstOrDefault(m => m.Module == module && m.Kernel == kernel && m.Name == FidelitySuite.BaselineStep) is { } b ? PerOp(b) : null;
-        foreach (var step in loads.Where(l => l.Name != FidelitySuite.BaselineStep).GroupBy(l => (l.Module, l.Name)).OrderBy(g => g.Key.Module, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
+        // The median of the boot's baseline runs: one host hiccup during one of them does not skew every ratio.
+        double? Baseline(string module, string kernel)
+        {
+            var runs = loads.Where(m => m.Module == module && m.Kernel == kernel && FidelitySuite.IsBaseline(m.Name)).Select(PerOp).OfType<double>().Order().ToList();
+            return runs.Count == 0 ? null : runs.Count % 2 == 1 ? runs[runs.Count / 2] : (runs[runs.Count / 2 - 1] + runs[runs.Count / 2]) / 2;
+        }
+        foreach (var step in loads.Where(l => !FidelitySuite.IsBaseline(l.Name)).GroupBy(l => (l.Module, l.Name)).OrderBy(g => g.Key.Module, StringComparer.Ordinal).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
         {
             var native = step.Where(m => m.Verdict == Verdict.Native && PerOp(m) is not null).OrderBy(m => Version(m.Kernel)).LastOrDefault();
             if (native is null) continue;

@@ -103,8 +103,20 @@ public enum LoadDriver { TestRun, SocketIterator }
 /// </summary>
 public sealed record FidelitySuite(string Source, IReadOnlyList<FidelityCase> Cases, IReadOnlyList<LoadStep> Load)
 {
-    /// <summary>The load step named so is the suite's baseline (YAML `baseline`).</summary>
+    /// <summary>The suite's baseline (YAML `baseline`) runs as the load steps baseline#1, #2, #3: before, amid and after the others.</summary>
     public const string BaselineStep = "baseline";
+
+    public static bool IsBaseline(string stepName) => stepName.StartsWith(BaselineStep + "#", StringComparison.Ordinal);
+
+    /// <summary>The load steps of a fidelity boot: the baseline three times around the module's own and the suite's steps (the report takes its median).</summary>
+    public IReadOnlyList<LoadStep> StepsAround(IReadOnlyList<LoadStep> moduleSteps)
+    {
+        IReadOnlyList<LoadStep> all = [.. moduleSteps, .. Load];
+        if (Baseline is not { } b) return all;
+        LoadStep Nth(int n) => b with { Name = $"{BaselineStep}#{n}" };
+        var half = all.Count / 2;
+        return [Nth(1), .. all.Take(half), Nth(2), .. all.Skip(half), Nth(3)];
+    }
 
     /// <summary>
     /// A test_run program that calls no kfunc, run in the same boot as the load steps: the report divides

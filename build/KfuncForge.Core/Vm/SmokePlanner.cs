@@ -134,7 +134,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
             IReadOnlyList<LoadStep> steps = content switch
             {
                 BootContent.FidelityCasesOnly => [],
-                BootContent.Fidelity when module.Fidelity is { } withLoad => [.. withLoad.Baseline is { } b ? [b] : Array.Empty<LoadStep>(), .. module.Load.Steps, .. withLoad.Load],
+                BootContent.Fidelity when module.Fidelity is { } withLoad => withLoad.StepsAround(module.Load.Steps),
                 _ => module.Load.Steps,
             };
             foreach (var l in steps)
