@@ -26,6 +26,7 @@ public sealed class BuildParameters
         Repeat = context.Argument<string>("repeat", null);
         Accel = context.Argument<string>("accel", null);
         Rounds = context.Argument<string>("rounds", null);
+        Distros = context.Argument<string>("distros", null);
         DistroGiven = context.HasArgument("distro");
         Shard = context.Argument<string>("shard", null);
         Until = context.Argument<string>("until", null);
@@ -51,6 +52,7 @@ public sealed class BuildParameters
     public string Repeat { get; }
     public string Accel { get; }
     public string Rounds { get; }
+    public string Distros { get; }
     public bool DistroGiven { get; }
     public string Shard { get; }
     public string Until { get; }
@@ -77,7 +79,7 @@ public sealed class BuildParameters
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
-            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds,
+            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros,
             ["shard"] = Shard, ["until"] = Until, ["previous"] = Previous, ["threshold"] = Threshold, ["shards"] = Shards,
         };
         foreach (var name in names)
@@ -155,6 +157,12 @@ Task("BenchSmoke")
     .Description("Benchmark the smoke harness: boots per hour, per-kernel boot/load/tests split, overhead vs a bare QEMU boot.")
     .IsDependentOn("Build")
     .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds"));
+
+Task("Fidelity")
+    .Description("Run every module's fidelity suite on native and backport kernels of several profiles in QEMU (--distros, default debian12,debian13: 6.1, 6.12 and 7.3), building each profile first; fails on any undeclared difference; report in artifacts/fidelity/.")
+    .IsDependentOn("Setup")
+    .IsDependentOn("Validate")
+    .Does<BuildParameters>(p => Engine(p, "fidelity", "distros", "module", "container", "cache", "jobs", "accel", "out"));
 
 Task("Sign")
     .Description("Sign every built module (the profile's key, else a development key outside the tree, with a warning naming the certificate to enroll), digest from each kernel's config; verified.")

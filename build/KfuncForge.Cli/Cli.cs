@@ -19,6 +19,7 @@ public static class Cli
         new BenchBuildCommand(),
         new SmokeCommand(),
         new BenchSmokeCommand(),
+        new FidelityCommand(),
         new SignCommand(),
         new PackageCommand(),
         new InstallCheckCommand(),

@@ -36,6 +36,9 @@ public sealed class Options
         return new Options(values);
     }
 
+    /// <summary>A copy with one option set (a verb running another verb for several distros).</summary>
+    public Options With(string name, string value) => new(new Dictionary<string, string>(_values, StringComparer.Ordinal) { [name] = value });
+
     public string? Get(string name) => _values.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
 
     public string Get(string name, string fallback) => Get(name) ?? fallback;

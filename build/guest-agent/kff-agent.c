@@ -681,7 +681,82 @@ struct sock_result {
 	int first_errno, setup_errno;
 	uint64_t setup_ns, iter_ns, complete_ns;
 	bool port_set;
+	/* Sockets of the iterator's protocol in use (IPv4 + IPv6, /proc/net/sockstat{,6} "inuse")
+	 * before the set-up and after everything was closed: a leak shows as after > before. */
+	long inuse_before, inuse_after;
+	/* The same count with every socket of the run open: proves the counter sees them. */
+	long inuse_open;
 };
+
+/* What an iterator case runs over (smoke manifest field 7, "<family>/<state>"; default ipv4/established). */
+struct sock_scenario {
+	int family;	/* AF_INET or AF_INET6 */
+	enum { SOCK_ESTABLISHED, SOCK_LISTENING, SOCK_CLOSING } state;
+};
+
+static const struct sock_scenario default_scenario = { AF_INET, SOCK_ESTABLISHED };
+
+static bool parse_scenario(const char *text, struct sock_scenario *sc)
+{
+	char family[16], state[16];
+	if (sscanf(text, "%15[^/]/%15s", family, state) != 2)
+		return false;
+	if (strcmp(family, "ipv4") == 0)
+		sc->family = AF_INET;
+	else if (strcmp(family, "ipv6") == 0)
+		sc->family = AF_INET6;
+	else
+		return false;
+	if (strcmp(state, "established") == 0)
+		sc->state = SOCK_ESTABLISHED;
+	else if (strcmp(state, "listening") == 0)
+		sc->state = SOCK_LISTENING;
+	else if (strcmp(state, "closing") == 0)
+		sc->state = SOCK_CLOSING;
+	else
+		return false;
+	return true;
+}
+
+/* Sum of the "inuse" counts of one protocol ("TCP" / "UDP") in /proc/net/sockstat and sockstat6. */
+static long sockets_in_use(bool tcp)
+{
+	static const char *files[] = { "/proc/net/sockstat", "/proc/net/sockstat6" };
+	long total = 0;
+	for (int i = 0; i < 2; i++) {
+		FILE *f = fopen(files[i], "re");
+		char line[256];
+		if (!f)
+			continue;
+		while (fgets(line, sizeof(line), f)) {
+			char proto[16];
+			long inuse;
+			if (sscanf(line, "%15[^:]: inuse %ld", proto, &inuse) == 2 &&
+			    (strcmp(proto, tcp ? "TCP" : "UDP") == 0 || strcmp(proto, tcp ? "TCP6" : "UDP6") == 0))
+				total += inuse;
+		}
+		fclose(f);
+	}
+	return total;
+}
+
+/* The pending error of a socket (SO_ERROR, which also clears it), waiting until deadline for one. */
+static int socket_so_error(int fd, uint64_t deadline)
+{
+	for (;;) {
+		int err = 0;
+		socklen_t len = sizeof(err);
+		if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0)
+			return errno;
+		uint64_t now = now_ns();
+		if (err || now >= deadline)
+			return err;
+		struct pollfd p = { .fd = fd, .events = 0 };
+		poll(&p, 1, (int)((deadline - now) / 1000000ull) + 1);
+		if (!(p.revents & (POLLERR | POLLHUP)) && now_ns() < deadline)
+			usleep(1000);
+	}
+}
 
 static void raise_nofile(long need)
 {
@@ -710,49 +785,101 @@ static int socket_error(int fd, uint64_t deadline)
 	return r < 0 ? errno : 0;
 }
 
-static int sock_workload(struct loaded *l, long n, uint16_t port, struct sock_result *res)
+static socklen_t sock_address(int family, uint16_t port, struct sockaddr_storage *ss)
+{
+	memset(ss, 0, sizeof(*ss));
+	if (family == AF_INET6) {
+		struct sockaddr_in6 *a = (struct sockaddr_in6 *)ss;
+		a->sin6_family = AF_INET6;
+		a->sin6_port = htons(port);
+		a->sin6_addr = in6addr_loopback;
+		return sizeof(*a);
+	}
+	struct sockaddr_in *a = (struct sockaddr_in *)ss;
+	a->sin_family = AF_INET;
+	a->sin_port = htons(port);
+	a->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	return sizeof(*a);
+}
+
+/* Waits until an accepted socket has read its peer's FIN (recv returns 0): the server end is then in CLOSE_WAIT. */
+static bool wait_for_fin(int fd, uint64_t deadline)
+{
+	while (now_ns() < deadline) {
+		struct pollfd p = { .fd = fd, .events = POLLIN };
+		poll(&p, 1, 100);
+		char b;
+		if (recv(fd, &b, 1, MSG_DONTWAIT) == 0)
+			return true;
+	}
+	return false;
+}
+
+static int sock_workload(struct loaded *l, long n, uint16_t port, const struct sock_scenario *sc, struct sock_result *res)
 {
 	bool tcp = is_tcp_iter(l);
+	int family = sc->family;
 	raise_nofile(3 * n + 1024);
 	int *checked = calloc((size_t)n, sizeof(int));
 	int *peers = calloc((size_t)n, sizeof(int));
 	int server = -1, one = 1;
 	for (long i = 0; i < n; i++)
 		checked[i] = peers[i] = -1;
-	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port), .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+	struct sockaddr_storage ss;
+	socklen_t sslen = sock_address(family, port, &ss);
+	struct sockaddr *sa = (struct sockaddr *)&ss;
+	res->inuse_before = sockets_in_use(tcp);
 	uint64_t t0 = now_ns();
+	if (!tcp && sc->state != SOCK_ESTABLISHED) {
+		res->setup_errno = EINVAL; /* listening and closing are TCP states */
+		goto out;
+	}
 	if (tcp) {
-		server = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+		server = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (server < 0 || setsockopt(server, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-		    bind(server, (struct sockaddr *)&sa, sizeof(sa)) || listen(server, 4096)) {
+		    bind(server, sa, sslen) || listen(server, 4096)) {
 			res->setup_errno = errno;
 			goto out;
 		}
 	}
-	for (long i = 0; i < n; i++) {
-		int c = socket(AF_INET, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
+	long want = sc->state == SOCK_LISTENING ? 0 : n;
+	for (long i = 0; i < want; i++) {
+		int c = socket(family, (tcp ? SOCK_STREAM : SOCK_DGRAM) | SOCK_CLOEXEC, 0);
 		if (c < 0) {
 			res->setup_errno = errno;
 			goto out;
 		}
 		if (tcp) {
 			peers[i] = c;
-			if (connect(c, (struct sockaddr *)&sa, sizeof(sa)) || (checked[i] = accept4(server, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+			if (connect(c, sa, sslen) || (checked[i] = accept4(server, NULL, NULL, SOCK_CLOEXEC)) < 0) {
+				res->setup_errno = errno;
+				goto out;
+			}
+			if (sc->state == SOCK_CLOSING && shutdown(c, SHUT_WR)) {
 				res->setup_errno = errno;
 				goto out;
 			}
 		} else {
 			checked[i] = c;
 			if (setsockopt(c, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) ||
-			    setsockopt(c, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) || bind(c, (struct sockaddr *)&sa, sizeof(sa))) {
+			    setsockopt(c, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) || bind(c, sa, sslen)) {
 				res->setup_errno = errno;
 				goto out;
 			}
 		}
 		res->opened++;
 	}
+	if (sc->state == SOCK_LISTENING)
+		res->opened = 1;
+	if (sc->state == SOCK_CLOSING)
+		for (long i = 0; i < res->opened; i++)
+			if (!wait_for_fin(checked[i], now_ns() + ABORT_WAIT_NS)) {
+				res->setup_errno = ETIMEDOUT;
+				goto out;
+			}
 	uint64_t t1 = now_ns();
 	res->setup_ns = t1 - t0;
+	res->inuse_open = sockets_in_use(tcp);
 
 	struct bpf_link *link = bpf_program__attach_iter(l->prog, NULL);
 	if (!link) {
@@ -774,12 +901,39 @@ static int sock_workload(struct loaded *l, long n, uint16_t port, struct sock_re
 	bpf_link__destroy(link);
 	res->iter_ns = t3 - t2;
 
+	/* Backports abort asynchronously: allow the fixed wait plus 1 ms per socket for big runs. */
+	uint64_t deadline = t3 + ABORT_WAIT_NS + (uint64_t)n * 1000000ull, last = t3;
+	if (sc->state == SOCK_LISTENING) {
+		/* The listener itself: its pending error must become ECONNABORTED. */
+		int e = socket_so_error(server, deadline);
+		if (e == ECONNABORTED) {
+			res->aborted = 1;
+			res->local_aborted = 1;
+			last = now_ns();
+		} else if (e == 0) {
+			res->still_open = 1;
+		} else {
+			res->other_errors = 1;
+			res->first_errno = e;
+		}
+		res->complete_ns = last - t2;
+		goto out;
+	}
 	/* UDP: each socket must fail with ECONNABORTED. TCP: per connection, the end the kfunc aborted
-	 * reports ECONNABORTED and the other end (if not aborted itself) gets the RST as ECONNRESET. */
-	uint64_t deadline = t3 + ABORT_WAIT_NS, last = t3;
+	 * reports ECONNABORTED and the other end (if not aborted itself) gets the RST as ECONNRESET.
+	 * Closing connections have already delivered their FIN (a read returns 0 before any error), so
+	 * their pending error is read with SO_ERROR instead. */
 	for (long i = 0; i < res->opened; i++) {
-		int e = socket_error(checked[i], deadline);
-		int p = tcp ? socket_error(peers[i], e == ECONNABORTED ? deadline : 0) : ECONNABORTED;
+		int e, p;
+		if (sc->state == SOCK_CLOSING) {
+			e = socket_so_error(checked[i], deadline);
+			p = socket_so_error(peers[i], e == ECONNABORTED ? deadline : 0);
+			e = e ? e : EAGAIN;
+			p = p ? p : EAGAIN;
+		} else {
+			e = socket_error(checked[i], deadline);
+			p = tcp ? socket_error(peers[i], e == ECONNABORTED ? deadline : 0) : ECONNABORTED;
+		}
 		bool dead = (e == ECONNABORTED || e == ECONNRESET) && (p == ECONNABORTED || p == ECONNRESET);
 		if (tcp) {
 			res->local_aborted += e == ECONNABORTED;
@@ -805,6 +959,10 @@ out:
 		close(server);
 	free(checked);
 	free(peers);
+	/* Closed sockets leave the tables shortly after (orphans, RCU): wait up to 5 s for the baseline. */
+	uint64_t settle = now_ns() + ABORT_WAIT_NS;
+	while ((res->inuse_after = sockets_in_use(tcp)) > res->inuse_before && now_ns() < settle)
+		usleep(20000);
 	return res->setup_errno;
 }
 
@@ -824,6 +982,9 @@ static void rec_sock_result(struct rec *r, long n, const struct sock_result *s, 
 		rec_i64(r, "peers_aborted", s->peers_aborted);
 		rec_i64(r, "peers_reset", s->peers_reset);
 	}
+	rec_i64(r, "inuse_before", s->inuse_before);
+	rec_i64(r, "inuse_after", s->inuse_after);
+	rec_i64(r, "inuse_open", s->inuse_open);
 	rec_u64(r, "setup_ns", s->setup_ns);
 	rec_u64(r, "iter_ns", s->iter_ns);
 	rec_u64(r, "complete_ns", s->complete_ns);
@@ -872,16 +1033,20 @@ static uint16_t next_port = 40000;
  * Smoke: load one program and run it once (or run the iterator over a few sockets).
  * ------------------------------------------------------------------------------------------- */
 /* Runs a loaded smoke program once (or its iterator over a few sockets) and finishes its record. */
-static void smoke_run(struct rec *r, struct loaded *l, uint16_t port, bool port_set)
+static void smoke_run(struct rec *r, struct loaded *l, uint16_t port, bool port_set, const struct sock_scenario *sc)
 {
 	if (is_socket_iter(l)) {
 		struct sock_result s = { .port_set = port_set };
-		int e = sock_workload(l, SMOKE_SOCKETS, port, &s);
+		int e = sock_workload(l, SMOKE_SOCKETS, port, sc, &s);
 		rec_bool(r, "ran", e == 0);
 		rec_run_errno(r, e);
 		rec_sock_result(r, SMOKE_SOCKETS, &s, is_tcp_iter(l));
-		/* Like a C result: 0 when every socket (TCP: connection) was aborted, else how many were not. */
-		rec_i64(r, "retval", SMOKE_SOCKETS - s.aborted);
+		/* Like a C result: 0 when every socket (TCP: connection; listening: the listener) was
+		 * aborted, else how many were not. */
+		rec_i64(r, "retval", (sc->state == SOCK_LISTENING ? 1 : SMOKE_SOCKETS) - s.aborted);
+		if (sc != &default_scenario)
+			rec_str(r, "scenario", sc->family == AF_INET6 ? (sc->state == SOCK_LISTENING ? "ipv6/listening" : sc->state == SOCK_CLOSING ? "ipv6/closing" : "ipv6/established")
+								      : (sc->state == SOCK_LISTENING ? "ipv4/listening" : sc->state == SOCK_CLOSING ? "ipv4/closing" : "ipv4/established"));
 	} else {
 		struct bpf_test_run_opts o;
 		int e = test_run(l, 1, &o);
@@ -897,9 +1062,21 @@ static void smoke_run(struct rec *r, struct loaded *l, uint16_t port, bool port_
 
 static void cmd_smoke(char **f, int n)
 {
-	/* smoke <module> <name> <object> <program> <expect: retval|reject> */
+	/* smoke <module> <name> <object> <program> <expect: retval|reject> [<family>/<state>] */
 	if (n < 5)
 		return;
+	struct sock_scenario scenario = default_scenario;
+	const struct sock_scenario *sc = &default_scenario;
+	if (n >= 7) {
+		if (!parse_scenario(f[6], &scenario)) {
+			struct rec e = rec_begin("error");
+			rec_str(&e, "detail", "unknown socket scenario (want <ipv4|ipv6>/<established|listening|closing>)");
+			rec_str(&e, "command", f[6]);
+			rec_end(&e);
+		} else {
+			sc = &scenario;
+		}
+	}
 	struct loaded l;
 	begin_step("smoke", f[1], f[2]);
 	struct rec r = rec_begin("smoke");
@@ -918,7 +1095,7 @@ static void cmd_smoke(char **f, int n)
 	rec_program(&r, &l);
 	rec_u64(&r, "load_ns", t1 - t0);
 	if (l.err == 0)
-		smoke_run(&r, &l, port, port_set);
+		smoke_run(&r, &l, port, port_set, sc);
 	rec_u64(&r, "ns", now_ns() - t0);
 	rec_end(&r);
 	bpf_object__close(l.obj);
@@ -973,7 +1150,7 @@ static bool smoke_batch(char ***lines, int count)
 		rec_program(&r, &l);
 		rec_u64(&r, "load_ns", load_ns / (uint64_t)count);
 		rec_i64(&r, "batch", count);
-		smoke_run(&r, &l, port, port_set);
+		smoke_run(&r, &l, port, port_set, &default_scenario);
 		rec_u64(&r, "ns", now_ns() - t1 + load_ns / (uint64_t)count);
 		rec_end(&r);
 	}
@@ -1026,7 +1203,7 @@ static void cmd_load(char **f, int n)
 			rec_str(&r, "detail", "socket_iterator needs an iter/tcp or iter/udp program");
 		} else {
 			struct sock_result s = { .port_set = port_set };
-			int e = sock_workload(&l, count, port, &s);
+			int e = sock_workload(&l, count, port, &default_scenario, &s);
 			rec_bool(&r, "ran", e == 0);
 			rec_run_errno(&r, e);
 			rec_sock_result(&r, count, &s, is_tcp_iter(&l));
@@ -1111,8 +1288,9 @@ static int worker(const char *manifest_path)
 			cmd_module(f, n);
 		} else if (strcmp(f[0], "smoke") == 0) {
 			size_t j = i;
-			bool positive = n >= 6 && strcmp(f[5], "retval") == 0;
-			while (positive && j + 1 < count && nfields[j + 1] >= 6 && strcmp(lines[j + 1][0], "smoke") == 0 &&
+			/* Lines with a socket scenario (field 7) run alone: each gets its own port. */
+			bool positive = n == 6 && strcmp(f[5], "retval") == 0;
+			while (positive && j + 1 < count && nfields[j + 1] == 6 && strcmp(lines[j + 1][0], "smoke") == 0 &&
 			       strcmp(lines[j + 1][5], "retval") == 0 && strcmp(lines[j + 1][3], f[3]) == 0)
 				j++;
 			if (j == i || !smoke_batch(&lines[i], (int)(j - i + 1)))
@@ -1180,6 +1358,17 @@ static void hello(void)
 	rec_str(&r, "kernel", u.release);
 	rec_u64(&r, "boottime_ns", clock_ns(CLOCK_BOOTTIME));
 	rec_str(&r, "libbpf", libbpf_version_string());
+	/* The fault detectors in force (the fidelity run lowers them on the command line): -1 when absent. */
+	static const char *const detectors[][2] = {
+		{ "hung_task_timeout_secs", "/proc/sys/kernel/hung_task_timeout_secs" },
+		{ "watchdog_thresh", "/proc/sys/kernel/watchdog_thresh" },
+		{ "soft_watchdog", "/proc/sys/kernel/soft_watchdog" },
+	};
+	for (size_t i = 0; i < sizeof(detectors) / sizeof(detectors[0]); i++) {
+		char *v = read_file(detectors[i][1]);
+		rec_i64(&r, detectors[i][0], v ? strtoll(v, NULL, 10) : -1);
+		free(v);
+	}
 	rec_end(&r);
 }
 

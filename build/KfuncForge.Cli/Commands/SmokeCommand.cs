@@ -78,7 +78,12 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
 {
     public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source"];
 
-    public static SmokeSetup Prepare(CommandContext context, string folder = "smoke")
+    /// <summary>
+    /// Folder: artifacts/&lt;folder&gt;/&lt;distro&gt;/, or artifacts/&lt;folder&gt;/ when several distros share it (sharedFolder).
+    /// Content: smoke programs, or fidelity suites; distro: overrides --distro; kernelArguments: added to every guest's command line.
+    /// </summary>
+    public static SmokeSetup Prepare(CommandContext context, string folder = "smoke", BootContent content = BootContent.Smoke, string? distro = null,
+        IReadOnlyList<string>? kernelArguments = null, int defaultTimeoutSeconds = 180, bool sharedFolder = false)
     {
         var o = context.Options;
         var busybox = o.Get("busybox", GuestImageBuilder.DefaultBusybox);
@@ -97,27 +102,28 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
             var other => throw new InputException(new Problem("command line", 0, 0, "", $"--boot must be auto, pvh or bzimage, not '{other}'")),
         };
         var jobs = o.Get("jobs") is null ? (int?)null : o.Int("jobs", 1);
-        var timeout = TimeSpan.FromSeconds(o.Int("timeout", 180));
+        var timeout = TimeSpan.FromSeconds(o.Int("timeout", defaultTimeoutSeconds));
         var memory = o.Int("memory", 512);
 
         var missing = HostRequirements.Missing(busybox);
         if (missing.Count > 0)
             throw new StageException($"the VM stage needs host tools that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt) or install them.");
 
-        var (plan, index) = PlanWithIndex(context);
+        var (plan, index) = PlanWithIndex(context, distro);
         var tools = new GuestTools(new ContentCache(o.Get("cache") ?? ContentCache.DefaultRoot()), ProcessRunner.Instance);
-        var workDir = Path.Combine(context.ArtifactsDir, folder, plan.Distro.Id);
+        var workDir = sharedFolder ? Path.Combine(context.ArtifactsDir, folder) : Path.Combine(context.ArtifactsDir, folder, plan.Distro.Id);
         Directory.CreateDirectory(workDir);
         var vms = new QemuVmRunner(ProcessRunner.Instance);
         var options = new SmokeOptions(workDir)
         {
             AgentSourceDir = o.Get("agent-source") is { } a ? Path.GetFullPath(a) : null,
             Accelerator = accel, Jobs = jobs, Timeout = timeout, MemoryMiB = memory, Busybox = busybox,
+            KernelArguments = kernelArguments ?? [],
         };
         IReadOnlyList<BootPlan> boots;
         try
         {
-            boots = new SmokePlanner(tools, entry).MakeAsync(plan, index).GetAwaiter().GetResult();
+            boots = new SmokePlanner(tools, entry, content).MakeAsync(plan, index).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is ProcessFailedException or InvalidDataException)
         {
@@ -133,10 +139,10 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
     /// The build index, and the plan: with the kernels' real facts when the index points at their fetched
     /// entries (what the build stage planned with), else by kernel line as `plan` does.
     /// </summary>
-    private static (Plan, BuildIndex) PlanWithIndex(CommandContext context)
+    private static (Plan, BuildIndex) PlanWithIndex(CommandContext context, string? distroId)
     {
         var catalog = Catalog.Load(context.Tree);
-        var distro = catalog.Distro(context.Options.Get("distro", "debian12"));
+        var distro = catalog.Distro(distroId ?? context.Options.Get("distro", "debian12"));
         var modules = catalog.SelectModules(context.Options.Get("module"));
         var index = BuildIndex.Load(context.Options.Get("index") is { } i ? Path.GetFullPath(i) : BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
         var entries = index.Kernels.Select(k => k.Entry is null ? null : KernelEntry.TryOpen(k.Entry)).ToList();

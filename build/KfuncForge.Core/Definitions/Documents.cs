@@ -13,6 +13,44 @@ public sealed class ModuleDocument
     [Required] public List<KfuncDocument>? Kfuncs { get; set; }
     public List<SmokeDocument>? Smoke { get; set; }
     public List<LoadDocument>? Load { get; set; }
+    public FidelityDocument? Fidelity { get; set; }
+}
+
+public sealed class FidelityDocument
+{
+    [Required] public string? Source { get; set; }
+    [Required] public List<FidelityCaseDocument>? Cases { get; set; }
+    public List<LoadDocument>? Load { get; set; }
+    public BaselineDocument? Baseline { get; set; }
+}
+
+public sealed class BaselineDocument
+{
+    [Required] public string? Program { get; set; }
+    public string? Entry { get; set; }
+    [Required] public long? Repeat { get; set; }
+}
+
+public sealed class FidelityCaseDocument
+{
+    [Required] public string? Name { get; set; }
+    [Required] public string? Kfunc { get; set; }
+    [Required] public ExpectDocument? Expect { get; set; }
+    public List<DifferenceDocument>? Differs { get; set; }
+    public SocketsDocument? Sockets { get; set; }
+}
+
+public sealed class DifferenceDocument
+{
+    [Required] public KernelRangeDocument? Kernels { get; set; }
+    [Required] public ExpectDocument? Expect { get; set; }
+    [Required] public string? Reason { get; set; }
+}
+
+public sealed class SocketsDocument
+{
+    [Required] public string? Family { get; set; }
+    [Required] public string? State { get; set; }
 }
 
 public sealed class KfuncDocument
@@ -91,6 +129,7 @@ public sealed class LoadDocument
     [Required] public string? Driver { get; set; }
     public long? Repeat { get; set; }
     public long? Sockets { get; set; }
+    public string? Entry { get; set; }
 }
 
 public sealed class DistroDocument

@@ -52,20 +52,115 @@ public static partial class ModuleValidator
 
         var steps = new List<LoadStep>();
         for (var i = 0; i < (d.Load?.Count ?? 0); i++)
-        {
-            var l = d.Load![i];
-            var path = $"load[{i}]";
-            if (!kfuncNames.Contains(l.Kfunc!)) problems.Add(doc.At($"{path}.kfunc", $"'{l.Kfunc}' is not a kfunc of this module"));
-            CheckFile(doc, $"{path}.program", l.Program!, moduleDir, problems);
-            LoadDriver? driver = l.Driver switch { "test_run" => LoadDriver.TestRun, "socket_iterator" => LoadDriver.SocketIterator, _ => null };
-            if (driver is null) { problems.Add(doc.At($"{path}.driver", $"unknown driver '{l.Driver}'; use test_run or socket_iterator")); continue; }
-            if (driver == LoadDriver.TestRun && (l.Repeat is null or <= 0)) problems.Add(doc.At($"{path}.repeat", "test_run needs 'repeat', a positive number of runs"));
-            if (driver == LoadDriver.SocketIterator && (l.Sockets is null or <= 0)) problems.Add(doc.At($"{path}.sockets", "socket_iterator needs 'sockets', a positive number of sockets"));
-            steps.Add(new LoadStep(l.Name!, l.Kfunc!, l.Program!, driver.Value, l.Repeat ?? 0, l.Sockets ?? 0));
-        }
+            if (LoadStepOf(doc, d.Load![i], $"load[{i}]", kfuncNames, moduleDir, problems) is { } step) steps.Add(step);
+
+        var fidelity = d.Fidelity is null ? null : ValidateFidelity(doc, d.Fidelity, kfuncs, moduleDir, problems);
+        // A fidelity run measures both lists together: a step name must say which step it is.
+        var stepNames = (d.Load ?? []).Select(l => l.Name!).ToHashSet(StringComparer.Ordinal);
+        if (d.Fidelity?.Baseline is not null) stepNames.Add(FidelitySuite.BaselineStep);
+        for (var i = 0; i < (d.Fidelity?.Load?.Count ?? 0); i++)
+            if (!stepNames.Add(d.Fidelity!.Load![i].Name!))
+                problems.Add(doc.At($"fidelity.load[{i}].name", $"load step '{d.Fidelity.Load[i].Name}' is already defined (load or fidelity.load); give it its own name"));
 
         if (problems.Count > before) return null;
-        return new KfuncModule(name, d.Description!, d.License!, d.Version!, moduleDir, kfuncs, smoke, new LoadProfile(steps));
+        return new KfuncModule(name, d.Description!, d.License!, d.Version!, moduleDir, kfuncs, smoke, new LoadProfile(steps)) { Fidelity = fidelity };
+    }
+
+    private static LoadStep? LoadStepOf(ReadDocument<ModuleDocument> doc, LoadDocument l, string path, IReadOnlySet<string> kfuncNames, string moduleDir, List<Problem> problems)
+    {
+        var before = problems.Count;
+        if (!kfuncNames.Contains(l.Kfunc!)) problems.Add(doc.At($"{path}.kfunc", $"'{l.Kfunc}' is not a kfunc of this module"));
+        CheckFile(doc, $"{path}.program", l.Program!, moduleDir, problems);
+        LoadDriver? driver = l.Driver switch { "test_run" => LoadDriver.TestRun, "socket_iterator" => LoadDriver.SocketIterator, _ => null };
+        if (driver is null) { problems.Add(doc.At($"{path}.driver", $"unknown driver '{l.Driver}'; use test_run or socket_iterator")); return null; }
+        if (driver == LoadDriver.TestRun && (l.Repeat is null or <= 0)) problems.Add(doc.At($"{path}.repeat", "test_run needs 'repeat', a positive number of runs"));
+        if (driver == LoadDriver.SocketIterator && (l.Sockets is null or <= 0)) problems.Add(doc.At($"{path}.sockets", "socket_iterator needs 'sockets', a positive number of sockets"));
+        if (l.Entry is not null && !Names.CIdentifier().IsMatch(l.Entry)) problems.Add(doc.At($"{path}.entry", $"'{l.Entry}' is not a C identifier (the BPF program's function name)"));
+        return problems.Count > before ? null : new LoadStep(l.Name!, l.Kfunc!, l.Program!, driver.Value, l.Repeat ?? 0, l.Sockets ?? 0) { Entry = l.Entry };
+    }
+
+    /// <summary>
+    /// The fidelity section: one BPF source, cases named like their programs, each with upstream's
+    /// expectation and the differences declared in advance. A difference must name the kernels it covers
+    /// and lie wholly below the kfunc's upstream release (native kernels are the oracle: they must give
+    /// upstream's result), must expect something else than upstream, and say why.
+    /// </summary>
+    private static FidelitySuite? ValidateFidelity(ReadDocument<ModuleDocument> doc, FidelityDocument f, IReadOnlyList<Kfunc> kfuncs, string moduleDir, List<Problem> problems)
+    {
+        var before = problems.Count;
+        CheckFile(doc, "fidelity.source", f.Source!, moduleDir, problems);
+        var byName = kfuncs.ToDictionary(k => k.Name, StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var cases = new List<FidelityCase>();
+        if (f.Cases!.Count == 0) problems.Add(doc.At("fidelity.cases", "list at least one case"));
+        for (var i = 0; i < f.Cases.Count; i++)
+        {
+            var c = f.Cases[i];
+            var path = $"fidelity.cases[{i}]";
+            var caseBefore = problems.Count;
+            if (!Names.CIdentifier().IsMatch(c.Name!)) problems.Add(doc.At($"{path}.name", $"'{c.Name}' is not a C identifier; a case is named like its BPF program"));
+            else if (!names.Add(c.Name!)) problems.Add(doc.At($"{path}.name", $"case '{c.Name}' is listed twice"));
+            byName.TryGetValue(c.Kfunc!, out var kfunc);
+            if (kfunc is null) problems.Add(doc.At($"{path}.kfunc", $"'{c.Kfunc}' is not a kfunc of this module; known: {string.Join(", ", byName.Keys)}"));
+            var expect = ExpectationOf(doc, $"{path}.expect", c.Expect!, problems);
+            var differs = new List<DeclaredDifference>();
+            for (var j = 0; j < (c.Differs?.Count ?? 0); j++)
+            {
+                var dd = c.Differs![j];
+                var dpath = $"{path}.differs[{j}]";
+                var range = RangeOf(doc, $"{dpath}.kernels", dd.Kernels, problems);
+                var alt = ExpectationOf(doc, $"{dpath}.expect", dd.Expect!, problems);
+                if (string.IsNullOrWhiteSpace(dd.Reason)) problems.Add(doc.At($"{dpath}.reason", "say why this kernel range differs from upstream"));
+                if (range is null || alt is null) continue;
+                if (range.Before is null)
+                    problems.Add(doc.At($"{dpath}.kernels", "a declared difference needs 'before': it covers backports only, and native kernels give upstream's result"));
+                else if (kfunc is not null && range.Before.Value > kfunc.Upstream.Release)
+                    problems.Add(doc.At($"{dpath}.kernels.before", $"{c.Kfunc} is native from {kfunc.Upstream.Release}; a declared difference must end at or below that release (native kernels are the oracle)"));
+                if (expect is not null && alt == expect)
+                    problems.Add(doc.At($"{dpath}.expect", "the declared alternative equals upstream's expectation; remove the difference or correct it"));
+                var clash = differs.FirstOrDefault(o => o.Kernels.Overlaps(range));
+                if (clash is not null)
+                    problems.Add(doc.At($"{dpath}.kernels", $"overlaps another declared difference ({clash.Kernels}); a kernel may have one alternative per case"));
+                differs.Add(new DeclaredDifference(range, alt, dd.Reason!.Trim()));
+            }
+            SocketScenario? sockets = null;
+            if (c.Sockets is { } so)
+            {
+                SocketFamily? family = so.Family switch { "ipv4" => SocketFamily.Ipv4, "ipv6" => SocketFamily.Ipv6, _ => null };
+                SocketState? state = so.State switch { "established" => SocketState.Established, "listening" => SocketState.Listening, "closing" => SocketState.Closing, _ => null };
+                if (family is null) problems.Add(doc.At($"{path}.sockets.family", $"unknown family '{so.Family}'; use ipv4 or ipv6"));
+                if (state is null) problems.Add(doc.At($"{path}.sockets.state", $"unknown state '{so.State}'; use established, listening or closing"));
+                if (family is not null && state is not null) sockets = new SocketScenario(family.Value, state.Value);
+            }
+            if (problems.Count == caseBefore) cases.Add(new FidelityCase(c.Name!, c.Kfunc!, expect!, differs, sockets));
+        }
+        var load = new List<LoadStep>();
+        for (var i = 0; i < (f.Load?.Count ?? 0); i++)
+            if (LoadStepOf(doc, f.Load![i], $"fidelity.load[{i}]", byName.Keys.ToHashSet(StringComparer.Ordinal), moduleDir, problems) is { } step) load.Add(step);
+        LoadStep? baseline = null;
+        if (f.Baseline is { } b)
+        {
+            CheckFile(doc, "fidelity.baseline.program", b.Program!, moduleDir, problems);
+            if (b.Entry is not null && !Names.CIdentifier().IsMatch(b.Entry)) problems.Add(doc.At("fidelity.baseline.entry", $"'{b.Entry}' is not a C identifier (the BPF program's function name)"));
+            if (b.Repeat is null or <= 0) problems.Add(doc.At("fidelity.baseline.repeat", "give a positive number of runs"));
+            baseline = new LoadStep(FidelitySuite.BaselineStep, "", b.Program!, LoadDriver.TestRun, b.Repeat ?? 0, 0) { Entry = b.Entry };
+        }
+        return problems.Count > before ? null : new FidelitySuite(Normalise(moduleDir, f.Source!), cases, load) { Baseline = baseline };
+    }
+
+    private static SmokeExpectation? ExpectationOf(ReadDocument<ModuleDocument> doc, string path, ExpectDocument e, List<Problem> problems)
+    {
+        if ((e.Retval is null) == (e.VerifierRejects is null))
+        {
+            problems.Add(doc.At(path, "give exactly one of 'retval' (the program's expected return value) or 'verifier_rejects' (text the verifier log must contain)"));
+            return null;
+        }
+        if (e.VerifierRejects is { } text && string.IsNullOrWhiteSpace(text))
+        {
+            problems.Add(doc.At($"{path}.verifier_rejects", "give the text the verifier log must contain"));
+            return null;
+        }
+        return new SmokeExpectation(e.Retval, e.VerifierRejects);
     }
 
     private static Kfunc? ValidateKfunc(ReadDocument<ModuleDocument> doc, KfuncDocument k, string path, string moduleDir, List<Problem> problems)

@@ -19,10 +19,26 @@ public static class PlanPrinter
                 sb.Append("  module ").Append(cell.Module.Name).Append(cell.NeedsModule ? ": build\n" : ": nothing to build\n");
                 var width = cell.Entries.Max(e => e.Kfunc.Length);
                 foreach (var e in cell.Entries)
+                {
                     sb.Append("    ").Append(e.Kfunc.PadRight(width)).Append("  ")
                       .Append(e.Verdict.ToString().ToLowerInvariant().PadRight(10)).Append(' ').Append(e.Reason).Append('\n');
+                    if (e.Verdict == Verdict.Backport)
+                        foreach (var (reason, count) in DeclaredDifferences(cell, e.Kfunc))
+                            sb.Append("    ").Append(new string(' ', width + 13))
+                              .Append($"differs from upstream here in {count} fidelity case{(count == 1 ? "" : "s")} (declared): {reason}\n");
+                }
             }
         }
         return sb.ToString();
     }
+
+    /// <summary>The module's declared fidelity differences (docs/fidelity.md) that cover this kernel for one kfunc: reason and number of cases.</summary>
+    public static IReadOnlyList<(string Reason, int Cases)> DeclaredDifferences(BuildCell cell, string kfunc) =>
+        (cell.Module.Fidelity?.Cases ?? [])
+            .Where(c => c.Kfunc == kfunc)
+            .Select(c => c.DifferenceOn(cell.Kernel.Version))
+            .OfType<KfuncForge.Model.DeclaredDifference>()
+            .GroupBy(d => d.Reason, StringComparer.Ordinal)
+            .Select(g => (g.Key, g.Count()))
+            .ToList();
 }

@@ -26,7 +26,20 @@ public sealed record GuestModule(string Name, string KoPath, GuestModuleKind Kin
 }
 
 /// <summary>One smoke program of a module, compiled for this kernel (Object), with its expectation.</summary>
-public sealed record GuestSmoke(string Module, string Name, string Object, string Program, string Section, IReadOnlyList<string> Calls, SmokeExpectation Expect);
+public sealed record GuestSmoke(string Module, string Name, string Object, string Program, string Section, IReadOnlyList<string> Calls, SmokeExpectation Expect)
+{
+    /// <summary>The socket set-up of an iterator fidelity case; null: the agent's default (IPv4, established).</summary>
+    public SocketScenario? Sockets { get; init; }
+
+    /// <summary>A fidelity case: the declared difference that set Expect on this kernel, if any (Expect is then its alternative).</summary>
+    public DeclaredDifference? Declared { get; init; }
+}
+
+/// <summary>
+/// What a boot runs: the modules' smoke programs and load profile (the SmokeTest stage), their fidelity
+/// suites with the load profile and the suites' own load steps (Fidelity), or the fidelity cases alone.
+/// </summary>
+public enum BootContent { Smoke, Fidelity, FidelityCasesOnly }
 
 /// <summary>One load step, compiled for this kernel. Program null: the object's only program.</summary>
 public sealed record GuestLoad(string Module, string Name, string Kfunc, string Object, string? Program, LoadDriver Driver, long Count);

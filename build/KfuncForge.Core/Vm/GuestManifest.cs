@@ -18,6 +18,9 @@ public static class GuestManifest
 
     public static string ObjectPath(string module, string hostObject) => $"kff/bpf/{module}/{Path.GetFileName(hostObject)}";
 
+    /// <summary>The agent's name of a socket scenario: "ipv4/established", "ipv6/listening", ….</summary>
+    public static string Scenario(SocketScenario sc) => $"{sc.Family.ToString().ToLowerInvariant()}/{sc.State.ToString().ToLowerInvariant()}";
+
     public static string Render(BootPlan plan)
     {
         var sb = new StringBuilder();
@@ -34,7 +37,10 @@ public static class GuestManifest
         foreach (var m in plan.Modules)
             Line("module", m.Name, "/" + ModulePath(m), m.Kind == GuestModuleKind.Built ? "built" : "dependency", m.Kfuncs.Count == 0 ? "-" : string.Join(',', m.Kfuncs));
         foreach (var s in plan.Smoke)
-            Line("smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program, s.Expect.VerifierRejects is null ? "retval" : "reject");
+        {
+            string[] fields = ["smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program, s.Expect.VerifierRejects is null ? "retval" : "reject"];
+            Line(s.Sockets is { } sc ? [.. fields, Scenario(sc)] : fields);
+        }
         foreach (var l in plan.Loads)
             Line("load", l.Module, l.Name, "/" + ObjectPath(l.Module, l.Object), l.Program ?? "-",
                 l.Driver == LoadDriver.TestRun ? "test_run" : "socket_iterator", l.Count.ToString(CultureInfo.InvariantCulture));

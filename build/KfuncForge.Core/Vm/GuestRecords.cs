@@ -20,6 +20,11 @@ public sealed record HelloRecord : GuestRecord
     public string Kernel { get; init; } = "";
     public long BoottimeNs { get; init; }
     public string? Libbpf { get; init; }
+
+    /// <summary>The kernel's hung-task timeout, lockup threshold and soft-lockup switch as the guest saw them (-1: not in this kernel).</summary>
+    public long? HungTaskTimeoutSecs { get; init; }
+    public long? WatchdogThresh { get; init; }
+    public long? SoftWatchdog { get; init; }
 }
 
 /// <summary>A step is about to start (so a step that never ends is known by name).</summary>
@@ -80,6 +85,16 @@ public abstract record ProgramRecord : GuestRecord
     /// <summary>The object's scalar .bss/.data globals after the run (the program's own counters).</summary>
     public IReadOnlyDictionary<string, long>? Globals { get; init; }
     public long SetupNs { get; init; }
+
+    /// <summary>Sockets of the iterator's protocol in use before the set-up and after everything was closed (a leak: after &gt; before).</summary>
+    public long? InuseBefore { get; init; }
+    public long? InuseAfter { get; init; }
+
+    /// <summary>The same count with every socket of the run open (at least the sockets opened, else the counter proves nothing).</summary>
+    public long? InuseOpen { get; init; }
+
+    /// <summary>The socket scenario an iterator smoke case ran ("ipv6/listening"); null: the default, ipv4/established.</summary>
+    public string? Scenario { get; init; }
     public long IterNs { get; init; }
     public long CompleteNs { get; init; }
 }

@@ -23,6 +23,7 @@ public enum FailureReason
     WrongRetval,
     RunFailed,
     SocketsNotAborted,
+    SocketsLeaked,
     KernelPanic,
     KernelOops,
     KernelBug,
@@ -65,7 +66,7 @@ public sealed record CellVerdict(string Kernel, string Module, IReadOnlyList<Kfu
         FailureReason.Timeout, FailureReason.AgentCrashed, FailureReason.BootFailed, FailureReason.KernelMissing, FailureReason.NotBuilt,
         FailureReason.BpfCompileFailed, FailureReason.BadLoadProfile, FailureReason.InsmodFailed, FailureReason.DependencyFailed, FailureReason.ModuleBtfMissing, FailureReason.KfuncNotInBtf,
         FailureReason.KfuncUnresolved, FailureReason.VerifierRejected, FailureReason.NotRejected, FailureReason.RejectedForOtherReason,
-        FailureReason.WrongRetval, FailureReason.RunFailed, FailureReason.SocketsNotAborted, FailureReason.RegistrationUnproven,
+        FailureReason.WrongRetval, FailureReason.RunFailed, FailureReason.SocketsNotAborted, FailureReason.SocketsLeaked, FailureReason.RegistrationUnproven,
         FailureReason.AgentIncomplete, FailureReason.NotReached, FailureReason.MissingRecord,
     ];
 }
@@ -324,10 +325,18 @@ public static class SmokeJudge
                 string.Create(CultureInfo.InvariantCulture, $"{r.Repeat} runs, {ns:0.#} ns per call ({1e9 / ns:0} calls/s)")), M(true, ns));
         }
         var ok = r.Opened == l.Count && r.Aborted == l.Count;
-        var m = M(ok);
+        var leaked = r.InuseAfter > r.InuseBefore;
+        var blind = r.InuseOpen is { } open && open - (r.InuseBefore ?? 0) < r.Opened;
+        var m = M(ok && !leaked && !blind);
+        if (ok && blind)
+            return (new CheckResult(l.Module, "load", l.Name, CheckStatus.Fail, FailureReason.SocketsLeaked,
+                $"the leak check proves nothing: /proc/net/sockstat counted {r.InuseOpen} {r.Proto} sockets in use with {r.Opened} opened ({r.InuseBefore} before)"), m);
+        if (ok && leaked)
+            return (new CheckResult(l.Module, "load", l.Name, CheckStatus.Fail, FailureReason.SocketsLeaked,
+                $"every {Unit(r)[..^1]} was destroyed, but {r.InuseAfter - r.InuseBefore} {r.Proto} sockets were still in use after closing everything ({r.InuseBefore} before the set-up, {r.InuseAfter} after; /proc/net/sockstat)"), m);
         return (ok
             ? new CheckResult(l.Module, "load", l.Name, CheckStatus.Pass, null,
-                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {Unit(r)} destroyed, each with ECONNABORTED{Ends(r)}; {m.SocketsPerSecond:0}/s (iterator pass {r.IterNs / 1e6:0.0} ms){Globals(r)}"))
+                string.Create(CultureInfo.InvariantCulture, $"{r.Aborted} {Unit(r)} destroyed, each with ECONNABORTED{Ends(r)}; {m.SocketsPerSecond:0}/s (iterator pass {r.IterNs / 1e6:0.0} ms, set-up {r.SetupNs / 1e9:0.0} s, all aborted after {r.CompleteNs / 1e9:0.00} s); {r.Proto} sockets in use {r.InuseBefore} before, {r.InuseOpen} open, {r.InuseAfter} after{Globals(r)}"))
             : new CheckResult(l.Module, "load", l.Name, CheckStatus.Fail, FailureReason.SocketsNotAborted,
                 $"{r.Aborted} of {l.Count} {Unit(r)} saw ECONNABORTED (opened {r.Opened}, {r.StillOpen} still open, {r.OtherErrors} other errors, first errno {r.FirstErrno}{Ends(r)}){SocketSetup(r)}{PortHint(r)}{Globals(r)}"), m);
     }

@@ -12,7 +12,7 @@ namespace KfuncForge.Vm;
 /// kfuncs are native or backported there, compiled against that kernel's BTF. What cannot run is kept
 /// as NotRun with the reason.
 /// </summary>
-public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = BootEntry.Auto)
+public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = BootEntry.Auto, BootContent content = BootContent.Smoke)
 {
     [GeneratedRegex(@"^iter(\.s)?/(tcp|udp)$")]
     private static partial Regex SocketIterSection();
@@ -120,20 +120,38 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
             }
 
             var version = cell.Kernel.IsResolved ? cell.Kernel.Version : KernelVersion.TryParse(kernel.Release, out var v) ? v : default;
-            foreach (var s in module.Smoke)
-            {
-                if (!s.Kernels.Contains(version)) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", $"written for kernels {s.Kernels}, not {version}", null)); continue; }
-                if (Blocked(s.Calls) is { } why) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", why, null)); continue; }
-                var obj = await CompileAsync(module, s.Source, vmlinuxH, notRun, $"smoke {s.Name}", cancellation).ConfigureAwait(false);
-                if (obj is not null) smoke.Add(new GuestSmoke(module.Name, s.Name, obj, s.Program, s.Section, s.Calls, s.Expect));
-            }
+            if (content == BootContent.Smoke)
+                foreach (var s in module.Smoke)
+                {
+                    if (!s.Kernels.Contains(version)) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", $"written for kernels {s.Kernels}, not {version}", null)); continue; }
+                    if (Blocked(s.Calls) is { } why) { notRun.Add(new NotRun(module.Name, $"smoke {s.Name}", why, null)); continue; }
+                    var obj = await CompileAsync(module, s.Source, vmlinuxH, notRun, $"smoke {s.Name}", cancellation).ConfigureAwait(false);
+                    if (obj is not null) smoke.Add(new GuestSmoke(module.Name, s.Name, obj, s.Program, s.Section, s.Calls, s.Expect));
+                }
+            else if (module.Fidelity is { } suite)
+                await FidelityCasesAsync(module, suite, version, Blocked, vmlinuxH, smoke, notRun, cancellation).ConfigureAwait(false);
 
-            foreach (var l in module.Load.Steps)
+            IReadOnlyList<LoadStep> steps = content switch
             {
-                if (Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
+                BootContent.FidelityCasesOnly => [],
+                BootContent.Fidelity when module.Fidelity is { } withLoad => withLoad.StepsAround(module.Load.Steps),
+                _ => module.Load.Steps,
+            };
+            foreach (var l in steps)
+            {
+                // A baseline calls no kfunc; every other step needs its kfunc on this kernel.
+                if (l.Kfunc.Length > 0 && Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
                 var obj = await CompileAsync(module, l.Program, vmlinuxH, notRun, $"load {l.Name}", cancellation).ConfigureAwait(false);
                 if (obj is null) continue;
                 var programs = ElfFile.Load(obj).BpfPrograms();
+                if (l.Entry is { } entryName)
+                {
+                    var chosen = programs.Where(p => p.Program == entryName).ToList();
+                    if (chosen.Count == 0)
+                        notRun.Add(new NotRun(module.Name, $"load {l.Name}", $"{l.Program} has no BPF program named {entryName} (entry)", FailureReason.BadLoadProfile));
+                    programs = chosen;
+                }
+                if (programs.Count == 0 && l.Entry is not null) continue;
                 if (l.Driver == LoadDriver.SocketIterator)
                 {
                     var iters = programs.Where(p => SocketIterSection().IsMatch(p.Section)).ToList();
@@ -151,6 +169,40 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
 
         var guestKernel = new GuestKernel(kernel.Release, kernel.Image, btf, kernel.ModulesDir) { BootImage = pvh ? vmlinux! : kernel.Image };
         return new BootPlan($"{distro}/{kernel.Release}", distro, guestKernel, [.. dependencies, .. modules], smoke, loads, cases, notRun);
+    }
+
+    /// <summary>
+    /// A module's fidelity cases for one kernel: the suite's one source compiled against this kernel, each
+    /// case its program of the same name, expecting upstream's result or the difference declared for
+    /// this kernel.
+    /// </summary>
+    private async Task FidelityCasesAsync(KfuncModule module, FidelitySuite suite, KernelVersion version, Func<IEnumerable<string>, string?> blocked,
+        string vmlinuxH, List<GuestSmoke> smoke, List<NotRun> notRun, CancellationToken cancellation)
+    {
+        var runnable = suite.Cases.Where(c =>
+        {
+            if (blocked([c.Kfunc]) is not { } why) return true;
+            notRun.Add(new NotRun(module.Name, $"fidelity {c.Name}", why, null));
+            return false;
+        }).ToList();
+        if (runnable.Count == 0) return;
+        var obj = await CompileAsync(module, suite.Source, vmlinuxH, notRun, "fidelity suite", cancellation).ConfigureAwait(false);
+        if (obj is null) return;
+        var programs = ElfFile.Load(obj).BpfPrograms().ToDictionary(p => p.Program, p => p.Section, StringComparer.Ordinal);
+        foreach (var c in runnable)
+        {
+            if (!programs.TryGetValue(c.Name, out var section))
+            {
+                notRun.Add(new NotRun(module.Name, $"fidelity {c.Name}", $"{suite.Source} has no BPF program named {c.Name}; a case runs the program of its name", FailureReason.BadLoadProfile));
+                continue;
+            }
+            if (c.Sockets is not null && !SocketIterSection().IsMatch(section))
+            {
+                notRun.Add(new NotRun(module.Name, $"fidelity {c.Name}", $"case {c.Name} sets 'sockets' but its program is {section}, not an iter/tcp or iter/udp program", FailureReason.BadLoadProfile));
+                continue;
+            }
+            smoke.Add(new GuestSmoke(module.Name, c.Name, obj, c.Name, section, [c.Kfunc], c.ExpectOn(version)) { Sockets = c.Sockets, Declared = c.DifferenceOn(version) });
+        }
     }
 
     private async Task<string?> CompileAsync(KfuncModule module, string source, string vmlinuxH, List<NotRun> notRun, string what, CancellationToken cancellation)

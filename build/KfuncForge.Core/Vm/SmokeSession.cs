@@ -19,6 +19,9 @@ public sealed record SmokeOptions(string WorkDir)
     public TimeSpan Timeout { get; init; } = TimeSpan.FromSeconds(180);
 
     public string Busybox { get; init; } = GuestImageBuilder.DefaultBusybox;
+
+    /// <summary>Added to every guest's kernel command line (the fidelity run lowers the hung-task and lockup thresholds).</summary>
+    public IReadOnlyList<string> KernelArguments { get; init; } = [];
 }
 
 /// <summary>How many VMs run at once: one per core (a TCG vCPU keeps a core busy) and as many as memory holds.</summary>
@@ -125,7 +128,10 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
         var imageClock = Stopwatch.StartNew();
         var image = await _images.BuildAsync(plan, agent, cancellation).ConfigureAwait(false);
         var imageSeconds = imageClock.Elapsed.TotalSeconds;
-        var request = new BootRequest(plan.Id, plan.Kernel.BootImage, image.Path, new VmShape(accelerator, Options.MemoryMiB), Options.Timeout, BootDirectory(plan));
+        var request = new BootRequest(plan.Id, plan.Kernel.BootImage, image.Path, new VmShape(accelerator, Options.MemoryMiB), Options.Timeout, BootDirectory(plan))
+        {
+            ExtraKernelArguments = Options.KernelArguments,
+        };
         var boot = await vms.RunAsync(request, events, cancellation).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(request.Directory, "manifest"), GuestManifest.Render(plan), cancellation).ConfigureAwait(false);
         return SmokeJudge.Judge(plan, boot, imageSeconds, image.CacheHit) with { Image = image };

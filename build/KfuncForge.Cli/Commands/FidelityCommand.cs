@@ -1,0 +1,61 @@
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Fidelity;
+using KfuncForge.Vm;
+
+namespace KfuncForge.Cli.Commands;
+
+/// <summary>
+/// Runs every module's fidelity suite on the reference kernels of several profiles (native and backport)
+/// in QEMU and compares each case across kernels; writes fidelity.json and fidelity.md.
+/// </summary>
+public sealed class FidelityCommand : ICommand
+{
+    public string Name => "fidelity";
+    public string Summary => "run the fidelity suites on native and backport kernels (--distros, default debian12,debian13); report in <out>/fidelity/";
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console", "container", "skip-build", "skip-load"];
+
+    public int Run(CommandContext context)
+    {
+        var distros = (context.Options.Get("distros") ?? string.Join(',', FidelityRun.DefaultDistros))
+            .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
+        // Each profile's kernels are fetched and its modules built first (the build index is the hand-over), unless --skip-build.
+        if (!context.Options.Flag("skip-build"))
+            foreach (var d in distros)
+            {
+                context.Out.WriteLine($"fidelity: building for {d}");
+                var built = new BuildCommand().Run(context with { Options = context.Options.With("distro", d) });
+                if (built != ExitCodes.Ok) return built;
+            }
+        var content = context.Options.Flag("skip-load") ? BootContent.FidelityCasesOnly : BootContent.Fidelity;
+        var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
+        var workDir = setups[0].WorkDir;
+        var boots = setups.SelectMany(s => s.Boots).ToList();
+        context.Out.WriteLine($"fidelity: {boots.Count} kernels of {string.Join(", ", distros)}; logs in {workDir}");
+        var gate = new Lock();
+        Action<VmEvent>? live = context.Options.Flag("console")
+            ? e => { if (e is ConsoleLine c) lock (gate) context.Out.WriteLine($"{c.BootId} | {c.Text}"); }
+            : null;
+        var run = setups[0].Session.RunAsync(boots, v => { lock (gate) context.Out.WriteLine(SmokeReport.Line(v)); }, live).GetAwaiter().GetResult();
+        File.WriteAllText(Path.Combine(workDir, "boots.json"), SmokeReport.Json(SmokeReport.Run(run, string.Join(",", distros), workDir)));
+
+        var modules = Catalog.Load(context.Tree).SelectModules(context.Options.Get("module"));
+        var result = FidelityJudge.Judge(modules, run.Verdicts);
+        File.WriteAllText(Path.Combine(workDir, "fidelity.json"), SmokeReport.Json(FidelityReport.Json(result)));
+        var markdown = FidelityReport.Markdown(result);
+        File.WriteAllText(Path.Combine(workDir, "fidelity.md"), markdown);
+        context.Out.WriteLine();
+        foreach (var k in result.Kernels)
+        {
+            var cells = result.Cases.SelectMany(c => c.Kernels).Where(c => c.Kernel == k.Release).ToList();
+            context.Out.WriteLine($"{k.Release,-24} same {cells.Count(c => c.Status == CaseStatus.Same),4}  declared {cells.Count(c => c.Status == CaseStatus.Declared),4}  differs {cells.Count(c => c.Status == CaseStatus.Differs),4}  error {cells.Count(c => c.Status == CaseStatus.Error),3}  skipped {cells.Count(c => c.Status == CaseStatus.Skipped),3}");
+        }
+        foreach (var f in result.BootFailures)
+            context.Out.WriteLine($"FAIL {f.Kernel} {f.Module} {f.Kind} {f.Name}: {f.Reason}: {f.Message}");
+        foreach (var c in result.Cases.Where(c => !c.Passed))
+            foreach (var k in c.Kernels.Where(k => k.Status is CaseStatus.Differs or CaseStatus.Error))
+                context.Out.WriteLine($"FAIL {c.Module}/{c.Name} on {k.Kernel}: {k.Message}");
+        context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}; report: {Path.Combine(workDir, "fidelity.md")}");
+        return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+    }
+}
