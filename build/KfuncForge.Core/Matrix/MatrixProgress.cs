@@ -40,7 +40,7 @@ public sealed class MatrixProgress : IMatrixObserver, IDisposable
         {
             _total = total;
             foreach (var (id, s) in expectedSeconds) _expected[id] = s;
-            Write($"matrix: {total} cells in this shard: {reused} reused from the store, {toRun} to run (expected {Duration(expectedSeconds.Values.Sum() / _jobs)} with {_jobs} at a time)");
+            Write($"matrix: {total} cells in this shard: {reused} reused from the store, {toRun} to run (expected {Duration(expectedSeconds.Values.Sum() / Math.Max(1, Math.Min(_jobs, toRun)))} with {_jobs} at a time)");
             if (_live) _timer = new Timer(_ => { lock (_lock) Status(); }, null, 1000, 1000);
         }
     }
@@ -84,9 +84,10 @@ public sealed class MatrixProgress : IMatrixObserver, IDisposable
     {
         lock (_lock)
         {
-            var remaining = _expected.Where(e => !_finished.Contains(e.Key)).Sum(e => e.Value);
+            var left = _expected.Where(e => !_finished.Contains(e.Key)).ToList();
             var speed = _expectedDone > 0 ? _actualDone / _expectedDone : 1;
-            return remaining * speed / _jobs;
+            // Fewer cells left than slots: they run side by side, so the longest one decides.
+            return left.Count == 0 ? 0 : Math.Max(left.Sum(e => e.Value) / Math.Min(_jobs, left.Count), left.Max(e => e.Value)) * speed;
         }
     }
 

@@ -35,15 +35,15 @@ public sealed class MatrixProgressTests
         var w = new StringWriter();
         using var p = new MatrixProgress(w, live: true, jobs: 2);
         p.Planned(3, 0, 3, new Dictionary<string, double> { ["a"] = 10, ["b"] = 30, ["c"] = 10 });
-        Assert.Equal(25, p.EtaSeconds());   // 50 s of work, two at a time
+        Assert.Equal(30, p.EtaSeconds());   // 50 s of work two at a time, but b alone takes 30 s
         p.Started("a");
         p.Started("b");
         Assert.Contains("running 2 · queued 1", w.ToString());
         p.Finished(Done("a", 20), reused: false);   // took twice as long as expected
-        Assert.Equal(40, p.EtaSeconds());           // (30 + 10) × 2 / 2
+        Assert.Equal(60, p.EtaSeconds());           // b (30 s) and c side by side, at twice the expected time
         var text = w.ToString();
         Assert.Contains("\r\u001b[2K", text);
         Assert.Contains("[1/3]", text);
-        Assert.Contains("ETA 40s", text);
+        Assert.Contains("ETA 1m00s", text);
     }
 }
