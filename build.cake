@@ -91,16 +91,13 @@ public sealed class BuildParameters
 
 Setup<BuildParameters>(context => new BuildParameters(context));
 
-// Runs one engine verb; its exit code becomes Cake's (2 = bad input, 1 = failure, 3 = not implemented).
+// Runs one engine verb; its exit code becomes Cake's (2 = bad input, 1 = failure).
 void Engine(BuildParameters p, string verb, params string[] options)
 {
     var exit = StartProcess("dotnet", new ProcessSettings { Arguments = p.EngineArguments(verb, options), WorkingDirectory = p.Root });
     if (exit != 0)
         throw new CakeException(exit, $"kfuncforge {verb} failed with exit code {exit}; the messages above say what and where.");
 }
-
-void NotImplemented(string task, int issue) =>
-    throw new CakeException(3, $"Target '{task}' is not implemented yet (issue #{issue}); the stages before it ran.");
 
 // ---------------------------------------------------------------------------------------------
 // Tasks: leaves do work, entry targets aggregate.
@@ -227,8 +224,8 @@ if (HasArgument("dryrun") || HasArgument("whatif") || HasArgument("noop"))
     Engine(dry, "plan", "distro", "module", "kernel");
 }
 
-// Cake wraps task failures and reports exit code 1; the engine's codes (2 bad input, 3 not
-// implemented) are part of the interface, so pass them through.
+// Cake wraps task failures and reports exit code 1; the engine's codes (1 failed, 2 bad input) are
+// part of the interface, so pass them through.
 try
 {
     RunTarget(target);

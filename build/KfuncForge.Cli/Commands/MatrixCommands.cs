@@ -25,13 +25,7 @@ public sealed class MatrixCommand : ICommand
         var shard = Shard.Parse(o.Get("shard"));
         var until = MatrixOptions.Until(o.Get("until"));
         var threshold = MatrixOptions.Threshold(o.Get("threshold"));
-        var accel = o.Get("accel", "auto") switch
-        {
-            "auto" => AcceleratorRequest.Auto,
-            "tcg" => AcceleratorRequest.Tcg,
-            "kvm" => AcceleratorRequest.Kvm,
-            var other => throw MatrixOptions.Bad("--accel", $"must be auto, tcg or kvm, not '{other}'"),
-        };
+        var accel = SmokeSetup.Accelerator(o);
         var jobs = o.Int("jobs", Environment.ProcessorCount);
         var timeout = TimeSpan.FromSeconds(o.Int("timeout", 180));
         var layout = MatrixOptions.Layout(context);

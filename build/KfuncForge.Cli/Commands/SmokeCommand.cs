@@ -82,18 +82,21 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
     /// Folder: artifacts/&lt;folder&gt;/&lt;distro&gt;/, or artifacts/&lt;folder&gt;/ when several distros share it (sharedFolder).
     /// Content: smoke programs, or fidelity suites; distro: overrides --distro; kernelArguments: added to every guest's command line.
     /// </summary>
+    /// <summary>--accel: auto (KVM when a probe guest boots under it, else TCG), tcg or kvm. Shared by every verb that boots.</summary>
+    public static AcceleratorRequest Accelerator(Options o) => o.Get("accel", "auto") switch
+    {
+        "auto" => AcceleratorRequest.Auto,
+        "tcg" => AcceleratorRequest.Tcg,
+        "kvm" => AcceleratorRequest.Kvm,
+        var other => throw new InputException(new Problem("command line", 0, 0, "", $"--accel must be auto, tcg or kvm, not '{other}'")),
+    };
+
     public static SmokeSetup Prepare(CommandContext context, string folder = "smoke", BootContent content = BootContent.Smoke, string? distro = null,
         IReadOnlyList<string>? kernelArguments = null, int defaultTimeoutSeconds = 180, bool sharedFolder = false)
     {
         var o = context.Options;
         var busybox = o.Get("busybox", GuestImageBuilder.DefaultBusybox);
-        var accel = o.Get("accel", "auto") switch
-        {
-            "auto" => AcceleratorRequest.Auto,
-            "tcg" => AcceleratorRequest.Tcg,
-            "kvm" => AcceleratorRequest.Kvm,
-            var other => throw new InputException(new Problem("command line", 0, 0, "", $"--accel must be auto, tcg or kvm, not '{other}'")),
-        };
+        var accel = Accelerator(o);
         var entry = o.Get("boot", "auto") switch
         {
             "auto" => BootEntry.Auto,

@@ -27,5 +27,4 @@ public static class ExitCodes
     public const int Ok = 0;
     public const int Failed = 1;
     public const int BadInput = 2;
-    public const int NotImplemented = 3;
 }
