@@ -26,6 +26,12 @@ public sealed class BuildParameters
         Repeat = context.Argument<string>("repeat", null);
         Accel = context.Argument<string>("accel", null);
         Rounds = context.Argument<string>("rounds", null);
+        DistroGiven = context.HasArgument("distro");
+        Shard = context.Argument<string>("shard", null);
+        Until = context.Argument<string>("until", null);
+        Previous = context.Argument<string>("previous", null);
+        Threshold = context.Argument<string>("threshold", null);
+        Shards = context.Argument<string>("shards", null);
         Configuration = context.Argument("configuration", "Release");
         Artifacts = Out ?? System.IO.Path.Combine(Root, "artifacts");
     }
@@ -45,6 +51,17 @@ public sealed class BuildParameters
     public string Repeat { get; }
     public string Accel { get; }
     public string Rounds { get; }
+    public bool DistroGiven { get; }
+    public string Shard { get; }
+    public string Until { get; }
+    public string Previous { get; }
+    public string Threshold { get; }
+    public string Shards { get; }
+
+    /// <summary>The matrix covers every profile unless --distro was given (the other targets default to debian12).</summary>
+    public string[] MatrixOptions => DistroGiven
+        ? new[] { "distro", "module", "kernel", "container", "cache", "jobs", "accel", "out", "shard", "until", "previous", "threshold" }
+        : new[] { "module", "kernel", "container", "cache", "jobs", "accel", "out", "shard", "until", "previous", "threshold" };
     public string Configuration { get; }
     public string Artifacts { get; }
 
@@ -61,6 +78,7 @@ public sealed class BuildParameters
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
             ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds,
+            ["shard"] = Shard, ["until"] = Until, ["previous"] = Previous, ["threshold"] = Threshold, ["shards"] = Shards,
         };
         foreach (var name in names)
             if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
@@ -155,9 +173,20 @@ Task("InstallCheck")
     .Does<BuildParameters>(p => Engine(p, "install-check", "distro", "module", "kernel", "out", "cache", "accel"));
 
 Task("Matrix")
-    .Description("Nightly compatibility matrix over every distro, kernel and module, with reports.")
+    .Description("Nightly compatibility matrix: every distro × kernel × module through plan, build, smoke, sign, package; cells reused when their inputs are unchanged; --shard=i/N, --until=<stage>, --previous, --threshold; reports in artifacts/matrix/.")
+    .IsDependentOn("Setup")
     .IsDependentOn("Validate")
-    .Does(() => NotImplemented("Matrix", 7));
+    .Does<BuildParameters>(p => Engine(p, "matrix", p.MatrixOptions));
+
+Task("MatrixMerge")
+    .Description("Merge the matrix shards' results (artifacts/matrix/shards/) into matrix.json, matrix.md and matrix.html; fails on regressions vs the previous report.")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "matrix-merge", "out", "previous", "threshold"));
+
+Task("MatrixCi")
+    .Description("Generate the CI definitions that run the matrix in --shards=N shards: a GitHub Actions workflow and a Kubernetes Indexed Job with the merge after it (artifacts/matrix/ci/).")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "matrix-ci", "out", "shards"));
 
 Task("Import")
     .Description("Import a kfunc's definition and provenance from a kernel git repository: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>].")

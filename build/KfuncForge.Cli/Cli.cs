@@ -24,6 +24,9 @@ public static class Cli
         new InstallCheckCommand(),
         new ImportCommand(),
         new DriftCommand(),
+        new MatrixCommand(),
+        new MatrixMergeCommand(),
+        new MatrixCiCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

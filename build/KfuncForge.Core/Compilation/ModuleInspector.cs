@@ -74,25 +74,12 @@ public static class ModuleInspector
             }
         }
 
-        var vermagic = ModInfo(elf).GetValueOrDefault("vermagic");
+        var vermagic = elf.ModInfo()["vermagic"].FirstOrDefault();
         checks.Add(vermagic is null
             ? new ModuleCheck("vermagic", false, "no vermagic in .modinfo")
             : vermagic.StartsWith(release + " ", StringComparison.Ordinal) || vermagic == release
                 ? new ModuleCheck("vermagic", true, vermagic)
                 : new ModuleCheck("vermagic", false, $"'{vermagic}' does not start with {release}: built against the wrong kernel"));
         return checks;
-    }
-
-    /// <summary>The key=value strings of .modinfo (the first value for repeated keys).</summary>
-    public static IReadOnlyDictionary<string, string> ModInfo(ElfFile elf)
-    {
-        var result = new Dictionary<string, string>(StringComparer.Ordinal);
-        if (elf.Section(".modinfo") is not { } s) return result;
-        foreach (var item in Encoding.UTF8.GetString(elf.Bytes(s)).Split('\0', StringSplitOptions.RemoveEmptyEntries))
-        {
-            var eq = item.IndexOf('=');
-            if (eq > 0) result.TryAdd(item[..eq], item[(eq + 1)..]);
-        }
-        return result;
     }
 }

@@ -4,18 +4,26 @@ using System.Text;
 namespace KfuncForge.Kernels;
 
 /// <summary>One section of an ELF file.</summary>
-public sealed record ElfSection(int Index, string Name, uint Type, long Offset, long Size, long Address);
-
-/// <summary>One symbol of an ELF symbol table (st_value is the offset inside its section for relocatable objects).</summary>
-public sealed record ElfSymbol(string Name, long Value, long Size, int SectionIndex);
+public sealed record ElfSection(int Index, string Name, uint Type, long Offset, long Size, long Address, ulong Flags);
 
 /// <summary>
-/// A minimal reader of 64-bit little-endian ELF files (vmlinux, .ko): section headers, section bytes and
-/// the symbol table. Enough for the checks the engine makes; not a general ELF library.
+/// One symbol of an ELF symbol table (st_value is the offset inside its section for relocatable objects;
+/// Kind is STT_*: 1 object, 2 function).
+/// </summary>
+public sealed record ElfSymbol(string Name, long Value, long Size, int SectionIndex, int Kind);
+
+/// <summary>
+/// A minimal reader of 64-bit little-endian ELF files (vmlinux, .ko, BPF objects): section headers,
+/// section bytes, the symbol table, a module's .modinfo and the few queries the stages make (a BPF
+/// object's programs, a kernel's PVH entry). Not a general ELF library.
 /// </summary>
 public sealed class ElfFile
 {
     private const uint SHT_SYMTAB = 2;
+    private const uint SHT_NOTE = 7;
+    private const uint SHT_NOBITS = 8;
+    private const ulong SHF_EXECINSTR = 0x4;
+    private const int STT_FUNC = 2;
     private readonly byte[] _data;
 
     private ElfFile(byte[] data, ushort type, IReadOnlyList<ElfSection> sections)
@@ -45,18 +53,18 @@ public sealed class ElfFile
         var shnum = BinaryPrimitives.ReadUInt16LittleEndian(span[60..]);
         var shstrndx = BinaryPrimitives.ReadUInt16LittleEndian(span[62..]);
         if (shoff <= 0 || shoff + (long)shnum * shentsize > data.Length) throw new InvalidDataException($"{what}: section headers lie outside the file (truncated?)");
-        var raw = new List<(uint Name, uint Type, long Addr, long Off, long Size)>();
+        var raw = new List<(uint Name, uint Type, ulong Flags, long Addr, long Off, long Size)>();
         for (var i = 0; i < shnum; i++)
         {
             var h = span.Slice((int)(shoff + (long)i * shentsize), shentsize);
             raw.Add((BinaryPrimitives.ReadUInt32LittleEndian(h), BinaryPrimitives.ReadUInt32LittleEndian(h[4..]),
-                (long)BinaryPrimitives.ReadUInt64LittleEndian(h[16..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(h[24..]),
+                BinaryPrimitives.ReadUInt64LittleEndian(h[8..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(h[16..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(h[24..]),
                 (long)BinaryPrimitives.ReadUInt64LittleEndian(h[32..])));
         }
         var strtab = shstrndx < raw.Count ? raw[shstrndx] : default;
         var sections = new List<ElfSection>();
         for (var i = 0; i < raw.Count; i++)
-            sections.Add(new ElfSection(i, CString(span, strtab.Off + raw[i].Name), raw[i].Type, raw[i].Off, raw[i].Size, raw[i].Addr));
+            sections.Add(new ElfSection(i, CString(span, strtab.Off + raw[i].Name), raw[i].Type, raw[i].Off, raw[i].Size, raw[i].Addr, raw[i].Flags));
         return new ElfFile(data, type, sections);
     }
 
@@ -64,7 +72,7 @@ public sealed class ElfFile
 
     public ReadOnlySpan<byte> Bytes(ElfSection s)
     {
-        if (s.Type == 8) return ReadOnlySpan<byte>.Empty; // SHT_NOBITS
+        if (s.Type == SHT_NOBITS) return ReadOnlySpan<byte>.Empty;
         if (s.Offset < 0 || s.Offset + s.Size > _data.Length) throw new InvalidDataException($"section {s.Name} lies outside the file (truncated?)");
         return _data.AsSpan((int)s.Offset, (int)s.Size);
     }
@@ -81,10 +89,52 @@ public sealed class ElfFile
         {
             var e = bytes.Slice(off, 24);
             var name = CString(strings, BinaryPrimitives.ReadUInt32LittleEndian(e));
-            result.Add(new ElfSymbol(name, (long)BinaryPrimitives.ReadUInt64LittleEndian(e[8..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(e[16..]), BinaryPrimitives.ReadUInt16LittleEndian(e[6..])));
+            result.Add(new ElfSymbol(name, (long)BinaryPrimitives.ReadUInt64LittleEndian(e[8..]), (long)BinaryPrimitives.ReadUInt64LittleEndian(e[16..]), BinaryPrimitives.ReadUInt16LittleEndian(e[6..]), e[4] & 0xF));
         }
         return result;
     }
+
+    /// <summary>A kernel module's .modinfo entries ("license", "depends", "vermagic", ...); repeated keys keep every value, in order.</summary>
+    public ILookup<string, string> ModInfo()
+    {
+        var text = Section(".modinfo") is { } s ? Encoding.UTF8.GetString(Bytes(s)) : "";
+        return text.Split('\0', StringSplitOptions.RemoveEmptyEntries)
+            .Select(e => e.Split('=', 2))
+            .Where(kv => kv.Length == 2 && kv[0].Length > 0)
+            .ToLookup(kv => kv[0], kv => kv[1], StringComparer.Ordinal);
+    }
+
+    /// <summary>A BPF object's programs: (function name, section name) of every function symbol in an executable section other than .text, in file order.</summary>
+    public IReadOnlyList<(string Program, string Section)> BpfPrograms() =>
+        Symbols().Where(s => s.Kind == STT_FUNC && s.SectionIndex > 0 && s.SectionIndex < Sections.Count
+                && (Sections[s.SectionIndex].Flags & SHF_EXECINSTR) != 0 && Sections[s.SectionIndex].Name != ".text")
+            .Select(s => (s.Name, Sections[s.SectionIndex].Name)).ToList();
+
+    /// <summary>
+    /// Whether a kernel has a PVH entry point (ELF note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY = 18): QEMU can
+    /// then boot the ELF vmlinux directly, skipping the firmware's real-mode path and the bzImage's
+    /// self-decompression, which are slow under TCG.
+    /// </summary>
+    public bool HasPvhEntry()
+    {
+        foreach (var section in Sections.Where(s => s.Type == SHT_NOTE))
+        {
+            var data = Bytes(section);
+            for (var o = 0; o + 12 <= data.Length;)
+            {
+                var nameSize = BinaryPrimitives.ReadInt32LittleEndian(data[o..]);
+                var descSize = BinaryPrimitives.ReadInt32LittleEndian(data[(o + 4)..]);
+                var type = BinaryPrimitives.ReadUInt32LittleEndian(data[(o + 8)..]);
+                if (nameSize < 0 || descSize < 0) break;
+                var name = data.Slice(o + 12, Math.Min(nameSize, data.Length - o - 12));
+                if (type == 18 && name.SequenceEqual("Xen\0"u8)) return true;
+                o += 12 + Align4(nameSize) + Align4(descSize);
+            }
+        }
+        return false;
+    }
+
+    private static int Align4(int n) => (n + 3) & ~3;
 
     private ReadOnlySpan<byte> SectionHeaderLink(ElfSection s)
     {

@@ -6,7 +6,6 @@ using KfuncForge.Diagnostics;
 using KfuncForge.Kernels;
 using KfuncForge.Processes;
 using KfuncForge.Vm;
-using ElfFile = KfuncForge.Kernels.ElfFile;
 
 namespace KfuncForge.Packaging;
 
@@ -298,9 +297,9 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
         await runner.CheckedAsync(new ProcessSpec("dpkg-deb", ["-x", deb, extract]) { Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
         var ko = Directory.GetFiles(extract, module + ".ko", SearchOption.AllDirectories).FirstOrDefault()
             ?? throw new InputException(new Problem(deb, 0, 0, "", $"holds no {module}.ko"));
-        var info = ModuleInspector.ModInfo(ElfFile.Load(ko));
+        var depends = ElfFile.Load(ko).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
         Directory.Delete(extract, recursive: true);
-        return info.TryGetValue("depends", out var d) ? d.Split(',', StringSplitOptions.RemoveEmptyEntries) : [];
+        return depends;
     }
 
     /// <summary>Installed packages and their versions, from the rootfs's dpkg status.</summary>

@@ -1,13 +1,16 @@
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
 using System.Text;
+using KfuncForge.Caching;
 
 namespace KfuncForge.Vm;
 
 /// <summary>
-/// A folder of artifacts named by the hash of their inputs (initramfs images, the agent, BPF objects,
-/// vmlinux.h). An entry is made in a temporary folder and renamed into place, so a reader never sees a
-/// half-written entry and two processes making the same entry both end up with a complete one.
+/// The VM stage's entries in the shared cache (<see cref="CacheDirectory"/>): artifacts named by the hash
+/// of their inputs (initramfs images, the agent, BPF objects, vmlinux.h). An entry is made in a staging
+/// folder and renamed into place with the cache's own protocol, so a reader never sees a half-written
+/// entry, two processes making the same entry both end up with a complete one, and an interrupted run's
+/// staging folder is swept like any other.
 /// </summary>
 public sealed class ContentCache(string root)
 {
@@ -15,15 +18,8 @@ public sealed class ContentCache(string root)
 
     public string Root { get; } = Path.GetFullPath(root);
 
-    /// <summary>$XDG_CACHE_HOME/kfuncforge, else ~/.cache/kfuncforge.</summary>
-    public static string DefaultRoot()
-    {
-        var xdg = Environment.GetEnvironmentVariable("XDG_CACHE_HOME");
-        var baseDir = !string.IsNullOrEmpty(xdg) && Path.IsPathRooted(xdg)
-            ? xdg
-            : Path.Combine(Environment.GetFolderPath(Environment.SpecialFolder.UserProfile), ".cache");
-        return Path.Combine(baseDir, "kfuncforge");
-    }
+    /// <summary>The shared cache's root (<see cref="CacheDirectory.DefaultRoot"/>).</summary>
+    public static string DefaultRoot() => CacheDirectory.DefaultRoot();
 
     /// <summary>The entry's folder: made by <paramref name="make"/> (which fills the folder it is given) when missing.</summary>
     public Task<string> GetOrCreateAsync(string kind, string key, Func<string, Task> make)
@@ -42,24 +38,18 @@ public sealed class ContentCache(string root)
         try
         {
             if (Directory.Exists(final)) return final;
-            Directory.CreateDirectory(Path.GetDirectoryName(final)!);
-            var temp = final + ".tmp-" + Environment.ProcessId + "-" + Guid.NewGuid().ToString("N")[..8];
-            Directory.CreateDirectory(temp);
+            var parent = Path.GetDirectoryName(final)!;
+            CacheDirectory.SweepStaging(parent, TimeSpan.FromDays(1));
+            var staging = CacheDirectory.NewStaging(parent, Path.GetFileName(final));
             try
             {
-                await make(temp).ConfigureAwait(false);
-                try
-                {
-                    Directory.Move(temp, final);
-                }
-                catch (IOException) when (Directory.Exists(final))
-                {
-                    // Another process made the same entry first; its content is the same by construction.
-                }
+                await make(staging).ConfigureAwait(false);
+                // false: another process made the same entry first; its content is the same by construction.
+                CacheDirectory.Publish(staging, final);
             }
             finally
             {
-                if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+                CacheDirectory.DeleteQuietly(staging);
             }
             return final;
         }

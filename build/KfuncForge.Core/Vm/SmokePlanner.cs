@@ -1,4 +1,5 @@
 using System.Text.RegularExpressions;
+using KfuncForge.Kernels;
 using KfuncForge.Model;
 using KfuncForge.Planning;
 using KfuncForge.Processes;
@@ -62,7 +63,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
     {
         var vmlinux = kernel.Btf is null || entry != BootEntry.BzImage ? await tools.VmlinuxAsync(kernel.Image, cancellation).ConfigureAwait(false) : null;
         var btf = kernel.Btf ?? vmlinux!;
-        var pvh = entry != BootEntry.BzImage && vmlinux is not null && ElfFile.Read(vmlinux).HasPvhEntry();
+        var pvh = entry != BootEntry.BzImage && vmlinux is not null && ElfFile.Load(vmlinux).HasPvhEntry();
         if (entry == BootEntry.Pvh && !pvh)
             throw new InvalidDataException($"--boot=pvh: kernel {kernel.Release} has no PVH entry point (CONFIG_PVH)");
         var vmlinuxH = await tools.VmlinuxHeaderAsync(btf, cancellation).ConfigureAwait(false);
@@ -132,7 +133,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                 if (Blocked([l.Kfunc]) is { } why) { notRun.Add(new NotRun(module.Name, $"load {l.Name}", why, null)); continue; }
                 var obj = await CompileAsync(module, l.Program, vmlinuxH, notRun, $"load {l.Name}", cancellation).ConfigureAwait(false);
                 if (obj is null) continue;
-                var programs = ElfFile.Read(obj).BpfPrograms();
+                var programs = ElfFile.Load(obj).BpfPrograms();
                 if (l.Driver == LoadDriver.SocketIterator)
                 {
                     var iters = programs.Where(p => SocketIterSection().IsMatch(p.Section)).ToList();
@@ -175,7 +176,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
         async Task Visit(string path, string name)
         {
             var file = await tools.ModuleFileAsync(path, cancellation).ConfigureAwait(false);
-            var depends = ElfFile.Read(file).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
+            var depends = ElfFile.Load(file).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
             foreach (var dep in depends.Select(Normalise))
             {
                 if (!seen.Add(dep)) continue;

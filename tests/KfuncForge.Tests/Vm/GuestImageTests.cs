@@ -1,4 +1,5 @@
 using System.Text;
+using KfuncForge.Kernels;
 using KfuncForge.Model;
 using KfuncForge.Planning;
 using KfuncForge.Processes;
@@ -106,7 +107,7 @@ public sealed class GuestImageTests
 
         var obj = await tools.CompileBpfAsync(source, []);
 
-        Assert.Equal([("add_tc", "tc"), ("add_syscall", "syscall"), ("add_xdp", "xdp")], ElfFile.Read(obj).BpfPrograms());
+        Assert.Equal([("add_tc", "tc"), ("add_syscall", "syscall"), ("add_xdp", "xdp")], ElfFile.Load(obj).BpfPrograms());
         Assert.Equal(obj, await tools.CompileBpfAsync(source, []));
     }
 

@@ -1,0 +1,266 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using KfuncForge.Containers;
+using KfuncForge.Definitions;
+using KfuncForge.Diagnostics;
+using KfuncForge.Kernels;
+using KfuncForge.Model;
+using KfuncForge.Planning;
+using KfuncForge.Processes;
+using KfuncForge.Signing;
+using KfuncForge.Vm;
+
+namespace KfuncForge.Matrix;
+
+/// <summary>What a matrix run works on and how; the command line fills it in.</summary>
+public sealed record MatrixSettings
+{
+    public required SourceTree Tree { get; init; }
+    public required string StoreDir { get; init; }
+    public string? Distro { get; init; }
+    public string? Module { get; init; }
+    public string? Kernel { get; init; }
+    public string? Container { get; init; }
+    public string? Cache { get; init; }
+    public MatrixStage Until { get; init; } = MatrixStage.Package;
+    public Shard Shard { get; init; } = Shard.Whole;
+    public int Jobs { get; init; } = 1;
+    public bool RerunFailed { get; init; }
+    public TimeSpan VmTimeout { get; init; } = TimeSpan.FromSeconds(180);
+    public AcceleratorRequest Accelerator { get; init; } = AcceleratorRequest.Auto;
+    public DateTimeOffset SourceDate { get; init; } = DateTimeOffset.UnixEpoch;
+
+    /// <summary>The previous report's cells, for the expected cost of each cell (sharding).</summary>
+    public IReadOnlyDictionary<string, CellRecord>? Previous { get; init; }
+
+    /// <summary>The module key a profile's signing settings name (the Sign stage's rule).</summary>
+    public required Func<SigningSettings, ModuleKeyRequest> KeyRequest { get; init; }
+}
+
+/// <summary>What a run did: every cell of this shard (reused or run), and the whole matrix's cells with their expected costs.</summary>
+public sealed record MatrixRunResult(IReadOnlyList<CellRecord> Cells, IReadOnlyDictionary<string, double> Universe, DateTimeOffset Started, TimeSpan Wall, string RunId);
+
+/// <summary>Progress of a run, for the terminal (MatrixProgress).</summary>
+public interface IMatrixObserver
+{
+    void Planned(int total, int reused, int toRun, IReadOnlyDictionary<string, double> expectedSeconds);
+    void Started(string id);
+    void Finished(CellRecord record, bool reused);
+    void Note(string line);
+}
+
+/// <summary>
+/// The nightly matrix: every distro profile × target kernel (resolved from the live index) × module.
+/// Each cell is keyed by what it depends on; a cell whose key is in the store is reused, the others
+/// run the real stages (MatrixCellRunner) and are stored whole as they finish, so a killed run loses
+/// at most the cells it was running.
+/// </summary>
+public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner processes, IMatrixObserver observer)
+{
+    internal sealed class DistroRun
+    {
+        public required DistroProfile Distro { get; init; }
+        public KernelWorkspace? Workspace { get; init; }
+        public DebianIndex? Index { get; init; }
+        public string Toolchain { get; init; } = "";
+        public string Definitions { get; init; } = "";
+        private readonly ConcurrentDictionary<string, Lazy<Task<KernelEntry>>> _kernels = new(StringComparer.Ordinal);
+
+        public Task<KernelEntry> FetchAsync(ResolvedKernel kernel, CancellationToken cancellation) =>
+            _kernels.GetOrAdd(kernel.Release.Release, _ => new Lazy<Task<KernelEntry>>(() => Workspace!.Fetcher.FetchAsync(Distro, kernel, Index!, cancellation))).Value;
+    }
+
+    internal sealed record PlannedCell(MatrixCellId Id, DistroRun Run, KfuncModule Module, ResolvedKernel? Kernel, string Key, IReadOnlyDictionary<string, string> Inputs, CellRecord? Fixed);
+
+    public static string EngineVersion => typeof(MatrixRunner).Assembly.ManifestModule.ModuleVersionId.ToString("N");
+
+    public async Task<MatrixRunResult> RunAsync(CancellationToken cancellation = default)
+    {
+        var started = DateTimeOffset.UtcNow;
+        var clock = Stopwatch.StartNew();
+        var runId = started.ToString("yyyyMMdd'T'HHmmss'Z'", CultureInfo.InvariantCulture) + "-" + Guid.NewGuid().ToString("N")[..6];
+        var catalog = Catalog.Load(settings.Tree);
+        var distros = SelectDistros(catalog, settings.Distro);
+        var modules = catalog.SelectModules(settings.Module);
+        var store = new CellStore(settings.StoreDir);
+        var stored = store.LoadAll();
+        store.SweepStaging();
+        if (settings.Until >= MatrixStage.Smoke && HostRequirements.Missing(GuestImageBuilder.DefaultBusybox) is { Count: > 0 } missing)
+            throw new StageException($"the smoke stage needs host tools that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt), or stop earlier with --until=build");
+
+        var host = await HostToolchainAsync(cancellation).ConfigureAwait(false);
+        var cells = await EnumerateAsync(distros, modules, host, cancellation).ConfigureAwait(false);
+        var universe = cells.ToDictionary(c => c.Id.Id, c => ShardPlanner.Cost(c.Id.Id, c.Fixed?.Status == CellStatus.Skipped, settings.Until, settings.Previous), StringComparer.Ordinal);
+        var mine = ShardPlanner.Select(universe, settings.Shard);
+        var selected = cells.Where(c => mine.Contains(c.Id.Id)).ToList();
+
+        var results = new ConcurrentDictionary<string, CellRecord>(StringComparer.Ordinal);
+        var toRun = new List<PlannedCell>();
+        foreach (var cell in selected)
+        {
+            if (cell.Fixed is not null) results[cell.Id.Id] = cell.Fixed;
+            else if (stored.TryGetValue(cell.Key, out var record) && record.Transient != true && !(settings.RerunFailed && record.Status == CellStatus.Fail))
+                results[cell.Id.Id] = record with { Reused = true };
+            else toRun.Add(cell);
+        }
+        observer.Planned(selected.Count, results.Values.Count(r => r.Reused == true), toRun.Count,
+            toRun.ToDictionary(c => c.Id.Id, c => universe[c.Id.Id], StringComparer.Ordinal));
+        foreach (var r in results.Values.OrderBy(r => r.Id, StringComparer.Ordinal)) observer.Finished(r, r.Reused == true);
+
+        await using var runner = new MatrixCellRunner(settings, processes, store, runId);
+        using var gate = new SemaphoreSlim(Math.Max(1, settings.Jobs));
+        // Longest first, so the slowest cells do not start last.
+        await Task.WhenAll(toRun.OrderByDescending(c => universe[c.Id.Id]).ThenBy(c => c.Id.Id, StringComparer.Ordinal).Select(async cell =>
+        {
+            await gate.WaitAsync(cancellation).ConfigureAwait(false);
+            try
+            {
+                observer.Started(cell.Id.Id);
+                var record = await runner.RunAsync(cell, cancellation).ConfigureAwait(false);
+                results[cell.Id.Id] = record with { Reused = false };
+                observer.Finished(record, false);
+            }
+            finally
+            {
+                gate.Release();
+            }
+        })).ConfigureAwait(false);
+
+        var ordered = results.Values.OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
+        return new MatrixRunResult(ordered, universe, started, clock.Elapsed, runId);
+    }
+
+    /// <summary>--distro takes one profile id or a comma-separated list; default: every profile.</summary>
+    public static IReadOnlyList<DistroProfile> SelectDistros(Catalog catalog, string? filter)
+    {
+        if (filter is null) return catalog.Distros.OrderBy(d => d.Id, StringComparer.Ordinal).ToList();
+        var names = filter.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        var unknown = names.Where(n => catalog.Distros.All(d => d.Id != n)).ToList();
+        if (unknown.Count > 0 || names.Length == 0)
+            throw new InputException(new Problem("--distro", 0, 0, "", $"unknown distro profile{(unknown.Count == 1 ? "" : "s")} {string.Join(", ", unknown.Select(u => $"'{u}'"))}; known: {string.Join(", ", catalog.Distros.Select(d => d.Id).Order(StringComparer.Ordinal))} (one per distros/<id>.yaml; several: --distro=debian12,debian13)"));
+        return names.Distinct(StringComparer.Ordinal).Select(n => catalog.Distros.Single(d => d.Id == n)).OrderBy(d => d.Id, StringComparer.Ordinal).ToList();
+    }
+
+    private async Task<List<PlannedCell>> EnumerateAsync(IReadOnlyList<DistroProfile> distros, IReadOnlyList<KfuncModule> modules, IReadOnlyDictionary<string, string> host, CancellationToken cancellation)
+    {
+        var cells = new List<PlannedCell>();
+        var kernelProblems = new List<Problem>();
+        var matchedKernel = settings.Kernel is null;
+        var templates = CellKey.OfTree(settings.Tree.Templates);
+        var moduleDigests = modules.ToDictionary(m => m.Name, m => CellKey.OfTree(Path.Combine(settings.Tree.Modules, m.Name)), StringComparer.Ordinal);
+        foreach (var distro in distros)
+        {
+            var definitions = CellKey.OfFiles([Path.Combine(settings.Tree.Distros, distro.Id + ".yaml"), Path.Combine(settings.Tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml")]);
+            KernelWorkspace workspace;
+            DebianIndex index;
+            try
+            {
+                workspace = await KernelWorkspace.OpenAsync(distro, settings.Container, settings.Cache, processes, observer.Note, cancellation).ConfigureAwait(false);
+                index = await workspace.Fetcher.IndexAsync(distro, cancellation).ConfigureAwait(false);
+            }
+            catch (Exception e) when (e is StageException or ProcessFailedException or IOException)
+            {
+                // Profiles no backend here can serve (RPM family, Ubuntu: their archives need docker or podman) are skipped, not failed.
+                IReadOnlyList<KernelFacts> nominal;
+                try
+                {
+                    nominal = KernelSelection.Select(distro, settings.Kernel);
+                    matchedKernel = true;
+                }
+                catch (InputException bad)
+                {
+                    kernelProblems.AddRange(bad.Problems);
+                    continue;
+                }
+                // Anything else (the archive unreachable, the rootfs not buildable) fails the profile's cells, and the next run retries them.
+                var status = distro.NeedsContainerEngine ? CellStatus.Skipped : CellStatus.Fail;
+                var reason = distro.NeedsContainerEngine
+                    ? $"needs docker or podman: {distro.Id}'s kernels come from its own archive through its container image ({OneLine(e.Message)})"
+                    : $"plan: the {distro.Id} environment or its kernel index could not be prepared: {OneLine(e.Message)}";
+                foreach (var k in nominal)
+                    foreach (var m in modules)
+                    {
+                        var id = new MatrixCellId(distro.Id, k.Release, m.Name);
+                        cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, status, reason, m)));
+                    }
+                continue;
+            }
+            IReadOnlyList<ResolvedKernel> kernels;
+            try
+            {
+                kernels = KernelFetcher.Select(distro, index, settings.Kernel);
+                matchedKernel = true;
+            }
+            catch (InputException bad) when (settings.Kernel is not null)
+            {
+                kernelProblems.AddRange(bad.Problems.Select(p => p with { Message = $"{distro.Id}: {p.Message}" }));
+                continue;
+            }
+            var toolchain = host.ToDictionary();
+            toolchain["environment"] = EnvironmentDigest(workspace.Container, distro);
+            var run = new DistroRun
+            {
+                Distro = distro, Workspace = workspace, Index = index, Definitions = definitions,
+                Toolchain = CellKey.Digest(string.Concat(toolchain.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}\n"))),
+            };
+            foreach (var kernel in kernels)
+                foreach (var module in modules)
+                {
+                    var id = new MatrixCellId(distro.Id, kernel.Release.Release, module.Name);
+                    var inputs = new SortedDictionary<string, string>(StringComparer.Ordinal)
+                    {
+                        ["cell"] = CellKey.Digest(id.Id),
+                        ["engine"] = CellKey.Digest($"{EngineVersion}\nuntil={settings.Until}"),
+                        ["distro"] = definitions,
+                        ["module"] = moduleDigests[module.Name],
+                        ["templates"] = templates,
+                        ["kernel_packages"] = CellKey.Digest(string.Concat(kernel.Packages.OrderBy(p => p.Package, StringComparer.Ordinal).Select(p => $"{p.Package} {p.Version} {p.Sha256}\n"))),
+                        ["toolchain"] = run.Toolchain,
+                    };
+                    cells.Add(new PlannedCell(id, run, module, kernel, CellKey.Of(inputs), inputs, null));
+                }
+        }
+        if (!matchedKernel || (cells.Count == 0 && kernelProblems.Count > 0)) throw new InputException(kernelProblems);
+        foreach (var p in kernelProblems) observer.Note($"note: {p.Message} (--kernel does not apply there; that profile is left out)");
+        return cells;
+    }
+
+    private static CellRecord FixedRecord(MatrixCellId id, string status, string reason, KfuncModule module) => new()
+    {
+        Id = id.Id, Distro = id.Distro, Kernel = id.Kernel, Module = id.Module, Key = "", Status = status, Reason = reason,
+        Kfuncs = module.Kfuncs.Select(k => new KfuncOutcome { Kfunc = k.Name, Verdict = status, Reason = reason }).ToList(),
+        Stages = new CellStages(),
+    };
+
+    /// <summary>The build environment's exact package list (bwrap: the rootfs's dpkg status), else the backend and image.</summary>
+    private static string EnvironmentDigest(IContainerRunner container, DistroProfile distro)
+    {
+        if (container is BwrapRunner bwrap)
+        {
+            var status = Path.Combine(bwrap.RootDir(distro), "var", "lib", "dpkg", "status");
+            if (File.Exists(status)) return CellKey.OfFiles([status]);
+        }
+        return CellKey.Digest($"{container.Name}\n{distro.ContainerImage}\n{string.Join(",", distro.Toolchain)}");
+    }
+
+    /// <summary>Versions of the host tools the chosen stages run (smoke: QEMU, clang, bpftool, gcc for the agent; package: dpkg-deb, gpg).</summary>
+    private async Task<IReadOnlyDictionary<string, string>> HostToolchainAsync(CancellationToken cancellation)
+    {
+        var tools = new List<(string Name, string[] Argv)>();
+        if (settings.Until >= MatrixStage.Smoke)
+            tools.AddRange([("qemu", ["qemu-system-x86_64", "--version"]), ("clang", ["clang", "--version"]), ("bpftool", ["bpftool", "version"]), ("gcc", ["gcc", "--version"])]);
+        if (settings.Until >= MatrixStage.Package)
+            tools.AddRange([("dpkg-deb", ["dpkg-deb", "--version"]), ("gpg", ["gpg", "--version"])]);
+        var versions = new SortedDictionary<string, string>(StringComparer.Ordinal);
+        foreach (var (name, argv) in tools)
+        {
+            var r = await processes.RunAsync(new ProcessSpec(argv[0], argv[1..]) { Timeout = TimeSpan.FromSeconds(30), Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" } }, cancellation).ConfigureAwait(false);
+            versions[name] = r.Succeeded ? r.Stdout.Split('\n')[0].Trim() : "unavailable";
+        }
+        return versions;
+    }
+
+    private static string OneLine(string text) =>
+        string.Join("; ", text.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)).Replace(":; ", ": ");
+}
