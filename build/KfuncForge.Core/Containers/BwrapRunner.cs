@@ -35,9 +35,12 @@ public sealed class BwrapRunner(CacheDirectory cache, AptMirrors mirrors, IProce
         var trial = await processes.RunAsync(new ProcessSpec("bwrap", ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]) { Timeout = TimeSpan.FromSeconds(10) }, cancellation);
         if (!trial.Succeeded)
             return new ContainerProbe(Name, false, $"bubblewrap cannot create a sandbox here: {FirstLine(trial.Stderr)} (unprivileged user namespaces may be disabled)");
-        var mm = await processes.RunAsync(new ProcessSpec("mmdebstrap", ["--version"]) { Timeout = TimeSpan.FromSeconds(10) }, cancellation);
+        // A Perl script: on a loaded machine (two cores, QEMU guests beside it) it has taken over 10 s to say its version.
+        var mm = await processes.RunAsync(new ProcessSpec("mmdebstrap", ["--version"]) { Timeout = TimeSpan.FromSeconds(60) }, cancellation);
         if (!mm.Succeeded)
-            return new ContainerProbe(Name, false, $"mmdebstrap is not usable: {FirstLine(mm.Stderr)} (install the 'mmdebstrap' package)");
+            return new ContainerProbe(Name, false, mm.TimedOut
+                ? "mmdebstrap did not answer `mmdebstrap --version` within 60 s (is the machine overloaded?)"
+                : $"mmdebstrap is not usable: {FirstLine(mm.Stderr)} (install the 'mmdebstrap' package)");
         return new ContainerProbe(Name, true, $"{version.Stdout.Trim()}, {mm.Stdout.Trim()}");
     }
 

@@ -6,7 +6,6 @@ using KfuncForge.Diagnostics;
 using KfuncForge.Kernels;
 using KfuncForge.Processes;
 using KfuncForge.Vm;
-using ElfFile = KfuncForge.Kernels.ElfFile;
 
 namespace KfuncForge.Packaging;
 
