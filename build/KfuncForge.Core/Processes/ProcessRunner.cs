@@ -1,5 +1,7 @@
+using System.Collections.Concurrent;
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.ExceptionServices;
 using System.Text;
 
 namespace KfuncForge.Processes;
@@ -32,13 +34,11 @@ public sealed class ProcessRunner : IProcessRunner
 
         using var process = new Process { StartInfo = info };
         var watch = Stopwatch.StartNew();
-        try
+        switch (await Spawner.StartAsync(process).ConfigureAwait(false))
         {
-            process.Start();
-        }
-        catch (Win32Exception e)
-        {
-            return new ProcessResult(spec, 127, "", $"cannot start {spec.FileName}: {e.Message}", watch.Elapsed, false);
+            case null: break;
+            case Win32Exception e: return new ProcessResult(spec, 127, "", $"cannot start {spec.FileName}: {e.Message}", watch.Elapsed, false);
+            case var other: ExceptionDispatchInfo.Throw(other); break;
         }
 
         var stderr = process.StandardError.ReadToEndAsync(CancellationToken.None);
@@ -66,6 +66,42 @@ public sealed class ProcessRunner : IProcessRunner
         try { await stdin.ConfigureAwait(false); } catch (IOException) { /* the child closed its stdin early (it had read enough) */ }
         var result = new ProcessResult(spec, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), watch.Elapsed, timedOut);
         return result;
+    }
+
+    /// <summary>
+    /// Starts every child from one thread that lives as long as the engine. A child that asks to die with
+    /// its parent (bwrap --die-with-parent, i.e. PR_SET_PDEATHSIG) is tied to the thread that forked it,
+    /// not to the process, and the thread pool retires idle threads: a sandboxed build started from a pool
+    /// thread was SIGKILLed mid-run (exit 137) when that thread went away.
+    /// </summary>
+    private static class Spawner
+    {
+        private static readonly BlockingCollection<(Process Process, TaskCompletionSource<Exception?> Started)> Queue = new();
+
+        static Spawner() => new Thread(Loop) { IsBackground = true, Name = "kfuncforge-spawner" }.Start();
+
+        public static Task<Exception?> StartAsync(Process process)
+        {
+            var started = new TaskCompletionSource<Exception?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            Queue.Add((process, started));
+            return started.Task;
+        }
+
+        private static void Loop()
+        {
+            foreach (var (process, started) in Queue.GetConsumingEnumerable())
+            {
+                try
+                {
+                    process.Start();
+                    started.SetResult(null);
+                }
+                catch (Exception e)
+                {
+                    started.SetResult(e);
+                }
+            }
+        }
     }
 
     private static async Task<string> CopyToFile(Stream source, string path)

@@ -7,6 +7,21 @@ public sealed class ProcessRunnerTests
 {
     private static readonly ProcessRunner Runner = ProcessRunner.Instance;
 
+    // A child that asks to die with its parent (bwrap --die-with-parent sets PR_SET_PDEATHSIG) is tied
+    // to the thread that forked it, not the process. The thread pool retires idle threads, so a sandboxed
+    // build started from a pool thread was SIGKILLed mid-run (exit 137). Here the starting thread ends at
+    // once; the child must still run to its end.
+    [Fact]
+    public async Task A_child_tied_to_its_parent_outlives_the_thread_that_asked_for_it()
+    {
+        Task<ProcessResult>? running = null;
+        var starter = new Thread(() => running = Runner.RunAsync(new ProcessSpec("setpriv", ["--pdeathsig", "KILL", "--", "sleep", "1"])));
+        starter.Start();
+        starter.Join();
+        var r = await running!;
+        Assert.Equal(0, r.ExitCode);
+    }
+
     [Fact]
     public async Task Captures_stdout_and_exit_code_of_an_argv_list()
     {
