@@ -14,27 +14,10 @@
  * The tc and fentry programs are negative cases: upstream registers the kfunc
  * for tracing programs only and filters it to iterators (6.5+).
  */
-#include "sock_iter.h"
+#include "destroy_by_port.h"
 #include <bpf/bpf_tracing.h>
 
 char LICENSE[] SEC("license") = "GPL";
-
-volatile const __u16 target_port;
-__u64 destroyed;
-int last_err;
-
-static __always_inline void destroy(struct sock_common *skc)
-{
-	int err;
-
-	if (!skc || skc->skc_num != target_port)
-		return;
-	err = bpf_sock_destroy(skc);
-	if (err)
-		last_err = err;
-	else
-		__sync_fetch_and_add(&destroyed, 1);
-}
 
 #define TCP_CASE(name) \
 	SEC("iter/tcp") int name(struct bpf_iter__tcp *ctx) { destroy(ctx->sk_common); return 0; }

@@ -10,26 +10,9 @@
  * socket). The outcome is left in .bss for the runner: destroyed counts
  * calls that returned 0, last_err keeps the last non-zero result.
  */
-#include "sock_iter.h"
+#include "destroy_by_port.h"
 
 char LICENSE[] SEC("license") = "GPL";
-
-volatile const __u16 target_port;
-__u64 destroyed;
-int last_err;
-
-static __always_inline void destroy(struct sock_common *skc)
-{
-	int err;
-
-	if (!skc || skc->skc_num != target_port)
-		return;
-	err = bpf_sock_destroy(skc);
-	if (err)
-		last_err = err;
-	else
-		__sync_fetch_and_add(&destroyed, 1);
-}
 
 SEC("iter/tcp")
 int iter_tcp_destroy(struct bpf_iter__tcp *ctx)
