@@ -19,6 +19,12 @@ public sealed class FidelityCommand : ICommand
     {
         var distros = (context.Options.Get("distros") ?? string.Join(',', FidelityRun.DefaultDistros))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
+        // Every id is checked before anything is built, so a typo in the last one costs no build of the first.
+        var known = Catalog.Load(context.Tree).Distros.Select(d => d.Id).ToList();
+        if (distros.Count == 0)
+            throw new InputException(new Problem("--distros", 0, 0, "", $"names no distro; give a comma-separated list of profiles, e.g. --distros={string.Join(',', FidelityRun.DefaultDistros)}"));
+        if (distros.Where(d => !known.Contains(d)).ToList() is { Count: > 0 } unknown)
+            throw new InputException(new Problem("--distros", 0, 0, "", $"unknown distro id {string.Join(", ", unknown.Select(u => $"'{u}'"))}; known: {string.Join(", ", known)} (one per distros/<id>.yaml)"));
         // Each profile's kernels are fetched and its modules built first (the build index is the hand-over), unless --skip-build.
         if (!context.Options.Flag("skip-build"))
             foreach (var d in distros)
