@@ -91,10 +91,19 @@ public sealed class BuildParameters
 
 Setup<BuildParameters>(context => new BuildParameters(context));
 
-// Runs one engine verb; its exit code becomes Cake's (2 = bad input, 1 = failure).
+// Runs one engine verb; its exit code becomes Cake's (2 = bad input, 1 = failure). Exit 3 means every cell
+// that could run passed but some kernel was unavailable: the next stage still runs on the rest, and the run
+// exits 1 at the end (see the bottom of this file).
+var unavailableIn = new List<string>();
 void Engine(BuildParameters p, string verb, params string[] options)
 {
     var exit = StartProcess("dotnet", new ProcessSettings { Arguments = p.EngineArguments(verb, options), WorkingDirectory = p.Root });
+    if (exit == 3)
+    {
+        Warning($"kfuncforge {verb}: some kernels were unavailable (see above); going on with the others.");
+        unavailableIn.Add(verb);
+        return;
+    }
     if (exit != 0)
         throw new CakeException(exit, $"kfuncforge {verb} failed with exit code {exit}; the messages above say what and where.");
 }
@@ -229,6 +238,11 @@ if (HasArgument("dryrun") || HasArgument("whatif") || HasArgument("noop"))
 try
 {
     RunTarget(target);
+    if (unavailableIn.Count > 0)
+    {
+        Error($"some kernels were unavailable in {string.Join(", ", unavailableIn.Distinct())}; their cells are reported above and tried again on the next run.");
+        System.Environment.Exit(1);
+    }
 }
 catch (Exception e)
 {

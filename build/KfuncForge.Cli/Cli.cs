@@ -4,7 +4,7 @@ using KfuncForge.Diagnostics;
 
 namespace KfuncForge.Cli;
 
-/// <summary>The engine's command line: dispatch, error reporting and exit codes (0 ok, 1 failed, 2 bad input, 3 not implemented).</summary>
+/// <summary>The engine's command line: dispatch, error reporting and exit codes (0 ok, 1 failed, 2 bad input, 3 some kernel unavailable).</summary>
 public static class Cli
 {
     public static readonly string[] CommonOptions = ["root", "out", "templates"];

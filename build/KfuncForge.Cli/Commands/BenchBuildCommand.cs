@@ -14,7 +14,8 @@ public sealed class BenchBuildCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var (_, distro, modules, workspace, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var (_, distro, modules, workspace, fetched) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var kernels = fetched.Entries;
         var plan = Planner.Make(distro, kernels.Select(k => k.ToFacts(distro.BpfLevel)).ToList(), modules);
         var cell = plan.Cells.FirstOrDefault(c => c.NeedsModule)
                    ?? throw new StageException($"nothing to build for {distro.Id} with the selected modules and kernels (all native or infeasible); pick another --module or --kernel");

@@ -31,7 +31,7 @@ public sealed class FidelityCommand : ICommand
             {
                 context.Out.WriteLine($"fidelity: building for {d}");
                 var built = new BuildCommand().Run(context with { Options = context.Options.With("distro", d) });
-                if (built != ExitCodes.Ok) return built;
+                if (built is not (ExitCodes.Ok or ExitCodes.Unavailable)) return built;
             }
         var content = context.Options.Flag("skip-load") ? BootContent.FidelityCasesOnly : BootContent.Fidelity;
         var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
@@ -61,7 +61,14 @@ public sealed class FidelityCommand : ICommand
         foreach (var c in result.Cases.Where(c => !c.Passed))
             foreach (var k in c.Kernels.Where(k => k.Status is CaseStatus.Differs or CaseStatus.Error))
                 context.Out.WriteLine($"FAIL {c.Module}/{c.Name} on {k.Kernel}: {k.Message}");
-        context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}; report: {Path.Combine(workDir, "fidelity.md")}");
-        return result.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+        var unavailable = string.Concat(setups.Select(s => s.UnavailableText()));
+        if (unavailable.Length > 0)
+        {
+            File.AppendAllText(Path.Combine(workDir, "fidelity.md"), "\n## Unavailable kernels\n\nNot run this time (each is tried again on the next run):\n\n" +
+                string.Concat(setups.SelectMany(s => s.Unavailable.Select(u => $"- {s.Distro} {u.Kernel}: {u.Reason}\n"))));
+            context.Out.Write(unavailable);
+        }
+        context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable.Length > 0 ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
+        return result.Passed ? ExitCodes.Passed(unavailable.Length > 0) : ExitCodes.Failed;
     }
 }

@@ -15,7 +15,7 @@ internal static class KernelCommandSupport
 {
     public static readonly string[] KernelOptions = ["distro", "module", "kernel", "container", "cache"];
 
-    public static async Task<(Catalog Catalog, DistroProfile Distro, IReadOnlyList<KfuncModule> Modules, KernelWorkspace Workspace, IReadOnlyList<KernelEntry> Kernels)>
+    public static async Task<(Catalog Catalog, DistroProfile Distro, IReadOnlyList<KfuncModule> Modules, KernelWorkspace Workspace, FetchedKernels Kernels)>
         OpenAsync(CommandContext context, CancellationToken cancellation = default)
     {
         var catalog = Catalog.Load(context.Tree);
@@ -60,8 +60,9 @@ public sealed class FetchCommand : ICommand
     {
         var (_, _, modules, _, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
         var names = modules.SelectMany(m => m.Kfuncs).Select(k => k.Name).ToList();
-        foreach (var k in kernels) KernelCommandSupport.Describe(context.Out, k, names);
-        return ExitCodes.Ok;
+        foreach (var k in kernels.Entries) KernelCommandSupport.Describe(context.Out, k, names);
+        foreach (var u in kernels.Unavailable) context.Out.WriteLine($"kernel {u.Kernel}: unavailable: {u.Reason}");
+        return ExitCodes.Passed(kernels.Unavailable.Count > 0);
     }
 }
 
@@ -77,23 +78,26 @@ public sealed class BuildCommand : ICommand
         var layout = new BuildLayout(context.ArtifactsDir);
         var distroId = context.Options.Get("distro", "debian12");
         using var output = BuildPipeline.LockOutput(layout, distroId);
-        var (catalog, distro, modules, workspace, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var (catalog, distro, modules, workspace, fetched) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var kernels = fetched.Entries;
         var facts = kernels.Select(k => k.ToFacts(distro.BpfLevel)).ToList();
         var plan = Planner.Make(distro, facts, modules);
         context.Out.Write(PlanPrinter.Format(plan));
-        if (context.Options.Flag("dryrun")) return ExitCodes.Ok;
+        foreach (var u in fetched.Unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable: {u.Reason}");
+        if (context.Options.Flag("dryrun")) return ExitCodes.Passed(fetched.Unavailable.Count > 0);
 
         var date = context.Options.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
         var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), date, Provenance.ProjectProvenance.Read(context.Tree.Root));
         var jobs = context.Options.Int("jobs", Environment.ProcessorCount);
         var results = BuildPipeline.RunAsync(plan, kernels.ToDictionary(k => k.Release), workspace, renderer, layout, jobs, context.Out.WriteLine)
             .GetAwaiter().GetResult();
-        // The hand-over to the smoke stage (docs/smoke.md): kernels and built modules.
+        results = [.. results, .. fetched.Unavailable.SelectMany(u => CellResult.Unavailable(distro.Id, u, modules.Select(m => m.Name)))];
+        // The hand-over to the smoke stage (docs/smoke.md): kernels, built modules and the kernels that could not be used.
         var index = Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id);
-        Vm.BuildIndex.FromBuild(kernels, results).Save(index);
+        Vm.BuildIndex.FromBuild(kernels, results, fetched.Unavailable).Save(index);
         context.Out.WriteLine();
         context.Out.Write(BuildSummary.Format(results));
         context.Out.WriteLine($"build index: {index}");
-        return results.Any(r => r.IsFailure) ? ExitCodes.Failed : ExitCodes.Ok;
+        return results.Any(r => r.IsFailure) ? ExitCodes.Failed : ExitCodes.Passed(fetched.Unavailable.Count > 0);
     }
 }

@@ -153,7 +153,7 @@ internal static class MatrixOptions
         var s = doc.Summary;
         context.Out.WriteLine();
         context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"matrix: {s.Cells} cells: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped; {s.Reused} reused, {s.Ran} run; {doc.Run.WallSeconds:0} s"));
+            $"matrix: {s.Cells} cells: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped, {s.Unavailable} unavailable; {s.Reused} reused, {s.Ran} run; {doc.Run.WallSeconds:0} s"));
         context.Out.WriteLine($"reports: {layout.Json}, {layout.Markdown}, {layout.Html}");
         if (doc.Regressions is { } r)
         {
@@ -163,13 +163,23 @@ internal static class MatrixOptions
                 context.Err.WriteLine($"error: regression since {r.Previous}: {string.Join(", ", r.RegressedCells)}");
                 return ExitCodes.Failed;
             }
-            return ExitCodes.Ok;
+            return Unavailable(context, doc);
         }
         var failing = doc.Cells.Where(c => c.Status == CellStatus.Fail).Select(c => c.Id).ToList();
-        if (failing.Count == 0) return ExitCodes.Ok;
+        if (failing.Count == 0) return Unavailable(context, doc);
         context.Err.WriteLine($"error: no previous report to compare with, and {failing.Count} cell{(failing.Count == 1 ? "" : "s")} failed: {string.Join(", ", failing)}");
         return ExitCodes.Failed;
     }
 
     public static InputException Bad(string where, string message) => new(new Problem(where, 0, 0, "", message));
+
+    /// <summary>Unavailable cells are not regressions of ours, but the night did not test them: say which, and exit non-zero.</summary>
+    private static int Unavailable(CommandContext context, MatrixDocument doc)
+    {
+        var cells = doc.Cells.Where(c => c.Status == CellStatus.Unavailable).ToList();
+        if (cells.Count == 0) return ExitCodes.Ok;
+        context.Err.WriteLine($"error: {cells.Count} cell{(cells.Count == 1 ? " was" : "s were")} unavailable (tried again on the next run): " +
+                              string.Join("; ", cells.GroupBy(c => c.Reason).Select(g => $"{string.Join(", ", g.Select(c => c.Id))}: {g.Key}")));
+        return ExitCodes.Unavailable;
+    }
 }

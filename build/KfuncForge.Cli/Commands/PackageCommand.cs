@@ -26,13 +26,18 @@ public sealed class PackageCommand : ICommand
         var o = context.Options;
         var catalog = Catalog.Load(context.Tree);
         var distro = catalog.Distro(o.Get("distro", "debian12"));
+        var repo = o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, distro.Family == PackageFamily.Deb ? "apt" : "yum");
         List<string> cells, modules;
+        IReadOnlyList<Kernels.UnavailableKernel> unavailable = [];
         if (o.Get("cell") is null && o.Get("ko") is null)
         {
-            // Pipeline mode: every module the Build stage made and the Sign stage signed.
-            var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
+            // Pipeline mode: every module the last Build made (its build index) and the Sign stage signed.
+            var index = Vm.BuildIndex.Load(Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
+            unavailable = index.Unavailable;
+            var built = index.BuiltCells(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
             if (built.Count == 0)
-                throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}; run the Sign target first");
+                throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
+            RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
             cells = built.Select(c => c.Directory).ToList();
             modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();
         }
@@ -74,7 +79,6 @@ public sealed class PackageCommand : ICommand
             Files(context.Tree.Templates, "templates"),
             await Packager.ToolVersionsAsync(runner, distro.Family).ConfigureAwait(false),
             new Dictionary<string, string>());
-        var repo = o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, distro.Family == PackageFamily.Deb ? "apt" : "yum");
         var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, keyring, packageKey, provenance, distro.Id);
 
         PackagingResult result;
@@ -92,7 +96,24 @@ public sealed class PackageCommand : ICommand
         var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;
         context.Out.WriteLine($"published {result.Repository} (signed by {packageKey.Fingerprint}; public key: {Path.Combine(result.Repository, publicKey)})");
         if (warning is not null) context.Err.WriteLine(keyring.DevelopmentWarning(packageKey, Path.Combine(result.Repository, publicKey)));
-        return ExitCodes.Ok;
+        foreach (var u in unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, not packaged: {u.Reason}");
+        return ExitCodes.Passed(unavailable.Count > 0);
+    }
+
+    /// <summary>
+    /// A run with unavailable kernels may publish the rest, but never a generation that silently stops serving a
+    /// kernel the current generation serves: hosts on that kernel could no longer install or reinstall its module.
+    /// </summary>
+    private static void RefuseToDrop(string distro, string repo, IEnumerable<string> kernels, IReadOnlyList<Kernels.UnavailableKernel> unavailable)
+    {
+        if (unavailable.Count == 0) return;
+        var kept = kernels.ToHashSet(StringComparer.Ordinal);
+        var dropped = (Packager.ServedKernels(repo) ?? []).Where(k => !kept.Contains(k)).ToList();
+        if (dropped.Count == 0) return;
+        throw new StageException($"refusing to publish a new {distro} repository generation: it would stop serving {string.Join(", ", dropped)}, which {repo} serves now, " +
+            $"because {(unavailable.Count == 1 ? "a kernel is" : "kernels are")} unavailable this run ({string.Join("; ", unavailable.Select(u => $"{u.Kernel}: {u.Reason}"))}). " +
+            "Nothing was published; the current generation stays as it is. Run Package again when the kernel is available " +
+            "(Debian publishes a kernel's signed image some days after its headers); the other kernels' modules are built, tested and signed under the artifacts folder meanwhile.");
     }
 
     private static List<ArtifactDigest> Definitions(SourceTree tree, DistroProfile distro, IEnumerable<PackageInput> inputs)

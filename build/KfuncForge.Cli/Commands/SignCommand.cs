@@ -55,14 +55,17 @@ public sealed class SignCommand : ICommand
     private static int SignBuilt(CommandContext context)
     {
         var distro = Catalog.Load(context.Tree).Distro(context.Options.Get("distro", "debian12"));
-        var built = Compilation.BuiltCell.Find(context.ArtifactsDir, distro.Id)
+        // Exactly what the last build made (its build index), never a folder an earlier build left behind.
+        var index = Vm.BuildIndex.Load(Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
+        var built = index.BuiltCells(context.ArtifactsDir, distro.Id)
             .Where(c => context.Options.Get("module") is not { } m || c.Module == m).ToList();
+        foreach (var u in index.Unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, nothing to sign: {u.Reason}");
         if (built.Count == 0)
-            throw new StageException($"no built modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "build", distro.Id)}; run the Build target first");
-        var kernels = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult().Kernels.ToDictionary(k => k.Release);
-        var stale = built.Where(c => !kernels.ContainsKey(c.Release))
-            .Select(c => new Problem(c.Directory, 0, 0, "", $"kernel {c.Release} is no longer a target of {distro.Id}; rebuild (Build) or remove the folder")).ToList();
-        if (stale.Count > 0) throw new InputException(stale);
+            throw new StageException($"no built modules for {distro.Id} in {Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id)}; run the Build target first");
+        var kernels = index.Kernels.Where(k => k.Entry is not null).Select(k => Kernels.KernelEntry.TryOpen(k.Entry!)).OfType<Kernels.KernelEntry>().ToDictionary(k => k.Release);
+        var missing = built.Where(c => !kernels.ContainsKey(c.Release))
+            .Select(c => new Problem(c.Directory, 0, 0, "", $"the kernel {c.Release} is not in the cache any more; run the Build target again")).ToList();
+        if (missing.Count > 0) throw new InputException(missing);
 
         // One digest per kernel (its own config decides), one key setup per digest.
         var hashes = built.Select(c => c.Release).Distinct().ToDictionary(r => r, r => HashFor(context, distro, kernels[r]));
@@ -79,7 +82,7 @@ public sealed class SignCommand : ICommand
                 context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
             }
         }
-        return ExitCodes.Ok;
+        return ExitCodes.Passed(index.Unavailable.Count > 0);
     }
 
     private static ModuleHash HashFor(CommandContext context, Model.DistroProfile distro, Kernels.KernelEntry kernel) =>

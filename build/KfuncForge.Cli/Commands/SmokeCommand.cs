@@ -40,13 +40,15 @@ public sealed class SmokeCommand : ICommand
             lock (gate) context.Out.WriteLine(SmokeReport.Line(v));
             File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
         }, live).GetAwaiter().GetResult();
-        File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(SmokeReport.Run(run, setup.Distro, setup.WorkDir)));
-        var summary = SmokeReport.Summary(run, setup.Distro);
+        var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
+        report["unavailable"] = new System.Text.Json.Nodes.JsonArray([.. setup.Unavailable.Select(u => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["kernel"] = u.Kernel, ["reason"] = u.Reason })]);
+        File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
+        var summary = SmokeReport.Summary(run, setup.Distro) + setup.UnavailableText();
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
         context.Out.WriteLine();
         context.Out.Write(summary);
         context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "results.json")}");
-        return run.Passed ? ExitCodes.Ok : ExitCodes.Failed;
+        return run.Passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
     }
 }
 
@@ -74,8 +76,12 @@ public sealed class BenchSmokeCommand : ICommand
 }
 
 /// <summary>What both verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
-internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots)
+internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots,
+    IReadOnlyList<UnavailableKernel> Unavailable)
 {
+    /// <summary>The build index's unavailable kernels as report lines, one per kernel.</summary>
+    public string UnavailableText() => string.Concat(Unavailable.Select(u => $"kernel {u.Kernel}: UNAVAILABLE: {u.Reason}\n"));
+
     public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source"];
 
     /// <summary>
@@ -135,7 +141,10 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         foreach (var b in boots)
             context.Out.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"plan {b.Kernel.Release} ({(b.Kernel.IsPvh ? "PVH entry" : "bzImage")}): {b.Modules.Count(m => m.Kind == GuestModuleKind.Built)} modules (+{b.Modules.Count(m => m.Kind == GuestModuleKind.Dependency)} in-tree), {b.Smoke.Count} smoke, {b.Loads.Count} load, {b.NotRun.Count} not run"));
-        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots);
+        var wanted = o.Get("kernel");
+        var unavailable = index.Unavailable.Where(u => wanted is null || u.Kernel == wanted || u.Line == wanted).ToList();
+        foreach (var u in unavailable) context.Out.WriteLine($"plan {u.Kernel}: unavailable: {u.Reason}");
+        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots, unavailable);
     }
 
     /// <summary>
@@ -149,6 +158,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         var modules = catalog.SelectModules(context.Options.Get("module"));
         var index = BuildIndex.Load(context.Options.Get("index") is { } i ? Path.GetFullPath(i) : BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
         var entries = index.Kernels.Select(k => k.Entry is null ? null : KernelEntry.TryOpen(k.Entry)).ToList();
+        if (entries.Count == 0 && index.Unavailable.Count > 0) return (Planner.Make(distro, [], modules), index);
         if (entries.Count == 0 || entries.Any(e => e is null))
             return (Planner.Make(distro, KernelSelection.Select(distro, context.Options.Get("kernel")), modules), index);
         var wanted = context.Options.Get("kernel");

@@ -28,12 +28,13 @@ public static class DistroValidator
             var r = d.Image[i];
             CheckPattern(doc, $"image[{i}].package", r.Package!, KernelPlaceholders, problems);
             CheckPattern(doc, $"image[{i}].path", r.Path!, KernelPlaceholders, problems);
+            if (r.Unsigned is not null) CheckPattern(doc, $"image[{i}].unsigned", r.Unsigned, KernelPlaceholders, problems);
             var range = ModuleValidator.RangeOf(doc, $"image[{i}].kernels", r.Kernels, problems);
             if (range is null) continue;
             foreach (var (earlier, j) in rules.Select((x, j) => (x, j)))
                 if (earlier.Kernels.Overlaps(range))
                     problems.Add(doc.At($"image[{i}].kernels", $"kernel range {range} overlaps image[{j}] ({earlier.Kernels}); each kernel must match one rule"));
-            rules.Add(new KernelImageRule(range, r.Package!, r.Path!));
+            rules.Add(new KernelImageRule(range, r.Package!, r.Path!, r.Unsigned));
         }
         if (d.Image.Count == 0) problems.Add(doc.At("image", "list at least one rule saying which package carries the kernel image"));
         if (problems.Count > before) return null;

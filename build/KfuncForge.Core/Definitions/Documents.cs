@@ -195,5 +195,6 @@ public sealed class ImageRuleDocument
 {
     public KernelRangeDocument? Kernels { get; set; }
     [Required] public string? Package { get; set; }
+    public string? Unsigned { get; set; }
     [Required] public string? Path { get; set; }
 }

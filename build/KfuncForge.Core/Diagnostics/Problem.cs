@@ -27,4 +27,10 @@ public static class ExitCodes
     public const int Ok = 0;
     public const int Failed = 1;
     public const int BadInput = 2;
+
+    /// <summary>Every cell that could run passed, but some target kernel was unavailable (its cells say why). Cake goes on to the next stage and exits 1 at the end.</summary>
+    public const int Unavailable = 3;
+
+    /// <summary>Unavailable when any kernel was, else ok: for a stage whose cells all passed.</summary>
+    public static int Passed(bool anyUnavailable) => anyUnavailable ? Unavailable : Ok;
 }

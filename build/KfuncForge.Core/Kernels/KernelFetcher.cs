@@ -72,30 +72,34 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         return DebianIndex.Load(lists);
     }
 
-    /// <summary>The profile's kernels pinned against the index, narrowed by --kernel (a release, a line or a target key).</summary>
-    public static IReadOnlyList<ResolvedKernel> Select(DistroProfile distro, DebianIndex index, string? kernel)
+    /// <summary>
+    /// The profile's kernels pinned against the index, narrowed by --kernel (a target's key or release, a
+    /// line, or a release of a target's line) before anything is resolved: a kernel the user did not ask for
+    /// can neither stop nor slow the run. What the index cannot supply comes back as unavailable, never as
+    /// an exception; only a --kernel that names no target, or a release the index has never heard of, is bad input.
+    /// </summary>
+    public static KernelResolution Select(DistroProfile distro, DebianIndex index, string? kernel)
     {
-        var all = new List<ResolvedKernel>();
-        var problems = new List<Problem>();
-        foreach (var target in distro.Kernels)
+        KernelResolution Of(IEnumerable<KernelTarget> targets) => KernelResolution.Combine(targets.Select(t => KernelResolver.Resolve(distro, t, index)));
+        if (kernel is null) return Of(distro.Kernels);
+        var named = distro.Kernels.Where(t => t.Key == kernel || t.Release == kernel || (!t.IsExplicit && t.Line.ToString() == kernel)).ToList();
+        if (named.Count > 0) return Of(named);
+        if (KernelVersion.TryParse(kernel, out var version))
         {
-            try
+            var byLine = distro.Kernels.Where(t => t.Line.Major == version.Major && t.Line.Minor == version.Minor).ToList();
+            if (byLine.Count > 0)
             {
-                all.AddRange(KernelResolver.Resolve(distro, target, index));
+                var line = Of(byLine);
+                var hit = line.Kernels.Where(k => k.Release.Release == kernel).ToList();
+                if (hit.Count > 0) return new KernelResolution(hit, [], line.Notes);
+                var gone = line.Unavailable.Where(u => u.Kernel == kernel).ToList();
+                if (gone.Count > 0) return new KernelResolution([], gone, line.Notes);
+                // A release that is not among the newest: pin it, or say what the index has.
+                var target = byLine.FirstOrDefault(t => !t.IsExplicit) ?? byLine[0];
+                return KernelResolver.ResolveRequested(distro, kernel, target.Flavour, KernelResolver.SuitesOf(target, index), index);
             }
-            catch (InputException e) { problems.AddRange(e.Problems); }
         }
-        if (problems.Count > 0) throw new InputException(problems);
-        if (kernel is null) return all;
-        var chosen = all.Where(k => k.Release.Release == kernel || k.Release.Line == kernel).ToList();
-        if (chosen.Count == 0)
-            chosen.AddRange(distro.Kernels.Where(t => t.Key == kernel).SelectMany(t => KernelResolver.Resolve(distro, t, index)));
-        if (chosen.Count > 0) return chosen;
-        // A release that is not among the newest: pin it, or say what the index has.
-        var byLine = distro.Kernels.FirstOrDefault(t => KernelVersion.TryParse(kernel, out var v) && t.Line.Major == v.Major && t.Line.Minor == v.Minor);
-        if (byLine is not null)
-            return [KernelResolver.ResolveRelease(distro, kernel, byLine.Flavour, byLine.Suite is null ? index.Suites : KernelResolver.SuiteFamily(byLine.Suite, index.Suites), index)];
-        throw new InputException(new Problem("--kernel", 0, 0, "", $"kernel '{kernel}' is not a target of {distro.Id}; its kernels now: {string.Join(", ", all.Select(k => k.Release.Release))}"));
+        throw new InputException(new Problem("--kernel", 0, 0, "", $"kernel '{kernel}' is not a target of {distro.Id}; its targets are: {string.Join("; ", distro.Kernels)} (give a release of one of those lines, or a line such as {distro.Kernels[0].Line})"));
     }
 
     public string EntryDir(DistroProfile distro, string release) => Path.Combine(cache.Kernels, distro.Id, release);

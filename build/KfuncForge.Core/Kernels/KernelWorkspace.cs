@@ -1,5 +1,6 @@
 using KfuncForge.Caching;
 using KfuncForge.Containers;
+using KfuncForge.Diagnostics;
 using KfuncForge.Model;
 using KfuncForge.Processes;
 
@@ -29,17 +30,34 @@ public sealed class KernelWorkspace
         return new KernelWorkspace(distro, cache, container, new KernelFetcher(cache, container, processes, log));
     }
 
-    /// <summary>Resolves the profile's kernels (narrowed by --kernel) against the live index and fetches each.</summary>
-    public async Task<IReadOnlyList<KernelEntry>> FetchAsync(string? kernel, Action<string> log, CancellationToken cancellation = default)
+    /// <summary>
+    /// Resolves the profile's kernels (narrowed by --kernel) against the live index and fetches each. A kernel
+    /// the index cannot supply, or whose packages cannot be fetched, is returned as unavailable with the
+    /// reason; the others are fetched all the same.
+    /// </summary>
+    public async Task<FetchedKernels> FetchAsync(string? kernel, Action<string> log, CancellationToken cancellation = default)
     {
         var index = await Fetcher.IndexAsync(Distro, cancellation);
-        var resolved = KernelFetcher.Select(Distro, index, kernel);
+        var resolution = KernelFetcher.Select(Distro, index, kernel);
+        foreach (var note in resolution.Notes) log($"note: {Distro.Id}: {note}");
         var entries = new List<KernelEntry>();
-        foreach (var k in resolved)
+        var unavailable = resolution.Unavailable.ToList();
+        foreach (var k in resolution.Kernels)
         {
             foreach (var note in k.Notes) log($"note: {k.Release.Release}: {note}");
-            entries.Add(await Fetcher.FetchAsync(Distro, k, index, cancellation));
+            try
+            {
+                entries.Add(await Fetcher.FetchAsync(Distro, k, index, cancellation));
+            }
+            catch (StageException e)
+            {
+                unavailable.Add(new UnavailableKernel(k.Release.Release, k.Release.Line, $"fetch failed: {e.Message}"));
+            }
         }
-        return entries;
+        foreach (var u in unavailable) log($"{Distro.Id} {u}");
+        return new FetchedKernels(entries, unavailable, resolution.Notes);
     }
 }
+
+/// <summary>A run's kernels: those fetched, those that cannot be used this run (with the reason), and what resolution skipped.</summary>
+public sealed record FetchedKernels(IReadOnlyList<KernelEntry> Entries, IReadOnlyList<UnavailableKernel> Unavailable, IReadOnlyList<string> Notes);

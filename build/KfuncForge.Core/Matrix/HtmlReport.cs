@@ -19,6 +19,7 @@ public static class HtmlReport
         ["fail"] = "#d62d20",
         ["infeasible"] = "#f0a030",
         ["skipped"] = "#9a9a9a",
+        ["unavailable"] = "#7b3fa0",
         ["not_tested"] = "#b7dfb9",
     };
 
@@ -27,6 +28,7 @@ public static class HtmlReport
     /// <summary>The colour class of one kfunc in one cell.</summary>
     public static string Class(CellRecord cell, KfuncOutcome k) =>
         cell.Status == CellStatus.Skipped ? "skipped"
+        : cell.Status == CellStatus.Unavailable ? "unavailable"
         : k.Verdict == "infeasible" ? "infeasible"
         : k.Smoke == StageStatus.Fail || (cell.Status == CellStatus.Fail && k.Smoke != StageStatus.Pass) ? "fail"
         : k.Smoke is null && cell.Stages.Smoke?.Status != StageStatus.Pass ? "not_tested"
@@ -46,12 +48,12 @@ public static class HtmlReport
         sb.Append(".legend span{display:inline-block;padding:2px 8px;margin-right:6px;color:#fff;font-size:12px}.legend span.not_tested{color:#222}");
         sb.Append("table.list{border-collapse:collapse;font-size:12px}table.list td,table.list th{border:1px solid #ccc;padding:2px 6px;text-align:left;vertical-align:top}");
         sb.Append("details{margin:4px 0;font-size:13px}summary{cursor:pointer}.st{display:inline-block;padding:0 6px;color:#fff;border-radius:3px}.st.pass{background:#2e9e44}");
-        sb.Append(".st.fail{background:#d62d20}.st.infeasible{background:#f0a030}.st.skipped{background:#9a9a9a}.reg{color:#d62d20;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd}");
+        sb.Append(".st.fail{background:#d62d20}.st.infeasible{background:#f0a030}.st.skipped{background:#9a9a9a}.st.unavailable{background:#7b3fa0}.reg{color:#d62d20;font-weight:bold}svg{background:#fafafa;border:1px solid #ddd}");
         sb.Append("\n</style></head><body>\n");
 
         var s = doc.Summary;
         sb.Append($"<h1>KfuncForge compatibility matrix</h1>\n<p>Run <code>{E(doc.Run.Id)}</code>, started {E(doc.Run.StartedAt)}, {doc.Run.WallSeconds.ToString("0", Inv)} s, until {E(doc.Run.Until)}, shards {E(string.Join(", ", doc.Run.Shards))}. ");
-        sb.Append(Inv, $"<b>{s.Cells} cells</b>: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped; {s.Reused} reused from earlier runs, {s.Ran} run.</p>\n");
+        sb.Append(Inv, $"<b>{s.Cells} cells</b>: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped, {s.Unavailable} unavailable; {s.Reused} reused from earlier runs, {s.Ran} run.</p>\n");
         sb.Append("<p class=\"legend\">");
         foreach (var name in Colours.Keys) sb.Append($"<span class=\"{name}\">{name.Replace('_', ' ')}</span>");
         sb.Append("</p>\n");
@@ -108,7 +110,7 @@ public static class HtmlReport
         for (var i = 0; i < doc.Cells.Count; i++)
         {
             var c = doc.Cells[i];
-            sb.Append(Inv, $"<details id=\"cell-{i}\"{(c.Status == CellStatus.Fail ? " open" : "")}><summary><span class=\"st {c.Status}\">{c.Status}</span> <b>{E(c.Id)}</b> ");
+            sb.Append(Inv, $"<details id=\"cell-{i}\"{(c.Status is CellStatus.Fail or CellStatus.Unavailable ? " open" : "")}><summary><span class=\"st {c.Status}\">{c.Status}</span> <b>{E(c.Id)}</b> ");
             sb.Append(Inv, $"{c.Seconds:0.0} s{(c.Reused == true ? ", reused" : "")}{(c.Reason is null ? "" : " — " + E(Short(c.Reason)))}</summary>\n");
             sb.Append("<table class=\"list\"><tr><th>stage</th><th>status</th><th>seconds</th><th>detail</th><th>log</th></tr>");
             foreach (var (stage, o) in c.Stages.Ran())

@@ -13,7 +13,7 @@ public static class MarkdownReport
         var inv = CultureInfo.InvariantCulture;
         sb.Append("## KfuncForge compatibility matrix\n\n");
         sb.Append(inv, $"Run `{doc.Run.Id}` ({doc.Run.StartedAt}, {doc.Run.WallSeconds:0} s, until {doc.Run.Until}, shards {string.Join(", ", doc.Run.Shards)}): ");
-        sb.Append(inv, $"**{s.Cells} cells**: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped; {s.Reused} reused, {s.Ran} run.\n\n");
+        sb.Append(inv, $"**{s.Cells} cells**: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped, {s.Unavailable} unavailable; {s.Reused} reused, {s.Ran} run.\n\n");
 
         if (doc.Regressions is { } r)
         {
@@ -46,11 +46,11 @@ public static class MarkdownReport
         }
         sb.Append('\n');
 
-        var notable = doc.Cells.Where(c => c.Status is CellStatus.Fail or CellStatus.Skipped or CellStatus.Infeasible).ToList();
+        var notable = doc.Cells.Where(c => c.Status is CellStatus.Fail or CellStatus.Unavailable or CellStatus.Skipped or CellStatus.Infeasible).ToList();
         if (notable.Count > 0)
         {
             sb.Append("| cell | status | reason |\n| --- | --- | --- |\n");
-            foreach (var c in notable.OrderBy(c => c.Status == CellStatus.Fail ? 0 : 1).ThenBy(c => c.Id, StringComparer.Ordinal))
+            foreach (var c in notable.OrderBy(c => c.Status switch { CellStatus.Fail => 0, CellStatus.Unavailable => 1, _ => 2 }).ThenBy(c => c.Id, StringComparer.Ordinal))
                 sb.Append($"| `{c.Id}` | {c.Status} | {Escape(c.Reason)} |\n");
             sb.Append('\n');
         }
@@ -60,7 +60,7 @@ public static class MarkdownReport
     private static string Badge(CellRecord c)
     {
         var counts = c.Kfuncs.GroupBy(k => k.Verdict).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}");
-        var mark = c.Status switch { CellStatus.Pass => "✅", CellStatus.Fail => "❌", CellStatus.Infeasible => "⛔", _ => "⏭️" };
+        var mark = c.Status switch { CellStatus.Pass => "✅", CellStatus.Fail => "❌", CellStatus.Infeasible => "⛔", CellStatus.Unavailable => "🚫", _ => "⏭️" };
         return c.Status is CellStatus.Pass or CellStatus.Fail ? $"{mark} {c.Status} ({string.Join(", ", counts)})" : $"{mark} {c.Status}";
     }
 

@@ -53,6 +53,9 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
         public string? FailedStage { get; set; }
         public string? Reason { get; set; }
         public bool Infeasible { get; set; }
+
+        /// <summary>The kernel's packages could not be fetched: the cell is unavailable, not failed.</summary>
+        public bool Unavailable { get; set; }
     }
 
     public async Task<CellRecord> RunAsync(MatrixRunner.PlannedCell cell, CancellationToken cancellation)
@@ -78,19 +81,19 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
             if (Get(work.Stages, stage) is null)
                 work.Stages = Set(work.Stages, stage, new StageOutcome
                 {
-                    Status = work.FailedStage is null ? StageStatus.NotNeeded : StageStatus.NotRun,
-                    Reason = work.FailedStage is null ? (work.Infeasible ? "every kfunc is infeasible on this kernel" : "no kfunc needs a module on this kernel") : $"{work.FailedStage} failed",
+                    Status = work.FailedStage is null && !work.Unavailable ? StageStatus.NotNeeded : StageStatus.NotRun,
+                    Reason = work.Unavailable ? "the kernel is unavailable" : work.FailedStage is null ? (work.Infeasible ? "every kfunc is infeasible on this kernel" : "no kfunc needs a module on this kernel") : $"{work.FailedStage} failed",
                 });
         var record = new CellRecord
         {
             Id = cell.Id.Id, Distro = cell.Id.Distro, Kernel = cell.Id.Kernel, Module = cell.Id.Module, Key = cell.Key,
-            Status = work.FailedStage is not null ? CellStatus.Fail : work.Infeasible ? CellStatus.Infeasible : CellStatus.Pass,
+            Status = work.FailedStage is not null ? CellStatus.Fail : work.Unavailable ? CellStatus.Unavailable : work.Infeasible ? CellStatus.Infeasible : CellStatus.Pass,
             Reason = work.FailedStage is not null ? $"{work.FailedStage}: {work.Reason}" : work.Reason,
             Kfuncs = work.Kfuncs, Stages = work.Stages, Loads = work.Loads,
             Seconds = Math.Round(clock.Elapsed.TotalSeconds, 1),
             RecordedAt = DateTimeOffset.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss'Z'", CultureInfo.InvariantCulture),
             RunId = _runId,
-            Transient = transient ? true : null,
+            Transient = transient || work.Unavailable ? true : null,
             Inputs = new SortedDictionary<string, string>(cell.Inputs.ToDictionary(), StringComparer.Ordinal),
         };
         _store.Commit(work.Staging, record);
@@ -104,7 +107,18 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
 
         // Plan, with the kernel's own facts.
         var watch = Stopwatch.StartNew();
-        var entry = await cell.Run.FetchAsync(cell.Kernel!, cancellation).ConfigureAwait(false);
+        KernelEntry entry;
+        try
+        {
+            entry = await cell.Run.FetchAsync(cell.Kernel!, cancellation).ConfigureAwait(false);
+        }
+        catch (StageException e)
+        {
+            work.Unavailable = true;
+            work.Reason = $"fetch failed: {OneLine(e.Message)}";
+            work.Kfuncs = module.Kfuncs.Select(k => new KfuncOutcome { Kfunc = k.Name, Verdict = CellStatus.Unavailable, Reason = work.Reason }).ToList();
+            return;
+        }
         var plan = Planner.Make(distro, [entry.ToFacts(distro.BpfLevel)], [module]);
         var planned = plan.Cells.Single();
         await File.WriteAllTextAsync(Path.Combine(work.Staging, "plan.txt"), PlanPrinter.Format(plan), cancellation).ConfigureAwait(false);

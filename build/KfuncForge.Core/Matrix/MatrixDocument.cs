@@ -35,6 +35,7 @@ public sealed record MatrixSummary
     public int Fail { get; init; }
     public int Infeasible { get; init; }
     public int Skipped { get; init; }
+    public int Unavailable { get; init; }
     public int Reused { get; init; }
     public int Ran { get; init; }
 
@@ -45,6 +46,7 @@ public sealed record MatrixSummary
         Fail = cells.Count(c => c.Status == CellStatus.Fail),
         Infeasible = cells.Count(c => c.Status == CellStatus.Infeasible),
         Skipped = cells.Count(c => c.Status == CellStatus.Skipped),
+        Unavailable = cells.Count(c => c.Status == CellStatus.Unavailable),
         Reused = cells.Count(c => c.Reused == true),
         Ran = cells.Count(c => c.Reused == false),
     };

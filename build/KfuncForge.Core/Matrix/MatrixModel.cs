@@ -22,7 +22,10 @@ public static class CellStatus
     public const string Infeasible = "infeasible";
     public const string Skipped = "skipped";
 
-    public static readonly string[] All = [Pass, Fail, Infeasible, Skipped];
+    /// <summary>The kernel could not be used this run (not completely published, not fetchable): never stored, so the next run tries again.</summary>
+    public const string Unavailable = "unavailable";
+
+    public static readonly string[] All = [Pass, Fail, Infeasible, Skipped, Unavailable];
 }
 
 /// <summary>Statuses of one stage of a cell.</summary>

@@ -91,7 +91,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
 
         var host = await HostToolchainAsync(cancellation).ConfigureAwait(false);
         var cells = await EnumerateAsync(distros, modules, host, cancellation).ConfigureAwait(false);
-        var universe = cells.ToDictionary(c => c.Id.Id, c => ShardPlanner.Cost(c.Id.Id, c.Fixed?.Status == CellStatus.Skipped, settings.Until, settings.Previous), StringComparer.Ordinal);
+        var universe = cells.ToDictionary(c => c.Id.Id, c => ShardPlanner.Cost(c.Id.Id, c.Fixed is not null, settings.Until, settings.Previous), StringComparer.Ordinal);
         var mine = ShardPlanner.Select(universe, settings.Shard);
         var selected = cells.Where(c => mine.Contains(c.Id.Id)).ToList();
 
@@ -186,10 +186,10 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                     }
                 continue;
             }
-            IReadOnlyList<ResolvedKernel> kernels;
+            KernelResolution resolution;
             try
             {
-                kernels = KernelFetcher.Select(distro, index, settings.Kernel);
+                resolution = KernelFetcher.Select(distro, index, settings.Kernel);
                 matchedKernel = true;
             }
             catch (InputException bad) when (settings.Kernel is not null)
@@ -197,6 +197,15 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                 kernelProblems.AddRange(bad.Problems.Select(p => p with { Message = $"{distro.Id}: {p.Message}" }));
                 continue;
             }
+            foreach (var note in resolution.Notes) observer.Note($"note: {distro.Id}: {note}");
+            // A kernel the index cannot supply is a cell state: its cells are reported, never stored, and tried again next run.
+            foreach (var gone in resolution.Unavailable)
+                foreach (var m in modules)
+                {
+                    var id = new MatrixCellId(distro.Id, gone.Kernel, m.Name);
+                    cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, CellStatus.Unavailable, gone.Reason, m)));
+                }
+            var kernels = resolution.Kernels;
             var toolchain = host.ToDictionary();
             toolchain["environment"] = EnvironmentDigest(workspace.Container, distro);
             var run = new DistroRun

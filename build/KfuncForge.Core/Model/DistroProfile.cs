@@ -43,8 +43,12 @@ public sealed record KernelPackaging(
     string ModulesDir,
     string HeadersDir);
 
-/// <summary>Which package carries the bootable image, and where, for a range of kernel versions.</summary>
-public sealed record KernelImageRule(KernelRange Kernels, string Package, string Path);
+/// <summary>
+/// Which package carries the bootable image, and where, for a range of kernel versions. Unsigned names the
+/// package that carries the same kernel without the EFI signature (Debian publishes it first): used only for
+/// a release pinned by name whose signed image is not published (docs/kernels.md, "Incomplete releases").
+/// </summary>
+public sealed record KernelImageRule(KernelRange Kernels, string Package, string Path, string? Unsigned = null);
 
 /// <summary>Names and install locations of the packages this project emits.</summary>
 public sealed record PackageNaming(string Name, string Maintainer, string Vendor, string InstallDir);

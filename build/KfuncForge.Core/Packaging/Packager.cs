@@ -63,9 +63,21 @@ public sealed class Packager(IProcessRunner runner)
             else
                 await new YumRepository(runner).WriteAsync(root, packages, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
             Directory.Delete(work, recursive: true);
+            await File.WriteAllTextAsync(Path.Combine(root, ServedKernelsFile),
+                string.Concat(inputs.Select(i => i.Cell.Kernel).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(k => k + "\n")), cancellation).ConfigureAwait(false);
             StagedTree.Normalise(root, settings.SourceDate);
         }).ConfigureAwait(false);
         return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), generation, packages, modules);
+    }
+
+    /// <summary>The kernel releases a generation serves, one per line, beside its repository metadata.</summary>
+    public const string ServedKernelsFile = "kernels.txt";
+
+    /// <summary>The kernels the currently published generation serves; null when nothing is published (or it predates the list).</summary>
+    public static IReadOnlyList<string>? ServedKernels(string repositoryPath)
+    {
+        var file = Path.Combine(repositoryPath, ServedKernelsFile);
+        return File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToList() : null;
     }
 
     /// <summary>Every problem with the inputs, found before anything is built: all reported together.</summary>

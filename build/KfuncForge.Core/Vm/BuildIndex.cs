@@ -49,6 +49,9 @@ public sealed record BuildIndex
     public required IReadOnlyList<IndexedKernel> Kernels { get; init; }
     public IReadOnlyList<IndexedModule> Modules { get; init; } = [];
 
+    /// <summary>Target kernels the build could not use (not published completely, not fetchable): later stages report their cells as unavailable.</summary>
+    public IReadOnlyList<UnavailableKernel> Unavailable { get; init; } = [];
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -60,8 +63,9 @@ public sealed record BuildIndex
     public static string DefaultPath(string artifactsDir, string distro) => Path.Combine(artifactsDir, "build", distro, "build-index.json");
 
     /// <summary>What a build run hands on: its fetched kernels (image, base BTF, cache entry) and every module it built.</summary>
-    public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results) => new()
+    public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results, IReadOnlyList<UnavailableKernel>? unavailable = null) => new()
     {
+        Unavailable = unavailable ?? [],
         Kernels = kernels.Select(k => new IndexedKernel
         {
             Release = k.Release,
@@ -118,6 +122,13 @@ public sealed record BuildIndex
         if (problems.Count > 0) throw new InputException(problems);
         return index;
     }
+
+    /// <summary>
+    /// The cells this build made, as folders under &lt;artifacts&gt;/build/&lt;distro&gt;/: a folder left by an earlier
+    /// build (a kernel no longer targeted or unavailable now, a module no longer built) is never among them.
+    /// </summary>
+    public IReadOnlyList<BuiltCell> BuiltCells(string artifactsDir, string distro) =>
+        BuiltCell.Find(artifactsDir, distro).Where(c => Modules.Any(m => m.Kernel == c.Release && m.Module == c.Module)).ToList();
 
     public void Save(string path)
     {

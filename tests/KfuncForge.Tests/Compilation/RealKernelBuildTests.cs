@@ -114,7 +114,7 @@ public sealed class RealKernelBuildTests(RealKernel real)
     public async Task A_second_fetch_reuses_the_cache_entry()
     {
         var again = await real.Workspace.FetchAsync("6.1", _ => { });
-        Assert.Equal(real.Kernel.Dir, Assert.Single(again).Dir);
+        Assert.Equal(real.Kernel.Dir, Assert.Single(again.Entries).Dir);
         Assert.True(File.Exists(Path.Combine(real.Kernel.Dir, KernelEntry.FactsFile)));
         Assert.DoesNotContain(Directory.GetDirectories(Path.GetDirectoryName(real.Kernel.Dir)!, ".tmp-*"), d => Directory.GetLastWriteTimeUtc(d) < DateTime.UtcNow.AddHours(-2));
     }

@@ -92,7 +92,7 @@ public sealed class RealKernel : IAsyncLifetime
         void Say(string line) { lock (Log) Log.Add(line); }
         Workspace = await KernelWorkspace.OpenAsync(Distro, "bwrap", CacheRoot, ProcessRunner.Instance, Say);
         Index = await Workspace.Fetcher.IndexAsync(Distro);
-        var resolved = Assert.Single(KernelFetcher.Select(Distro, Index, "6.1"));
+        var resolved = Assert.Single(KernelFetcher.Select(Distro, Index, "6.1").Kernels);
         Kernel = await Workspace.Fetcher.FetchAsync(Distro, resolved, Index);
 
         var facts = Kernel.ToFacts(Distro.BpfLevel);
