@@ -133,15 +133,9 @@ public sealed class KbuildBuilder(IContainerRunner container)
         }
     }
 
-    /// <summary>The compiler's own error lines (paths shown relative to the module), else the tail of the output.</summary>
-    public static string CompilerMessage(ProcessResult result, string module)
-    {
-        var text = (result.Stderr + "\n" + result.Stdout).Replace(MountPoint(module) + "/", "");
-        var errors = text.Split('\n').Select(l => l.Trim())
-            .Where(l => l.Contains(": error:", StringComparison.Ordinal) || l.Contains(": fatal error:", StringComparison.Ordinal) || l.StartsWith("ERROR:", StringComparison.Ordinal))
-            .Distinct().Take(3).ToList();
-        return errors.Count > 0 ? string.Join(" | ", errors) : CommandLine.Tail(text, 3).Replace("\n", " | ");
-    }
+    /// <summary>The lines that say why kbuild failed (a full disk, compiler errors, missing symbols; paths shown relative to the module), else the tail of the output.</summary>
+    public static string CompilerMessage(ProcessResult result, string module) =>
+        CommandLine.Reason((result.Stderr + "\n" + result.Stdout).Replace(MountPoint(module) + "/", ""));
 
     private static string ShortDetail(ModuleCheck c) => c.Name == "vermagic" ? $"'{c.Detail}'" : $"({c.Detail})";
 }

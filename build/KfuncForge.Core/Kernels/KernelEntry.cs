@@ -62,18 +62,46 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
 
     public const string FactsFile = "facts.json";
 
-    public static KernelEntry? TryOpen(string dir)
+    /// <summary>The entry when it is whole; null when it is absent or damaged (Inspect says which).</summary>
+    public static KernelEntry? TryOpen(string dir) => Inspect(dir).Entry;
+
+    /// <summary>
+    /// Opens an entry and checks that it is whole: facts.json readable and naming this release, and the files
+    /// every later stage reads present and not empty (the image, config, vmlinux with the base BTF, the headers'
+    /// Module.symvers). Damage is a reason, never an exception: the fetcher evicts the entry and fetches it again.
+    /// </summary>
+    public static (KernelEntry? Entry, string? Damage) Inspect(string dir)
     {
         var file = Path.Combine(dir, FactsFile);
-        if (!File.Exists(file)) return null;
-        var doc = JsonSerializer.Deserialize<KernelFactsDocument>(File.ReadAllText(file), KernelFactsDocument.Json);
-        return doc is null ? null : new KernelEntry(dir, doc);
+        if (!File.Exists(file)) return (null, Directory.Exists(dir) ? $"it has no {FactsFile} (an unfinished entry)" : null);
+        KernelFactsDocument? doc;
+        try
+        {
+            doc = JsonSerializer.Deserialize<KernelFactsDocument>(File.ReadAllText(file), KernelFactsDocument.Json);
+        }
+        catch (Exception e) when (e is JsonException or IOException or UnauthorizedAccessException or NotSupportedException)
+        {
+            return (null, $"{FactsFile} cannot be read ({e.GetType().Name}: {e.Message.Split('\n')[0]})");
+        }
+        if (doc is null || doc.Release is null || doc.HeadersDir is null || doc.Config is null || doc.Packages is null || doc.NativeKfuncs is null)
+            return (null, $"{FactsFile} lacks required fields");
+        if (doc.Release != Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)))
+            return (null, $"{FactsFile} names release {doc.Release}, not the entry's own");
+        var entry = new KernelEntry(dir, doc);
+        foreach (var (what, path) in new[] { ("the kernel image", entry.Vmlinuz), ("the kernel config", entry.ConfigFile), ("vmlinux (base BTF)", entry.Vmlinux), ("Module.symvers", entry.ModuleSymversFile) })
+        {
+            var info = new FileInfo(path);
+            if (!info.Exists || info.Length == 0) return (null, $"{what} {Path.GetRelativePath(dir, path)} is {(info.Exists ? "empty" : "missing")}");
+        }
+        return (entry, null);
     }
+
+    public string ModuleSymversFile => Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers");
 
     /// <summary>The model's view of this kernel, for the planner.</summary>
     public KernelFacts ToFacts(KernelVersion? bpfLevel)
     {
-        var symbols = new HashSet<string>(ModuleSymvers(Path.Combine(Tree, Facts.HeadersDir.TrimStart('/'), "Module.symvers")), StringComparer.Ordinal);
+        var symbols = new HashSet<string>(ModuleSymvers(ModuleSymversFile), StringComparer.Ordinal);
         if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
         return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
             Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel);

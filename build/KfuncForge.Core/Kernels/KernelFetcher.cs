@@ -110,10 +110,18 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         var final = EntryDir(distro, kernel.Release.Release);
         if (KernelEntry.TryOpen(final) is { } cached) return cached;
         using var held = FileLock.Acquire(cache.LockFile($"kernel-{distro.Id}-{kernel.Release.Release}"), LockTimeout, $"fetching {kernel.Release.Release}", log);
-        if (KernelEntry.TryOpen(final) is { } other) return other;
+        var (other, damage) = KernelEntry.Inspect(final);
+        if (other is not null) return other;
         var parent = Path.GetDirectoryName(final)!;
         CacheDirectory.SweepStaging(parent, TimeSpan.FromHours(2));
-        if (Directory.Exists(final)) CacheDirectory.DeleteQuietly(final); // no facts.json: an unfinished entry from an older engine; never valid
+        if (Directory.Exists(final))
+        {
+            // A damaged or half-written entry is never used: evicted, and made again from the (verified) packages.
+            log($"cache entry {final} was damaged ({damage}); fetching it again");
+            CacheDirectory.DeleteQuietly(final);
+            if (Directory.Exists(final))
+                throw new StageException($"cache entry {final} is damaged ({damage}) and cannot be removed; delete it by hand and run again");
+        }
         string? staging = null;
         try
         {
@@ -122,7 +130,8 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
             var facts = await BuildEntryAsync(distro, kernel, index, debs, staging, cancellation);
             await File.WriteAllTextAsync(Path.Combine(staging, KernelEntry.FactsFile), JsonSerializer.Serialize(facts, KernelFactsDocument.Json) + "\n", cancellation);
             CacheDirectory.Publish(staging, final);
-            return KernelEntry.TryOpen(final) ?? throw new StageException($"kernel cache entry {final} vanished after it was written");
+            var (made, still) = KernelEntry.Inspect(final);
+            return made ?? throw new StageException($"kernel cache entry {final} is still not whole after it was fetched again ({still}); check the disk holding {cache.Root} and run again");
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
@@ -137,9 +146,10 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     /// <summary>Makes sure each package is in the store (downloading the missing ones in one apt-get call); returns their store paths.</summary>
     public async Task<IReadOnlyDictionary<IndexEntry, string>> DownloadAsync(DistroProfile distro, IReadOnlyList<IndexEntry> packages, CancellationToken cancellation = default)
     {
-        var missing = packages.Where(p => !_store.Contains(p.Sha256)).ToList();
+        var missing = packages.Where(p => !_store.ContainsVerified(p.Sha256, p.ToString(), log)).ToList();
         if (missing.Count > 0)
         {
+            var damaged = _store.Evicted;
             var dl = CacheDirectory.NewStaging(cache.Scratch, "download");
             try
             {
@@ -156,13 +166,14 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
                 {
                     var full = (result.Stderr + result.Stdout).Contains("No space left on device", StringComparison.Ordinal)
                         ? $" (no space left on the device holding {cache.Root}; the cache is unchanged)" : "";
-                    throw new StageException($"apt-get download failed (exit {result.ExitCode}){full}:\n{CommandLine.Tail(result.Stderr, 10)}");
+                    throw new StageException($"apt-get download failed (exit {result.ExitCode}){full}: {CommandLine.Reason(result.Stderr + result.Stdout)}");
                 }
                 foreach (var p in missing)
                 {
                     var file = Directory.GetFiles(dl, p.Package + "_*.deb").FirstOrDefault()
                                ?? throw new StageException($"apt-get download reported success but left no file for {p.Pin}; nothing entered the cache");
                     _store.Add(file, p.Sha256, p.Size, p.ToString());
+                    if (damaged.Contains(p.Sha256)) log($"cache entry {_store.PathOf(p.Sha256)} ({p}) was damaged; fetched again");
                 }
             }
             finally

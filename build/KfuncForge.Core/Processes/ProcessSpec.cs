@@ -45,8 +45,11 @@ public sealed class ProcessFailedException(ProcessResult result) : Exception(Des
     private static string Describe(ProcessResult r)
     {
         var what = r.TimedOut ? $"timed out after {r.Spec.Timeout?.TotalSeconds:0} s" : $"exited with code {r.ExitCode}";
-        var tail = CommandLine.Tail(string.IsNullOrWhiteSpace(r.Stderr) ? r.Stdout : r.Stderr, 12);
-        return tail.Length == 0 ? $"{r.Spec.Display} {what}" : $"{r.Spec.Display} {what}:\n{tail}";
+        var output = string.IsNullOrWhiteSpace(r.Stderr) ? r.Stdout : r.Stderr;
+        var tail = CommandLine.Tail(output, 12);
+        // The decisive line first when it is not already among the last ones shown.
+        var cause = CommandLine.Decisive(output, 1) is { } d && !tail.Contains(d, StringComparison.Ordinal) ? $" ({d})" : "";
+        return tail.Length == 0 ? $"{r.Spec.Display} {what}" : $"{r.Spec.Display} {what}{cause}:\n{tail}";
     }
 }
 
@@ -82,6 +85,34 @@ public static class CommandLine
         if (arg.Length > 0 && arg.All(c => char.IsAsciiLetterOrDigit(c) || "-_./=:,+@%".Contains(c))) return arg;
         return "'" + arg.Replace("'", "'\\''") + "'";
     }
+
+    /// <summary>
+    /// Lines that say why a tool failed, most telling kind first: the system's own errors (a full disk, no
+    /// memory, a killed process), then compiler and linker errors, then kbuild's ERROR lines (modpost's missing
+    /// symbols) and undefined references, then make's own "***" lines. Null when no line is of those kinds.
+    /// </summary>
+    private static readonly Func<string, bool>[] DecisiveKinds =
+    [
+        l => l.Contains("No space left on device", StringComparison.Ordinal) || l.Contains("Disk quota exceeded", StringComparison.Ordinal),
+        l => l.Contains("Cannot allocate memory", StringComparison.Ordinal) || l.Contains("out of memory", StringComparison.OrdinalIgnoreCase) || l.Contains("Killed signal terminated", StringComparison.Ordinal),
+        l => l.Contains(": error:", StringComparison.Ordinal) || l.Contains(": fatal error:", StringComparison.Ordinal) || l.Contains(": Fatal error:", StringComparison.Ordinal),
+        l => l.StartsWith("ERROR:", StringComparison.Ordinal) || l.Contains("undefined reference to", StringComparison.Ordinal) || l.Contains("Permission denied", StringComparison.Ordinal),
+        l => l.Contains("make: ***", StringComparison.Ordinal) || (l.StartsWith("make[", StringComparison.Ordinal) && l.Contains("***", StringComparison.Ordinal)),
+    ];
+
+    public static string? Decisive(string text, int max = 3)
+    {
+        var lines = text.Replace("\r", "").Split('\n').Select(l => l.Trim()).Where(l => l.Length > 0).ToList();
+        foreach (var kind in DecisiveKinds)
+        {
+            var hits = lines.Where(kind).Distinct().Take(max).ToList();
+            if (hits.Count > 0) return string.Join(" | ", hits);
+        }
+        return null;
+    }
+
+    /// <summary>The decisive lines of a tool's output, else its last lines: what a one-line summary shows.</summary>
+    public static string Reason(string text, int tail = 3) => Decisive(text) ?? Tail(text, tail).Replace("\n", " | ");
 
     /// <summary>The last lines of a tool's output, for error messages.</summary>
     public static string Tail(string text, int lines)

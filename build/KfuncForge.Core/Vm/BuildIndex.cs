@@ -111,7 +111,8 @@ public sealed record BuildIndex
             if (!File.Exists(k.Image)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].image", $"{k.Image} does not exist"));
             if (k.Btf is not null && !File.Exists(k.Btf)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].btf", $"{k.Btf} does not exist"));
             if (k.ModulesDir is not null && !Directory.Exists(k.ModulesDir)) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].modules_dir", $"{k.ModulesDir} does not exist"));
-            if (k.Entry is not null && KernelEntry.TryOpen(k.Entry) is null) problems.Add(new Problem(path, 0, 0, $"kernels[{i}].entry", $"{k.Entry} is not a fetched kernel (no {KernelEntry.FactsFile})"));
+            if (k.Entry is not null && KernelEntry.Inspect(k.Entry) is { Entry: null } bad)
+                problems.Add(new Problem(path, 0, 0, $"kernels[{i}].entry", $"{k.Entry} is not a whole fetched kernel ({bad.Damage ?? "it does not exist"}); run the Build stage again (it fetches the kernel again)"));
         }
         for (var i = 0; i < index.Modules.Count; i++)
         {

@@ -198,15 +198,15 @@ public sealed class CacheDirectoryTests
 /// </summary>
 public sealed class CacheStorageFaultTests
 {
-    private static bool IsRoot => Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root";
+    internal static bool IsRoot => Environment.UserName == "root" || Environment.GetEnvironmentVariable("USER") == "root";
 
-    private static void Mount(string target, string options)
+    internal static void Mount(string target, string options)
     {
         var r = KfuncForge.Processes.ProcessRunner.Instance.RunAsync(new KfuncForge.Processes.ProcessSpec("mount", ["-t", "tmpfs", "-o", options, "tmpfs", target])).GetAwaiter().GetResult();
         if (!r.Succeeded) throw new InvalidOperationException("mount failed: " + r.Stderr);
     }
 
-    private static void Unmount(string target) =>
+    internal static void Unmount(string target) =>
         KfuncForge.Processes.ProcessRunner.Instance.RunAsync(new KfuncForge.Processes.ProcessSpec("umount", [target])).GetAwaiter().GetResult();
 
     [RootFact]
