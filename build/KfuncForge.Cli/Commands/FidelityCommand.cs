@@ -47,7 +47,11 @@ public sealed class FidelityCommand : ICommand
 
         var modules = Catalog.Load(context.Tree).SelectModules(context.Options.Get("module"));
         var result = FidelityJudge.Judge(modules, run.Verdicts);
-        File.WriteAllText(Path.Combine(workDir, "fidelity.json"), SmokeReport.Json(FidelityReport.Json(result)));
+        var json = FidelityReport.Json(result);
+        var selection = new System.Text.Json.Nodes.JsonObject();
+        foreach (var s in setups) s.AddTo((System.Text.Json.Nodes.JsonObject)(selection[s.Distro] = new System.Text.Json.Nodes.JsonObject()));
+        json["kernel_selection"] = selection;
+        File.WriteAllText(Path.Combine(workDir, "fidelity.json"), SmokeReport.Json(json));
         var markdown = FidelityReport.Markdown(result);
         File.WriteAllText(Path.Combine(workDir, "fidelity.md"), markdown);
         context.Out.WriteLine();
@@ -61,14 +65,15 @@ public sealed class FidelityCommand : ICommand
         foreach (var c in result.Cases.Where(c => !c.Passed))
             foreach (var k in c.Kernels.Where(k => k.Status is CaseStatus.Differs or CaseStatus.Error))
                 context.Out.WriteLine($"FAIL {c.Module}/{c.Name} on {k.Kernel}: {k.Message}");
-        var unavailable = string.Concat(setups.Select(s => s.UnavailableText()));
-        if (unavailable.Length > 0)
+        var unavailable = setups.Any(s => s.Unavailable.Count > 0);
+        var kernelsText = string.Concat(setups.SelectMany(s => s.Unavailable.Select(u => $"- {s.Distro} {u.Kernel}: **unavailable**, not run this time (tried again on the next run): {u.Reason}\n")
+            .Concat(s.Notes.Select(n => $"- {s.Distro}: note: {n}\n"))));
+        if (kernelsText.Length > 0)
         {
-            File.AppendAllText(Path.Combine(workDir, "fidelity.md"), "\n## Unavailable kernels\n\nNot run this time (each is tried again on the next run):\n\n" +
-                string.Concat(setups.SelectMany(s => s.Unavailable.Select(u => $"- {s.Distro} {u.Kernel}: {u.Reason}\n"))));
-            context.Out.Write(unavailable);
+            File.AppendAllText(Path.Combine(workDir, "fidelity.md"), "\n## Kernel selection\n\n" + kernelsText);
+            context.Out.Write(string.Concat(setups.Select(s => s.UnavailableText())));
         }
-        context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable.Length > 0 ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
-        return result.Passed ? ExitCodes.Passed(unavailable.Length > 0) : ExitCodes.Failed;
+        context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
+        return result.Passed ? ExitCodes.Passed(unavailable) : ExitCodes.Failed;
     }
 }

@@ -94,7 +94,7 @@ public sealed class BuildCommand : ICommand
         results = [.. results, .. fetched.Unavailable.SelectMany(u => CellResult.Unavailable(distro.Id, u, modules.Select(m => m.Name)))];
         // The hand-over to the smoke stage (docs/smoke.md): kernels, built modules and the kernels that could not be used.
         var index = Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id);
-        Vm.BuildIndex.FromBuild(kernels, results, fetched.Unavailable).Save(index);
+        Vm.BuildIndex.FromBuild(kernels, results, fetched).Save(index);
         context.Out.WriteLine();
         context.Out.Write(BuildSummary.Format(results));
         context.Out.WriteLine($"build index: {index}");

@@ -37,7 +37,7 @@ public sealed class PackageCommand : ICommand
             var built = index.BuiltCells(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
             if (built.Count == 0)
                 throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
-            RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
+            Packager.RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
             cells = built.Select(c => c.Directory).ToList();
             modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();
         }
@@ -98,22 +98,6 @@ public sealed class PackageCommand : ICommand
         if (warning is not null) context.Err.WriteLine(keyring.DevelopmentWarning(packageKey, Path.Combine(result.Repository, publicKey)));
         foreach (var u in unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, not packaged: {u.Reason}");
         return ExitCodes.Passed(unavailable.Count > 0);
-    }
-
-    /// <summary>
-    /// A run with unavailable kernels may publish the rest, but never a generation that silently stops serving a
-    /// kernel the current generation serves: hosts on that kernel could no longer install or reinstall its module.
-    /// </summary>
-    private static void RefuseToDrop(string distro, string repo, IEnumerable<string> kernels, IReadOnlyList<Kernels.UnavailableKernel> unavailable)
-    {
-        if (unavailable.Count == 0) return;
-        var kept = kernels.ToHashSet(StringComparer.Ordinal);
-        var dropped = (Packager.ServedKernels(repo) ?? []).Where(k => !kept.Contains(k)).ToList();
-        if (dropped.Count == 0) return;
-        throw new StageException($"refusing to publish a new {distro} repository generation: it would stop serving {string.Join(", ", dropped)}, which {repo} serves now, " +
-            $"because {(unavailable.Count == 1 ? "a kernel is" : "kernels are")} unavailable this run ({string.Join("; ", unavailable.Select(u => $"{u.Kernel}: {u.Reason}"))}). " +
-            "Nothing was published; the current generation stays as it is. Run Package again when the kernel is available " +
-            "(Debian publishes a kernel's signed image some days after its headers); the other kernels' modules are built, tested and signed under the artifacts folder meanwhile.");
     }
 
     private static List<ArtifactDigest> Definitions(SourceTree tree, DistroProfile distro, IEnumerable<PackageInput> inputs)

@@ -41,7 +41,7 @@ public sealed class SmokeCommand : ICommand
             File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
         }, live).GetAwaiter().GetResult();
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
-        report["unavailable"] = new System.Text.Json.Nodes.JsonArray([.. setup.Unavailable.Select(u => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["kernel"] = u.Kernel, ["reason"] = u.Reason })]);
+        setup.AddTo(report);
         File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
         var summary = SmokeReport.Summary(run, setup.Distro) + setup.UnavailableText();
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
@@ -77,10 +77,18 @@ public sealed class BenchSmokeCommand : ICommand
 
 /// <summary>What both verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
 internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots,
-    IReadOnlyList<UnavailableKernel> Unavailable)
+    IReadOnlyList<UnavailableKernel> Unavailable, IReadOnlyList<string> Notes)
 {
-    /// <summary>The build index's unavailable kernels as report lines, one per kernel.</summary>
-    public string UnavailableText() => string.Concat(Unavailable.Select(u => $"kernel {u.Kernel}: UNAVAILABLE: {u.Reason}\n"));
+    /// <summary>The build index's unavailable kernels and resolution notes as report lines.</summary>
+    public string UnavailableText() =>
+        string.Concat(Unavailable.Select(u => $"kernel {u.Kernel}: UNAVAILABLE: {u.Reason}\n")) + string.Concat(Notes.Select(n => $"note: {n}\n"));
+
+    /// <summary>The same for results.json.</summary>
+    public void AddTo(System.Text.Json.Nodes.JsonObject report)
+    {
+        report["unavailable"] = new System.Text.Json.Nodes.JsonArray([.. Unavailable.Select(u => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["kernel"] = u.Kernel, ["reason"] = u.Reason })]);
+        report["notes"] = new System.Text.Json.Nodes.JsonArray([.. Notes.Select(n => (System.Text.Json.Nodes.JsonNode)n)]);
+    }
 
     public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source"];
 
@@ -144,7 +152,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         var wanted = o.Get("kernel");
         var unavailable = index.Unavailable.Where(u => wanted is null || u.Kernel == wanted || u.Line == wanted).ToList();
         foreach (var u in unavailable) context.Out.WriteLine($"plan {u.Kernel}: unavailable: {u.Reason}");
-        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots, unavailable);
+        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots, unavailable, index.Notes);
     }
 
     /// <summary>

@@ -54,6 +54,7 @@ public static class HtmlReport
         var s = doc.Summary;
         sb.Append($"<h1>KfuncForge compatibility matrix</h1>\n<p>Run <code>{E(doc.Run.Id)}</code>, started {E(doc.Run.StartedAt)}, {doc.Run.WallSeconds.ToString("0", Inv)} s, until {E(doc.Run.Until)}, shards {E(string.Join(", ", doc.Run.Shards))}. ");
         sb.Append(Inv, $"<b>{s.Cells} cells</b>: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped, {s.Unavailable} unavailable; {s.Reused} reused from earlier runs, {s.Ran} run.</p>\n");
+        foreach (var note in doc.Run.Notes ?? []) sb.Append($"<p class=\"note\">note: {E(note)}</p>\n");
         sb.Append("<p class=\"legend\">");
         foreach (var name in Colours.Keys) sb.Append($"<span class=\"{name}\">{name.Replace('_', ' ')}</span>");
         sb.Append("</p>\n");

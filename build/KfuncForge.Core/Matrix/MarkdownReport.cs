@@ -14,6 +14,8 @@ public static class MarkdownReport
         sb.Append("## KfuncForge compatibility matrix\n\n");
         sb.Append(inv, $"Run `{doc.Run.Id}` ({doc.Run.StartedAt}, {doc.Run.WallSeconds:0} s, until {doc.Run.Until}, shards {string.Join(", ", doc.Run.Shards)}): ");
         sb.Append(inv, $"**{s.Cells} cells**: {s.Pass} pass, {s.Fail} fail, {s.Infeasible} infeasible, {s.Skipped} skipped, {s.Unavailable} unavailable; {s.Reused} reused, {s.Ran} run.\n\n");
+        foreach (var note in doc.Run.Notes ?? []) sb.Append("> note: ").Append(Escape(note)).Append('\n');
+        if (doc.Run.Notes is { Count: > 0 }) sb.Append('\n');
 
         if (doc.Regressions is { } r)
         {

@@ -17,6 +17,9 @@ public sealed record MatrixRunInfo
     /// <summary>The shard this file holds ("0/2"), or, in a merged report, every shard merged.</summary>
     public IReadOnlyList<string> Shards { get; init; } = ["0/1"];
 
+    /// <summary>What kernel resolution skipped and why ("debian12: 6.12.118+deb12-amd64: image not yet published …; using 6.12.117+deb12-amd64").</summary>
+    public IReadOnlyList<string>? Notes { get; init; }
+
     /// <summary>In a shard's file: every cell of the whole matrix with its expected cost, so the merge can check nothing is missing.</summary>
     public IReadOnlyDictionary<string, double>? Universe { get; init; }
 }

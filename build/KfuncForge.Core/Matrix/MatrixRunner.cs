@@ -39,7 +39,11 @@ public sealed record MatrixSettings
 }
 
 /// <summary>What a run did: every cell of this shard (reused or run), and the whole matrix's cells with their expected costs.</summary>
-public sealed record MatrixRunResult(IReadOnlyList<CellRecord> Cells, IReadOnlyDictionary<string, double> Universe, DateTimeOffset Started, TimeSpan Wall, string RunId);
+public sealed record MatrixRunResult(IReadOnlyList<CellRecord> Cells, IReadOnlyDictionary<string, double> Universe, DateTimeOffset Started, TimeSpan Wall, string RunId)
+{
+    /// <summary>What kernel resolution skipped, and why; in every report.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+}
 
 /// <summary>Progress of a run, for the terminal (MatrixProgress).</summary>
 public interface IMatrixObserver
@@ -70,6 +74,8 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         public Task<KernelEntry> FetchAsync(ResolvedKernel kernel, CancellationToken cancellation) =>
             _kernels.GetOrAdd(kernel.Release.Release, _ => new Lazy<Task<KernelEntry>>(() => Workspace!.Fetcher.FetchAsync(Distro, kernel, Index!, cancellation))).Value;
     }
+
+    private readonly List<string> _notes = [];
 
     internal sealed record PlannedCell(MatrixCellId Id, DistroRun Run, KfuncModule Module, ResolvedKernel? Kernel, string Key, IReadOnlyDictionary<string, string> Inputs, CellRecord? Fixed);
 
@@ -128,7 +134,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         })).ConfigureAwait(false);
 
         var ordered = results.Values.OrderBy(r => r.Id, StringComparer.Ordinal).ToList();
-        return new MatrixRunResult(ordered, universe, started, clock.Elapsed, runId);
+        return new MatrixRunResult(ordered, universe, started, clock.Elapsed, runId) { Notes = _notes };
     }
 
     /// <summary>--distro takes one profile id or a comma-separated list; default: every profile.</summary>
@@ -197,7 +203,11 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                 kernelProblems.AddRange(bad.Problems.Select(p => p with { Message = $"{distro.Id}: {p.Message}" }));
                 continue;
             }
-            foreach (var note in resolution.Notes) observer.Note($"note: {distro.Id}: {note}");
+            foreach (var note in resolution.Notes)
+            {
+                _notes.Add($"{distro.Id}: {note}");
+                observer.Note($"note: {distro.Id}: {note}");
+            }
             // A kernel the index cannot supply is a cell state: its cells are reported, never stored, and tried again next run.
             foreach (var gone in resolution.Unavailable)
                 foreach (var m in modules)

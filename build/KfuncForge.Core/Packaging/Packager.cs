@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Reflection;
 using System.Security.Cryptography.X509Certificates;
 using KfuncForge.Diagnostics;
+using KfuncForge.Kernels;
 using KfuncForge.Model;
 using KfuncForge.Processes;
 using KfuncForge.Signing;
@@ -78,6 +79,22 @@ public sealed class Packager(IProcessRunner runner)
     {
         var file = Path.Combine(repositoryPath, ServedKernelsFile);
         return File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToList() : null;
+    }
+
+    /// <summary>
+    /// A run with unavailable kernels may publish the rest, but never a generation that silently stops serving a
+    /// kernel the current generation serves: hosts on that kernel could no longer install or reinstall its module.
+    /// </summary>
+    public static void RefuseToDrop(string distro, string repo, IEnumerable<string> kernels, IReadOnlyList<UnavailableKernel> unavailable)
+    {
+        if (unavailable.Count == 0) return;
+        var kept = kernels.ToHashSet(StringComparer.Ordinal);
+        var dropped = (ServedKernels(repo) ?? []).Where(k => !kept.Contains(k)).ToList();
+        if (dropped.Count == 0) return;
+        throw new StageException($"refusing to publish a new {distro} repository generation: it would stop serving {string.Join(", ", dropped)}, which {repo} serves now, " +
+            $"because {(unavailable.Count == 1 ? "a kernel is" : "kernels are")} unavailable this run ({string.Join("; ", unavailable.Select(u => $"{u.Kernel}: {u.Reason}"))}). " +
+            "Nothing was published; the current generation stays as it is. Run Package again when the kernel is available " +
+            "(Debian publishes a kernel's signed image some days after its headers); the other kernels' modules are built, tested and signed under the artifacts folder meanwhile.");
     }
 
     /// <summary>Every problem with the inputs, found before anything is built: all reported together.</summary>

@@ -52,6 +52,9 @@ public sealed record BuildIndex
     /// <summary>Target kernels the build could not use (not published completely, not fetchable): later stages report their cells as unavailable.</summary>
     public IReadOnlyList<UnavailableKernel> Unavailable { get; init; } = [];
 
+    /// <summary>What kernel resolution skipped and why (an incomplete newer release), for the later stages' reports.</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
     public static readonly JsonSerializerOptions Json = new()
     {
         PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower,
@@ -63,9 +66,10 @@ public sealed record BuildIndex
     public static string DefaultPath(string artifactsDir, string distro) => Path.Combine(artifactsDir, "build", distro, "build-index.json");
 
     /// <summary>What a build run hands on: its fetched kernels (image, base BTF, cache entry) and every module it built.</summary>
-    public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results, IReadOnlyList<UnavailableKernel>? unavailable = null) => new()
+    public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results, FetchedKernels? fetched = null) => new()
     {
-        Unavailable = unavailable ?? [],
+        Unavailable = fetched?.Unavailable ?? [],
+        Notes = fetched?.Notes ?? [],
         Kernels = kernels.Select(k => new IndexedKernel
         {
             Release = k.Release,
