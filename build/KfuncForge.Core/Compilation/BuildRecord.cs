@@ -19,6 +19,9 @@ public sealed record BuildRecord
     public required IReadOnlyList<PackageRecord> KernelPackages { get; init; }
     public required IReadOnlyDictionary<string, string> KbuildEnvironment { get; init; }
 
+    /// <summary>How pahole encoded the module's BTF, and why (ReproduciblePahole); absent in records of older builds.</summary>
+    public PaholeRecord? Pahole { get; init; }
+
     private static readonly JsonSerializerOptions Json = new()
     {
         WriteIndented = true,

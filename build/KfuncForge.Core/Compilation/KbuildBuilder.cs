@@ -32,8 +32,8 @@ public sealed class KbuildBuilder(IContainerRunner container)
     /// <summary>Where the module folder appears inside the environment.</summary>
     public static string MountPoint(string module) => $"/tmp/kfuncforge/{module}";
 
-    public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir, DateTimeOffset sourceDate) =>
-        new(["make", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", "modules"])
+    public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir, DateTimeOffset sourceDate, PaholeRecord? pahole = null) =>
+        new(["make", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", .. pahole?.Flags is { } flags ? [$"PAHOLE_FLAGS={flags}"] : Array.Empty<string>(), "modules"])
         {
             Layers = kernel.Layers,
             Mounts = [new Mount(workDir, MountPoint(module), Writable: true)],
@@ -73,7 +73,9 @@ public sealed class KbuildBuilder(IContainerRunner container)
                 return Result(CellOutcome.Failed, missing);
 
             PrepareWorkDir(request.SourceDir, request.WorkDir);
-            var step = MakeStep(request.Kernel, request.Module, request.WorkDir, request.SourceDate);
+            var pahole = await PaholeAsync(request, cancellation);
+            log.Append($"# pahole: {pahole.Reason}\n");
+            var step = MakeStep(request.Kernel, request.Module, request.WorkDir, request.SourceDate, pahole);
             var result = await container.RunAsync(request.Distro, step, cancellation);
             kbuild = result.Duration;
             log.Append(result.LogText());
@@ -88,7 +90,7 @@ public sealed class KbuildBuilder(IContainerRunner container)
             var checks = ModuleInspector.Inspect(ko, release, request.Kfuncs, baseBtf);
             foreach (var c in checks) log.Append($"# check {c.Name}: {(c.Passed ? "ok" : "FAILED")}: {c.Detail}\n");
             var failed = checks.Where(c => !c.Passed).ToList();
-            new BuildRecord { Kernel = release, KernelPackages = request.Kernel.Facts.Packages, KbuildEnvironment = step.Environment }.Save(request.WorkDir);
+            new BuildRecord { Kernel = release, KernelPackages = request.Kernel.Facts.Packages, KbuildEnvironment = step.Environment, Pahole = pahole }.Save(request.WorkDir);
             return failed.Count > 0
                 ? Result(CellOutcome.Failed, string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}")), ko)
                 : Result(CellOutcome.Built, string.Join("; ", checks.Select(c => $"{c.Name} {ShortDetail(c)}")), ko);
@@ -115,6 +117,20 @@ public sealed class KbuildBuilder(IContainerRunner container)
             var target = Path.Combine(work, Path.GetRelativePath(source, file));
             Directory.CreateDirectory(Path.GetDirectoryName(target)!);
             File.Copy(file, target);
+        }
+    }
+
+    /// <summary>Each kernel's pahole decision, made once per builder (one builder serves a whole run's cells).</summary>
+    private readonly Dictionary<string, Task<PaholeRecord>> _pahole = new(StringComparer.Ordinal);
+
+    private Task<PaholeRecord> PaholeAsync(KbuildRequest request, CancellationToken cancellation)
+    {
+        lock (_pahole)
+        {
+            var key = $"{request.Distro.Id}/{request.Kernel.Release}";
+            if (!_pahole.TryGetValue(key, out var decision) || decision.IsFaulted || decision.IsCanceled)
+                _pahole[key] = decision = ReproduciblePahole.DecideAsync(container, request.Distro, request.Kernel, cancellation);
+            return decision;
         }
     }
 

@@ -21,6 +21,14 @@ public sealed class IntegrationFactAttribute : FactAttribute
     }
 }
 
+public sealed class IntegrationTheoryAttribute : TheoryAttribute
+{
+    public IntegrationTheoryAttribute()
+    {
+        if (RealKernel.SkipReason is { } why) Skip = why;
+    }
+}
+
 /// <summary>
 /// Once per test run: bookworm's rootfs, its current 6.1 kernel fetched from the live index, and both
 /// fixture modules built against it. The cache is the user's (XDG) cache, so later runs reuse it;
