@@ -19,7 +19,9 @@ public sealed class ProcessRunner : IProcessRunner
 
     public async Task<ProcessResult> RunAsync(ProcessSpec spec, CancellationToken cancellation = default)
     {
-        var info = new ProcessStartInfo(spec.FileName)
+        var program = DiesWithEngine.Program(spec.FileName, spec.WorkingDirectory);
+        if (program is null) return new ProcessResult(spec, 127, "", $"cannot start {spec.FileName}: no such program on PATH", TimeSpan.Zero, false);
+        var info = new ProcessStartInfo(program.Value.FileName)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -27,6 +29,7 @@ public sealed class ProcessRunner : IProcessRunner
             UseShellExecute = false,
             WorkingDirectory = spec.WorkingDirectory ?? "",
         };
+        foreach (var a in program.Value.Prefix) info.ArgumentList.Add(a);
         foreach (var a in spec.Arguments) info.ArgumentList.Add(a);
         foreach (var (k, v) in spec.Environment)
             if (v is null) info.Environment.Remove(k);
@@ -66,6 +69,31 @@ public sealed class ProcessRunner : IProcessRunner
         try { await stdin.ConfigureAwait(false); } catch (IOException) { /* the child closed its stdin early (it had read enough) */ }
         var result = new ProcessResult(spec, process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false), watch.Elapsed, timedOut);
         return result;
+    }
+
+    /// <summary>
+    /// Every child ends when the engine ends, however it ends (SIGKILL included): it is started through
+    /// util-linux's setpriv with --pdeathsig KILL, which sets PR_SET_PDEATHSIG and then execs the program,
+    /// so QEMU (smoke, fidelity, the KVM probe, the install check, benchmarks), the sandbox and every tool
+    /// are killed by the kernel when the engine goes. The program is resolved on PATH first, so a missing
+    /// program is still "cannot start" rather than setpriv's own error. Without setpriv (not Linux), children
+    /// start as they are.
+    /// </summary>
+    internal static class DiesWithEngine
+    {
+        private static readonly string? Setpriv = OperatingSystem.IsLinux() ? Find("setpriv") : null;
+
+        public static (string FileName, IReadOnlyList<string> Prefix)? Program(string fileName, string? workingDirectory)
+        {
+            var path = Path.Combine(workingDirectory ?? Environment.CurrentDirectory, fileName);
+            var resolved = fileName.Contains('/') ? (File.Exists(path) ? Path.GetFullPath(path) : null) : Find(fileName);
+            if (resolved is null) return null;
+            return Setpriv is null ? (resolved, []) : (Setpriv, ["--pdeathsig", "KILL", "--", resolved]);
+        }
+
+        private static string? Find(string name) =>
+            (Environment.GetEnvironmentVariable("PATH") ?? "/usr/local/bin:/usr/bin:/bin").Split(':', StringSplitOptions.RemoveEmptyEntries)
+                .Select(dir => Path.Combine(dir, name)).FirstOrDefault(File.Exists);
     }
 
     /// <summary>
