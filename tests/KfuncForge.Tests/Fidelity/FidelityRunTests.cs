@@ -14,7 +14,8 @@ namespace KfuncForge.Tests.Fidelity;
 [Collection("qemu")]
 public sealed class FidelityRunTests
 {
-    private static string Tree(string root)
+    /// <summary>A source tree with the repository's profiles, templates and kfunc_sock_destroy (a backport on 6.1, native on 6.12).</summary>
+    internal static string Tree(string root)
     {
         RealKernel.CopyDir(Path.Combine(TestTree.RepoRoot, "distros"), Path.Combine(root, "distros"));
         RealKernel.CopyDir(Path.Combine(TestTree.RepoRoot, "templates"), Path.Combine(root, "templates"));
