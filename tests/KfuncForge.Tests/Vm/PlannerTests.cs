@@ -21,8 +21,8 @@ public sealed class SmokePlannerTests
         using var temp = TestTree.Temp();
         // The modules need not be built for planning: a placeholder .ko per backport module is enough.
         var ko = temp.Combine("placeholder.ko");
-        File.Copy(Directory.GetFiles(Path.Combine(TestKernel.CacheRoot, "test-modules"), "*.ko", SearchOption.AllDirectories).FirstOrDefault()
-            ?? await VmFixtures.BuildAsync(kernel, new FixtureModule("kff_good")), ko);
+        // Built here (or taken from the fixture cache): never another test's leftovers.
+        File.Copy(await VmFixtures.BuildAsync(kernel, new FixtureModule("kff_good")), ko);
         var index = VmFixtures.WriteIndex(temp.Combine("build-index.json"), kernel,
             plan.Cells.Where(c => c.NeedsModule).Select(c => (c.Module.Name, ko)));
 
