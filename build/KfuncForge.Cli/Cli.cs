@@ -48,6 +48,7 @@ public static class Cli
         {
             var options = Options.Parse(args.Skip(1).ToList(), CommonOptions.Concat(command.Accepts).ToHashSet(StringComparer.Ordinal), command.Name);
             var root = Path.GetFullPath(options.Get("root") ?? FindRoot(Directory.GetCurrentDirectory()));
+            OptionGrammar.Check(options, root);
             var tree = new SourceTree(root, options.Get("templates") is { } t ? Path.GetFullPath(t) : null);
             var artifacts = Path.GetFullPath(options.Get("out") ?? Path.Combine(root, "artifacts"));
             return command.Run(new CommandContext(options, tree, artifacts, stdout, stderr));

@@ -19,16 +19,28 @@ public static class DistroValidator
         var before = problems.Count;
         var d = doc.Value;
         if (d.Name != fileStem) problems.Add(doc.At("name", $"name '{d.Name}' differs from the file name '{fileStem}.yaml'; make them match"));
-        for (var i = 0; i < d.Headers!.Count; i++) CheckPattern(doc, $"headers[{i}]", d.Headers[i], KernelPlaceholders, problems);
+        for (var i = 0; i < d.Headers!.Count; i++)
+        {
+            CheckPattern(doc, $"headers[{i}]", d.Headers[i], KernelPlaceholders, problems);
+            CheckGrammar(doc, $"headers[{i}]", d.Headers[i], Grammar.PackagePattern, problems);
+        }
         CheckPattern(doc, "modules_dir", d.ModulesDir!, KernelPlaceholders, problems);
         CheckPattern(doc, "headers_dir", d.HeadersDir!, KernelPlaceholders, problems);
+        CheckGrammar(doc, "modules_dir", d.ModulesDir!, Grammar.AbsolutePath, problems);
+        CheckGrammar(doc, "headers_dir", d.HeadersDir!, Grammar.AbsolutePath, problems);
         var rules = new List<KernelImageRule>();
         for (var i = 0; i < d.Image!.Count; i++)
         {
             var r = d.Image[i];
             CheckPattern(doc, $"image[{i}].package", r.Package!, KernelPlaceholders, problems);
             CheckPattern(doc, $"image[{i}].path", r.Path!, KernelPlaceholders, problems);
-            if (r.Unsigned is not null) CheckPattern(doc, $"image[{i}].unsigned", r.Unsigned, KernelPlaceholders, problems);
+            CheckGrammar(doc, $"image[{i}].package", r.Package!, Grammar.PackagePattern, problems);
+            CheckGrammar(doc, $"image[{i}].path", r.Path!, Grammar.AbsolutePath, problems);
+            if (r.Unsigned is not null)
+            {
+                CheckPattern(doc, $"image[{i}].unsigned", r.Unsigned, KernelPlaceholders, problems);
+                CheckGrammar(doc, $"image[{i}].unsigned", r.Unsigned, Grammar.PackagePattern, problems);
+            }
             var range = ModuleValidator.RangeOf(doc, $"image[{i}].kernels", r.Kernels, problems);
             if (range is null) continue;
             foreach (var (earlier, j) in rules.Select((x, j) => (x, j)))
@@ -48,6 +60,17 @@ public static class DistroValidator
         var d = doc.Value;
         if (d.Id != fileStem) problems.Add(doc.At("id", $"id '{d.Id}' differs from the file name '{fileStem}.yaml'; make them match"));
         else if (!Names.SimpleId().IsMatch(d.Id)) problems.Add(doc.At("id", $"id '{d.Id}' must be lower-case letters, digits and '-'"));
+
+        CheckGrammar(doc, "name", d.Name!, v => Grammar.Text(v, 100), problems);
+        CheckGrammar(doc, "container_image", d.ContainerImage!, Grammar.ImageReference, problems);
+        for (var i = 0; i < d.Toolchain!.Count; i++) CheckGrammar(doc, $"toolchain[{i}]", d.Toolchain[i], Grammar.PackageName, problems);
+        if (d.Rootfs is { } recipe)
+        {
+            CheckGrammar(doc, "rootfs.suite", recipe.Suite!, Grammar.ArchiveName, problems);
+            for (var i = 0; i < (recipe.ExtraSuites?.Count ?? 0); i++) CheckGrammar(doc, $"rootfs.extra_suites[{i}]", recipe.ExtraSuites![i], Grammar.ArchiveName, problems);
+            for (var i = 0; i < (recipe.Components?.Count ?? 0); i++) CheckGrammar(doc, $"rootfs.components[{i}]", recipe.Components![i], Grammar.ArchiveName, problems);
+            for (var i = 0; i < (recipe.Packages?.Count ?? 0); i++) CheckGrammar(doc, $"rootfs.packages[{i}]", recipe.Packages![i], Grammar.PackageName, problems);
+        }
 
         PackageFamily? family = d.Family switch { "deb" => PackageFamily.Deb, "rpm" => PackageFamily.Rpm, _ => null };
         if (family is null) problems.Add(doc.At("family", $"unknown package family '{d.Family}'; use deb or rpm"));
@@ -80,6 +103,10 @@ public static class DistroValidator
         var p = d.Packaging!;
         CheckPattern(doc, "packaging.name", p.Name!, PackagePlaceholders, problems);
         CheckPattern(doc, "packaging.install_dir", p.InstallDir!, PackagePlaceholders, problems);
+        CheckGrammar(doc, "packaging.name", p.Name!, Grammar.PackagePattern, problems);
+        CheckGrammar(doc, "packaging.maintainer", p.Maintainer!, Grammar.Maintainer, problems);
+        CheckGrammar(doc, "packaging.vendor", p.Vendor!, v => Grammar.Text(v, 100), problems);
+        CheckGrammar(doc, "packaging.install_dir", p.InstallDir!, Grammar.AbsolutePath, problems);
         if (family is not null && Names.UnknownPlaceholders(p.Name!, PackagePlaceholders).Count == 0)
         {
             var sample = Names.Expand(p.Name!, new Dictionary<string, string> { ["module"] = "kfunc_x", ["module_dashed"] = "kfunc-x", ["release"] = "6.1.0-1-amd64" });
@@ -89,7 +116,6 @@ public static class DistroValidator
                     ? $"'{p.Name}' gives names like '{sample}', which Debian rejects: lower-case letters, digits, '+', '-', '.' only (use {{module_dashed}}, not {{module}})"
                     : $"'{p.Name}' gives names like '{sample}', which is not a valid RPM name"));
         }
-        if (!p.InstallDir!.StartsWith('/')) problems.Add(doc.At("packaging.install_dir", $"'{p.InstallDir}' must be an absolute path on the target system"));
 
         var s = d.Signing!;
         if (!KnownHashes.Contains(s.ModuleHash)) problems.Add(doc.At("signing.module_hash", $"unknown hash '{s.ModuleHash}'; use one of {string.Join(", ", KnownHashes)}"));
@@ -99,7 +125,7 @@ public static class DistroValidator
         KernelVersion? bpfLevel = null;
         if (d.BpfBackports is not null)
         {
-            if (KernelVersion.TryParse(d.BpfBackports, out var level)) bpfLevel = level;
+            if (Grammar.KernelLine(d.BpfBackports) is null && KernelVersion.TryParse(d.BpfBackports, out var level)) bpfLevel = level;
             else problems.Add(doc.At("bpf_backports", $"'{d.BpfBackports}' is not a kernel version: give the upstream BPF level the distro's kernels carry (e.g. 6.8)"));
         }
 
@@ -119,12 +145,12 @@ public static class DistroValidator
                 problems.Add(doc.At(path, "a kernel target gives either 'release' or 'newest' with 'flavour', 'suite' and 'line', not both"));
                 return null;
             }
-            if (!KernelVersion.TryParse(t.Release, out var v))
+            if (Grammar.KernelRelease(t.Release) is { } bad || !KernelVersion.TryParse(t.Release, out var v))
             {
-                problems.Add(doc.At($"{path}.release", $"'{t.Release}' is not a kernel release (e.g. 6.1.0-56-amd64)"));
+                problems.Add(doc.At($"{path}.release", $"'{Grammar.Clip(t.Release)}' is not a kernel release (e.g. 6.1.0-56-amd64): digits 'major.minor[.patch]', then '-', '+', '.', '_' or '~' followed by letters and digits, nothing else"));
                 return null;
             }
-            if (t.Line is not null && (!KernelVersion.TryParse(t.Line, out var l) || l.Major != v.Major || l.Minor != v.Minor))
+            if (t.Line is not null && (Grammar.KernelLine(t.Line) is not null || !KernelVersion.TryParse(t.Line, out var l) || l.Major != v.Major || l.Minor != v.Minor))
             {
                 problems.Add(doc.At($"{path}.line", $"line '{t.Line}' does not match release '{t.Release}'; drop 'line' for explicit releases"));
                 return null;
@@ -143,12 +169,23 @@ public static class DistroValidator
             problems.Add(doc.At($"{path}.newest", $"'newest' must be a positive number of kernels, not {t.Newest}"));
             return null;
         }
-        if (!KernelVersion.TryParse(t.Line, out var line))
+        if (Grammar.KernelLine(t.Line!) is not null || !KernelVersion.TryParse(t.Line, out var line))
         {
-            problems.Add(doc.At($"{path}.line", $"'{t.Line}' is not a kernel line (e.g. 6.1)"));
+            problems.Add(doc.At($"{path}.line", $"'{Grammar.Clip(t.Line!)}' is not a kernel line (e.g. 6.1): two numbers joined by '.', nothing else"));
+            return null;
+        }
+        var archive = new[] { ("flavour", t.Flavour!), ("suite", t.Suite!) }.Select(x => (x.Item1, x.Item2, Problem: Grammar.ArchiveName(x.Item2))).FirstOrDefault(x => x.Problem is not null);
+        if (archive.Problem is not null)
+        {
+            problems.Add(doc.At($"{path}.{archive.Item1}", $"'{Grammar.Clip(archive.Item2)}' {archive.Problem}"));
             return null;
         }
         return new KernelTarget(null, t.Newest, t.Flavour, t.Suite, new KernelVersion(line.Major, line.Minor, 0));
+    }
+
+    private static void CheckGrammar<T>(ReadDocument<T> doc, string path, string value, Func<string, string?> grammar, List<Problem> problems)
+    {
+        if (grammar(value) is { } problem) problems.Add(doc.At(path, $"'{Grammar.Clip(value)}' {problem}"));
     }
 
     private static void CheckPattern<T>(ReadDocument<T> doc, string path, string pattern, string[] allowed, List<Problem> problems)

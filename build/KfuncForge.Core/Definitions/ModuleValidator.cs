@@ -17,7 +17,13 @@ public static partial class ModuleValidator
         var name = d.Name!;
 
         if (Names.ModuleNameProblem(name) is { } nameProblem) problems.Add(doc.At("name", nameProblem));
+        else if (Grammar.ModuleName(name) is { } grammar) problems.Add(doc.At("name", $"module name '{name}' {grammar} (a C identifier and part of a package name)"));
         else if (name != folderName) problems.Add(doc.At("name", $"module name '{name}' differs from its folder '{folderName}'; rename one so they match"));
+
+        // Text that reaches generated files (control, spec, C, dkms.conf) has a grammar: docs/definitions.md.
+        if (Grammar.Text(d.Description!) is { } description) problems.Add(doc.At("description", $"description {description}"));
+        if (Grammar.License(d.License!) is { } license) problems.Add(doc.At("license", license));
+        if (Grammar.PackageVersion(d.Version!) is { } version) problems.Add(doc.At("version", $"version '{Grammar.Clip(d.Version!)}' {version}"));
 
         var kfuncs = new List<Kfunc>();
         var kfuncNames = new HashSet<string>(StringComparer.Ordinal);
@@ -170,14 +176,15 @@ public static partial class ModuleValidator
         if (!Names.CIdentifier().IsMatch(name))
             problems.Add(doc.At($"{path}.name", $"kfunc name '{name}' is not a C identifier (letters, digits, '_', not starting with a digit)"));
 
-        var proto = Prototype().Match(k.Prototype!);
-        if (!proto.Success)
-            problems.Add(doc.At($"{path}.prototype", $"'{k.Prototype}' is not a C function prototype like 'int {name}(const char *s__ign)'"));
-        else if (proto.Groups["name"].Value != name)
-            problems.Add(doc.At($"{path}.prototype", $"prototype declares '{proto.Groups["name"].Value}' but the kfunc is named '{name}'"));
+        var (declared, prototypeProblem) = CPrototype.Parse(k.Prototype!.Trim());
+        if (prototypeProblem is not null)
+            problems.Add(doc.At($"{path}.prototype", $"'{Grammar.Clip(k.Prototype)}' {prototypeProblem}; write one C function declaration like 'int {name}(const char *s__ign)'"));
+        else if (declared != name)
+            problems.Add(doc.At($"{path}.prototype", $"prototype declares '{declared}' but the kfunc is named '{name}'"));
 
         var up = k.Upstream!;
-        if (!KernelVersion.TryParse(up.Release, out var release))
+        var release = default(KernelVersion);
+        if (Grammar.KernelVersion(up.Release!) is not null || !KernelVersion.TryParse(up.Release, out release))
             problems.Add(doc.At($"{path}.upstream.release", $"'{up.Release}' is not a kernel version (e.g. 6.17)"));
         if (!Names.CommitId().IsMatch(up.Commit!))
             problems.Add(doc.At($"{path}.upstream.commit", $"'{up.Commit}' is not a git commit id (7 to 40 lower-case hex digits)"));
@@ -199,8 +206,14 @@ public static partial class ModuleValidator
         if (k.ProgramTypes.Count == 0) problems.Add(doc.At($"{path}.program_types", "list at least one program type the kfunc is registered for"));
 
         AttachRestriction? restriction = null;
-        if (k.AttachRestriction is { } r && ProgramTypeOf(doc, $"{path}.attach_restriction.program_type", r.ProgramType!, problems) is { } rt)
-            restriction = new AttachRestriction(rt, r.AttachTo!, r.Reason!);
+        if (k.AttachRestriction is { } r)
+        {
+            for (var i = 0; i < r.AttachTo!.Count; i++)
+                if (Grammar.AttachTarget(r.AttachTo[i]) is { } target) problems.Add(doc.At($"{path}.attach_restriction.attach_to[{i}]", $"'{Grammar.Clip(r.AttachTo[i])}' {target}"));
+            if (Grammar.Text(r.Reason!, 300) is { } reason) problems.Add(doc.At($"{path}.attach_restriction.reason", $"reason {reason}"));
+            if (ProgramTypeOf(doc, $"{path}.attach_restriction.program_type", r.ProgramType!, problems) is { } rt)
+                restriction = new AttachRestriction(rt, r.AttachTo!, r.Reason!);
+        }
 
         var variants = new List<KfuncVariant>();
         var ids = new HashSet<string>(StringComparer.Ordinal);
@@ -225,7 +238,9 @@ public static partial class ModuleValidator
     {
         var before = problems.Count;
         if (!Names.SimpleId().IsMatch(v.Id!)) problems.Add(doc.At($"{path}.id", $"variant id '{v.Id}' must be lower-case letters, digits and '-'"));
-        CheckFile(doc, $"{path}.file", v.File!, moduleDir, problems);
+        if (Grammar.RelativePath(v.File!) is { } file) problems.Add(doc.At($"{path}.file", $"'{Grammar.Clip(v.File!)}' {file}"));
+        else if (!v.File!.EndsWith(".c", StringComparison.Ordinal)) problems.Add(doc.At($"{path}.file", $"'{v.File}' is not a C source file (.c); a variant is compiled into the module"));
+        else CheckFile(doc, $"{path}.file", v.File!, moduleDir, problems);
         var range = RangeOf(doc, $"{path}.kernels", v.Kernels, problems);
 
         var config = new SortedDictionary<string, ConfigState>(StringComparer.Ordinal);
@@ -269,12 +284,12 @@ public static partial class ModuleValidator
         KernelVersion? from = null, until = null;
         if (r.From is not null)
         {
-            if (KernelVersion.TryParse(r.From, out var f)) from = f;
+            if (Grammar.KernelVersion(r.From) is null && KernelVersion.TryParse(r.From, out var f)) from = f;
             else { problems.Add(doc.At($"{path}.from", $"'{r.From}' is not a kernel version (e.g. 6.1 or 6.12.117)")); return null; }
         }
         if (r.Before is not null)
         {
-            if (KernelVersion.TryParse(r.Before, out var b)) until = b;
+            if (Grammar.KernelVersion(r.Before) is null && KernelVersion.TryParse(r.Before, out var b)) until = b;
             else { problems.Add(doc.At($"{path}.before", $"'{r.Before}' is not a kernel version (e.g. 6.17)")); return null; }
         }
         var range = new KernelRange(from, until);
