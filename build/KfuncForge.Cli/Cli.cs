@@ -9,6 +9,9 @@ public static class Cli
 {
     public static readonly string[] CommonOptions = ["root", "out", "templates"];
 
+    public const int MaxProblemsShown = 200;
+    public const int MaxProblemChars = 2000;
+
     public static IReadOnlyList<ICommand> Commands { get; } =
     [
         new ValidateCommand(),
@@ -55,8 +58,16 @@ public static class Cli
         }
         catch (InputException e)
         {
-            foreach (var p in e.Problems) stderr.WriteLine($"error: {p}");
+            // Bounded, whatever the input: at most MaxProblemsShown problems, each at most MaxProblemChars long.
+            foreach (var p in e.Problems.Take(MaxProblemsShown))
+                stderr.WriteLine($"error: {(p.ToString() is var text && text.Length > MaxProblemChars ? text[..MaxProblemChars] + "… (cut)" : text)}");
+            if (e.Problems.Count > MaxProblemsShown) stderr.WriteLine($"… and {e.Problems.Count - MaxProblemsShown} more problems not shown");
             stderr.WriteLine($"{e.Problems.Count} problem{(e.Problems.Count == 1 ? "" : "s")} found; nothing was written. Fix them and run again.");
+            return ExitCodes.BadInput;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"error: permission denied: {e.Message} Pass --out=<a folder you can write> (or --cache=) and run again.");
             return ExitCodes.BadInput;
         }
         catch (StageException e)

@@ -47,6 +47,31 @@ public static class OptionGrammar
             if (full == source || full.StartsWith(source + Path.DirectorySeparatorChar, StringComparison.Ordinal))
                 return $"'{value}' is inside the source folder {folder}/; generated output never goes there (default: {Path.Combine(tree, "artifacts")})";
         }
-        return null;
+        return Writable(full) is { } why ? $"'{value}' cannot be written: {why}; name a folder you can write" : null;
+    }
+
+    /// <summary>Whether output can be made in the folder (or the nearest folder above it that exists): a probe file is created and removed at once.</summary>
+    private static string? Writable(string folder)
+    {
+        var existing = folder;
+        while (!Directory.Exists(existing))
+        {
+            if (File.Exists(existing)) return $"{existing} is a file";
+            existing = Path.GetDirectoryName(existing) ?? "/";
+        }
+        var probe = Path.Combine(existing, $".kfuncforge-probe-{Environment.ProcessId}-{Guid.NewGuid():N}");
+        try
+        {
+            using (File.Create(probe, 1, FileOptions.DeleteOnClose)) { }
+            return null;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return e.Message;
+        }
+        finally
+        {
+            if (File.Exists(probe)) File.Delete(probe);
+        }
     }
 }

@@ -26,6 +26,7 @@ public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules
         var packagings = new SortedDictionary<string, KernelPackaging>(StringComparer.Ordinal);
         foreach (var file in YamlFiles(tree.KernelPackagings))
         {
+            if (!Readable(tree, file, problems)) continue;
             var doc = DocumentReader.Read<KernelPackagingDocument>(file, tree.Display(file), problems);
             if (doc is not null && DistroValidator.ValidatePackaging(doc, Path.GetFileNameWithoutExtension(file), problems) is { } p)
                 packagings[p.Name] = p;
@@ -34,6 +35,7 @@ public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules
         var distros = new List<DistroProfile>();
         foreach (var file in YamlFiles(tree.Distros))
         {
+            if (!Readable(tree, file, problems)) continue;
             var doc = DocumentReader.Read<DistroDocument>(file, tree.Display(file), problems);
             if (doc is not null && DistroValidator.ValidateDistro(doc, Path.GetFileNameWithoutExtension(file), packagings, problems) is { } d)
                 distros.Add(d);
@@ -52,6 +54,7 @@ public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules
                     problems.Add(new Problem(tree.Display(dir), 0, 0, "", "module folder has no module.yaml; add one or remove the folder"));
                     continue;
                 }
+                if (!Readable(tree, file, problems)) continue;
                 var doc = DocumentReader.Read<ModuleDocument>(file, tree.Display(file), problems);
                 if (doc is not null && ModuleValidator.Validate(doc, dir, Path.GetFileName(dir), problems) is { } m)
                     modules.Add(m);
@@ -77,6 +80,14 @@ public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules
         name is null ? Modules
         : Modules.Where(m => m.Name == name).ToList() is { Count: > 0 } found ? found
         : throw new InputException(new Problem("--module", 0, 0, "", $"unknown module '{name}'; known: {string.Join(", ", Modules.Select(m => m.Name))} (one per kfunc-modules/<name>/)"));
+
+    /// <summary>Only regular files inside the tree are read: never a link out of it (its content could end up in a message), a FIFO or a device.</summary>
+    private static bool Readable(SourceTree tree, string file, List<Problem> problems)
+    {
+        if (TreeFiles.Problem(file, tree.Root) is not { } problem) return true;
+        problems.Add(new Problem(tree.Display(file), 0, 0, "", $"{problem}; definitions are read only from regular files inside the source tree"));
+        return false;
+    }
 
     private static IEnumerable<string> YamlFiles(string dir) =>
         Directory.Exists(dir)

@@ -240,7 +240,12 @@ public static partial class ModuleValidator
         if (!Names.SimpleId().IsMatch(v.Id!)) problems.Add(doc.At($"{path}.id", $"variant id '{v.Id}' must be lower-case letters, digits and '-'"));
         if (Grammar.RelativePath(v.File!) is { } file) problems.Add(doc.At($"{path}.file", $"'{Grammar.Clip(v.File!)}' {file}"));
         else if (!v.File!.EndsWith(".c", StringComparison.Ordinal)) problems.Add(doc.At($"{path}.file", $"'{v.File}' is not a C source file (.c); a variant is compiled into the module"));
-        else CheckFile(doc, $"{path}.file", v.File!, moduleDir, problems);
+        else
+        {
+            var before2 = problems.Count;
+            CheckFile(doc, $"{path}.file", v.File!, moduleDir, problems);
+            if (problems.Count == before2) CheckHeadersBeside(doc, $"{path}.file", v.File!, moduleDir, problems);
+        }
         var range = RangeOf(doc, $"{path}.kernels", v.Kernels, problems);
 
         var config = new SortedDictionary<string, ConfigState>(StringComparer.Ordinal);
@@ -341,14 +346,25 @@ public static partial class ModuleValidator
             problems.Add(doc.At(path, $"'{file}' escapes the module folder; keep sources inside kfunc-modules/<module>/"));
             return;
         }
-        if (!File.Exists(full))
+        if (!File.Exists(full) && new FileInfo(full).LinkTarget is null)
         {
             problems.Add(doc.At(path, $"'{file}' does not exist in the module folder"));
             return;
         }
-        var resolved = new FileInfo(full).ResolveLinkTarget(true)?.FullName;
-        if (resolved is not null && !resolved.StartsWith(root, StringComparison.Ordinal))
-            problems.Add(doc.At(path, $"'{file}' is a link that leaves the module folder; copy the file in instead"));
+        if (TreeFiles.Problem(full, moduleDir) is { } problem)
+            problems.Add(doc.At(path, $"'{file}' {problem}"));
+    }
+
+    /// <summary>The headers beside a variant are copied into the rendered sources: each must be a regular file inside the module folder, with a plain name.</summary>
+    private static void CheckHeadersBeside<T>(ReadDocument<T> doc, string path, string file, string moduleDir, List<Problem> problems)
+    {
+        var dir = Path.GetDirectoryName(Path.Combine(moduleDir, file))!;
+        foreach (var header in Directory.GetFiles(dir, "*.h").Order(StringComparer.Ordinal))
+        {
+            var relative = Path.GetRelativePath(moduleDir, header).Replace('\\', '/');
+            if (Grammar.RelativePath(relative) is { } name) problems.Add(doc.At(path, $"the header '{Grammar.Clip(relative)}' beside it {name}"));
+            else if (TreeFiles.Problem(header, moduleDir) is { } problem) problems.Add(doc.At(path, $"the header '{relative}' beside it {problem}"));
+        }
     }
 
     private static string Normalise(string moduleDir, string file) =>

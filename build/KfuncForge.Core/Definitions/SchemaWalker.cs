@@ -85,7 +85,11 @@ public sealed class SchemaWalker
             var valueType = underlying.GetGenericArguments()[1];
             foreach (var (k, v) in map.Children)
             {
-                var key = ((YamlScalarNode)k).Value ?? "";
+                if (k is not YamlScalarNode { Value: { } key })
+                {
+                    Error(k, path, $"keys must be plain text, found {Describe(k)}");
+                    continue;
+                }
                 Walk(v, valueType, $"{path}.{key}");
             }
             return;

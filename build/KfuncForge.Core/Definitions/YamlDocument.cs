@@ -14,6 +14,9 @@ public sealed class YamlDocument
     public const int MaxFileBytes = 1 << 20;
     public const int MaxExpandedNodes = 20_000;
 
+    /// <summary>The text a document may expand to through aliases: a 20 KB value aliased a thousand times is a 20 MB document.</summary>
+    public const long MaxExpandedBytes = 4 << 20;
+
     public string DisplayPath { get; }
     public YamlNode Root { get; }
 
@@ -76,7 +79,35 @@ public sealed class YamlDocument
                 $"document expands to more than {MaxExpandedNodes} nodes through aliases (a YAML alias bomb?); write the values out or reduce the nesting of aliases"));
             return null;
         }
+        var bytes = ExpandedBytes(root, new Dictionary<YamlNode, long>(ReferenceEqualityComparer.Instance), MaxExpandedBytes + 1);
+        if (bytes > MaxExpandedBytes)
+        {
+            problems.Add(new Problem(displayPath, (int)root.Start.Line, (int)root.Start.Column, "",
+                $"document expands to more than {MaxExpandedBytes / (1 << 20)} MiB of text through aliases; write the values out or alias less"));
+            return null;
+        }
         return new YamlDocument(displayPath, root);
+    }
+
+    // Bytes of scalar text with every alias expanded, over the graph with memoisation; saturates at the cap.
+    private static long ExpandedBytes(YamlNode node, Dictionary<YamlNode, long> memo, long cap)
+    {
+        if (memo.TryGetValue(node, out var known)) return known;
+        memo[node] = cap;
+        long size = node is YamlScalarNode s ? s.Value?.Length ?? 0 : 0;
+        IEnumerable<YamlNode> children = node switch
+        {
+            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
+            YamlSequenceNode q => q.Children,
+            _ => [],
+        };
+        foreach (var child in children)
+        {
+            size = Math.Min(cap, size + ExpandedBytes(child, memo, cap));
+            if (size >= cap) break;
+        }
+        memo[node] = size;
+        return size;
     }
 
     // Size of the tree as a consumer would see it with every alias expanded, computed over the
