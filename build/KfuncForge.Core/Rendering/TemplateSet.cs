@@ -82,7 +82,7 @@ public sealed partial class TemplateSet
         return new TemplateSet(templatesDir, templates);
     }
 
-    /// <summary>Renders one template with the model as its only globals. Values are data: they are never parsed as template code.</summary>
+    /// <summary>Renders one template with the model as its only globals (and the per-format escapes). Values are data: they are never parsed as template code.</summary>
     public string Render(TemplateSpec spec, ScriptObject model)
     {
         var context = new TemplateContext
@@ -95,6 +95,7 @@ public sealed partial class TemplateSet
             NewLine = "\n",
             TemplateLoader = null,
         };
+        context.PushGlobal(FormatEscapes.Functions());
         context.PushGlobal(model);
         try
         {
