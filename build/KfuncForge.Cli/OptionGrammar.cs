@@ -6,7 +6,8 @@ namespace KfuncForge.Cli;
 /// <summary>
 /// The same grammars for command-line options as for definitions, checked before any path is built from
 /// an option: --distro/--distros (profile ids), --module (a module name), --kernel (a release or a line),
-/// and --out (never '/', the source tree or a folder in it, nor an existing file). A CI job's parameters
+/// and --out and --cache (never '/', the source tree or a folder in it, nor an
+/// existing file, and writable). A CI job's parameters
 /// are as untrusted as a definition.
 /// </summary>
 public static class OptionGrammar
@@ -28,8 +29,9 @@ public static class OptionGrammar
             Bad("module", $"'{Grammar.Clip(module)}' is not a module name: it {m}");
         if (options.Get("kernel") is { } kernel && Grammar.KernelRelease(kernel) is { } k)
             Bad("kernel", $"'{Grammar.Clip(kernel)}' {k} (or a line such as 6.1)");
-        if (options.Get("out") is { } output && OutProblem(output, root) is { } o)
-            Bad("out", o);
+        foreach (var folder in new[] { "out", "cache" })
+            if (options.Get(folder) is { } value && OutProblem(value, root) is { } o)
+                Bad(folder, o);
         if (problems.Count > 0) throw new InputException(problems);
     }
 
@@ -37,7 +39,7 @@ public static class OptionGrammar
     {
         if (value.Any(char.IsControl)) return "holds a control character; name a folder for the generated output";
         var full = Path.TrimEndingDirectorySeparator(Path.GetFullPath(value));
-        if (full == Path.GetPathRoot(full)) return $"'{value}' is the file system's root; name a folder for the generated output (default: <tree>/artifacts)";
+        if (full == Path.GetPathRoot(full)) return $"'{value}' is the file system's root; name a folder of its own";
         if (File.Exists(full)) return $"'{value}' is an existing file; name a folder for the generated output";
         var tree = Path.TrimEndingDirectorySeparator(Path.GetFullPath(root));
         if (full == tree) return $"'{value}' is the source tree itself; name a folder of its own (default: {Path.Combine(tree, "artifacts")})";

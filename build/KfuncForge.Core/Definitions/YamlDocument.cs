@@ -51,6 +51,12 @@ public sealed class YamlDocument
         {
             var inner = e.InnerException is null ? e.Message : $"{e.Message} {e.InnerException.Message}";
             var message = Clean(inner);
+            // YamlDotNet reports a tab in indentation at the start of the enclosing mapping: name the tab's own line.
+            if (message.Contains("tab", StringComparison.OrdinalIgnoreCase) && TabInIndentation(text) is { } tab)
+            {
+                problems.Add(new Problem(displayPath, tab.Line, tab.Column, "", "a tab in the indentation; YAML indents with spaces only"));
+                return null;
+            }
             problems.Add(message.StartsWith("Duplicate key ", StringComparison.Ordinal)
                 ? new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, message["Duplicate key ".Length..], "key appears twice in the same mapping; keep one")
                 : new Problem(displayPath, (int)e.Start.Line, (int)e.Start.Column, "", $"malformed YAML: {message}"));
@@ -75,8 +81,9 @@ public sealed class YamlDocument
         var expanded = ExpandedSize(root, new Dictionary<YamlNode, long>(ReferenceEqualityComparer.Instance), MaxExpandedNodes + 1);
         if (expanded > MaxExpandedNodes)
         {
-            problems.Add(new Problem(displayPath, (int)root.Start.Line, (int)root.Start.Column, "",
-                $"document expands to more than {MaxExpandedNodes} nodes through aliases (a YAML alias bomb?); write the values out or reduce the nesting of aliases"));
+            problems.Add(new Problem(displayPath, (int)root.Start.Line, (int)root.Start.Column, "", HasAliases(root, new HashSet<YamlNode>(ReferenceEqualityComparer.Instance))
+                ? $"document expands to more than {MaxExpandedNodes} nodes through aliases (a YAML alias bomb?); write the values out or reduce the nesting of aliases"
+                : $"document has more than {MaxExpandedNodes} nodes; a definition is far smaller"));
             return null;
         }
         var bytes = ExpandedBytes(root, new Dictionary<YamlNode, long>(ReferenceEqualityComparer.Instance), MaxExpandedBytes + 1);
@@ -87,6 +94,19 @@ public sealed class YamlDocument
             return null;
         }
         return new YamlDocument(displayPath, root);
+    }
+
+    // A node reached twice is an alias (YamlDotNet resolves *x to the anchored node itself).
+    private static bool HasAliases(YamlNode node, HashSet<YamlNode> seen)
+    {
+        if (!seen.Add(node)) return true;
+        IEnumerable<YamlNode> children = node switch
+        {
+            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
+            YamlSequenceNode q => q.Children,
+            _ => [],
+        };
+        return children.Any(c => HasAliases(c, seen));
     }
 
     // Bytes of scalar text with every alias expanded, over the graph with memoisation; saturates at the cap.
@@ -130,6 +150,18 @@ public sealed class YamlDocument
         }
         memo[node] = size;
         return size;
+    }
+
+    private static (int Line, int Column)? TabInIndentation(string text)
+    {
+        var lines = text.Split('\n');
+        for (var i = 0; i < lines.Length; i++)
+        {
+            var indent = lines[i].TakeWhile(c => c is ' ' or '\t').ToList();
+            var at = indent.IndexOf('\t');
+            if (at >= 0) return (i + 1, at + 1);
+        }
+        return null;
     }
 
     private static string Clean(string message)

@@ -145,6 +145,16 @@ public sealed class HostileFileTests
     }
 
     [Fact]
+    public void Ten_thousand_nested_mappings_are_refused_by_size_and_not_called_an_alias_bomb()
+    {
+        using var c = new Case();
+        File.WriteAllText(c.InTree("distros/kernel-packaging/debian.yaml"), "name: " + string.Concat(Enumerable.Repeat("{a: ", 10_000)) + "1" + new string('}', 10_000) + "\n");
+        var r = c.Run("validate");
+        c.AssertRefused(r, "distros/kernel-packaging/debian.yaml:1:1: document has more than 20000 nodes");
+        Assert.DoesNotContain("alias", r.Stderr);
+    }
+
+    [Fact]
     public void A_complex_mapping_key_is_bad_input_not_a_crash()
     {
         using var c = new Case();
