@@ -71,7 +71,7 @@ public sealed class FidelityCommand : ICommand
         if (kernelsText.Length > 0)
         {
             File.AppendAllText(Path.Combine(workDir, "fidelity.md"), "\n## Kernel selection\n\n" + kernelsText);
-            context.Out.Write(string.Concat(setups.Select(s => s.UnavailableText())));
+            context.Out.Write(string.Concat(setups.Select(s => s.KernelSelectionText())));
         }
         context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
         return result.Passed ? ExitCodes.Passed(unavailable) : ExitCodes.Failed;

@@ -43,7 +43,7 @@ public sealed class SmokeCommand : ICommand
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
         File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
-        var summary = SmokeReport.Summary(run, setup.Distro) + setup.UnavailableText();
+        var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText();
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
         context.Out.WriteLine();
         context.Out.Write(summary);
@@ -80,7 +80,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
     IReadOnlyList<UnavailableKernel> Unavailable, IReadOnlyList<string> Notes)
 {
     /// <summary>The build index's unavailable kernels and resolution notes as report lines.</summary>
-    public string UnavailableText() =>
+    public string KernelSelectionText() =>
         string.Concat(Unavailable.Select(u => $"kernel {u.Kernel}: UNAVAILABLE: {u.Reason}\n")) + string.Concat(Notes.Select(n => $"note: {n}\n"));
 
     /// <summary>The same for results.json.</summary>
