@@ -96,56 +96,31 @@ public sealed class YamlDocument
         return new YamlDocument(displayPath, root);
     }
 
+    private static IEnumerable<YamlNode> Children(YamlNode node) => node switch
+    {
+        YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
+        YamlSequenceNode q => q.Children,
+        _ => [],
+    };
+
     // A node reached twice is an alias (YamlDotNet resolves *x to the anchored node itself).
-    private static bool HasAliases(YamlNode node, HashSet<YamlNode> seen)
-    {
-        if (!seen.Add(node)) return true;
-        IEnumerable<YamlNode> children = node switch
-        {
-            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
-            YamlSequenceNode q => q.Children,
-            _ => [],
-        };
-        return children.Any(c => HasAliases(c, seen));
-    }
+    private static bool HasAliases(YamlNode node, HashSet<YamlNode> seen) => !seen.Add(node) || Children(node).Any(c => HasAliases(c, seen));
 
-    // Bytes of scalar text with every alias expanded, over the graph with memoisation; saturates at the cap.
-    private static long ExpandedBytes(YamlNode node, Dictionary<YamlNode, long> memo, long cap)
-    {
-        if (memo.TryGetValue(node, out var known)) return known;
-        memo[node] = cap;
-        long size = node is YamlScalarNode s ? s.Value?.Length ?? 0 : 0;
-        IEnumerable<YamlNode> children = node switch
-        {
-            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
-            YamlSequenceNode q => q.Children,
-            _ => [],
-        };
-        foreach (var child in children)
-        {
-            size = Math.Min(cap, size + ExpandedBytes(child, memo, cap));
-            if (size >= cap) break;
-        }
-        memo[node] = size;
-        return size;
-    }
+    // Nodes, and bytes of scalar text, of the tree as a consumer would see it with every alias expanded.
+    private static long ExpandedSize(YamlNode node, Dictionary<YamlNode, long> memo, long cap) => Expanded(node, memo, cap, _ => 1);
 
-    // Size of the tree as a consumer would see it with every alias expanded, computed over the
-    // graph with memoisation so the bomb itself is never expanded. Saturates at the cap.
-    private static long ExpandedSize(YamlNode node, Dictionary<YamlNode, long> memo, long cap)
+    private static long ExpandedBytes(YamlNode node, Dictionary<YamlNode, long> memo, long cap) =>
+        Expanded(node, memo, cap, n => n is YamlScalarNode s ? s.Value?.Length ?? 0 : 0);
+
+    // Computed over the graph with memoisation, so the bomb itself is never expanded; saturates at the cap.
+    private static long Expanded(YamlNode node, Dictionary<YamlNode, long> memo, long cap, Func<YamlNode, long> weight)
     {
         if (memo.TryGetValue(node, out var known)) return known;
         memo[node] = cap; // a cycle (not possible in YAML 1.1 aliases, but be safe) counts as too big
-        long size = 1;
-        IEnumerable<YamlNode> children = node switch
+        var size = Math.Min(cap, weight(node));
+        foreach (var child in Children(node))
         {
-            YamlMappingNode m => m.Children.SelectMany(kv => new[] { kv.Key, kv.Value }),
-            YamlSequenceNode s => s.Children,
-            _ => [],
-        };
-        foreach (var child in children)
-        {
-            size = Math.Min(cap, size + ExpandedSize(child, memo, cap));
+            size = Math.Min(cap, size + Expanded(child, memo, cap, weight));
             if (size >= cap) break;
         }
         memo[node] = size;
