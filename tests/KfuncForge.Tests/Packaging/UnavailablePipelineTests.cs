@@ -1,0 +1,60 @@
+using KfuncForge.Packaging;
+using KfuncForge.Tests.Infrastructure;
+using KfuncForge.Tests.Support;
+
+namespace KfuncForge.Tests.Packaging;
+
+/// <summary>
+/// The pipeline with a kernel the index cannot supply (a profile release that does not exist): Build, Sign
+/// and Package run every other cell and exit 3; Package publishes the rest while nothing served is dropped,
+/// and refuses (exit 1, nothing published) once the generation would stop serving a kernel it serves.
+/// </summary>
+[Collection(RealKernelCollection.Name)]
+public sealed class UnavailablePipelineTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
+{
+    [IntegrationFact]
+    public void Package_publishes_the_rest_and_never_drops_a_served_kernel_silently()
+    {
+        var root = real.Temp.Combine("unavailable-tree");
+        RealKernel.MakeSourceTree(root);
+        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var profile = Path.Combine(root, "distros", "debian12.yaml");
+        var original = File.ReadAllText(profile);
+        var output = real.Temp.Combine("unavailable-out");
+        var keys = real.Temp.Combine("unavailable-keys");
+        CliResult Verb(string verb, params string[] extra) => TestTree.Run([verb, "--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12", .. extra]);
+        CliResult Pipeline(string expected)
+        {
+            var build = Verb("build", $"--cache={real.CacheRoot}", "--container=bwrap");
+            Assert.True(build.ExitCode == 3, build.Stdout + build.Stderr);
+            Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(expected)}\s+kfunc_fixture_ok\s+unavailable\s", build.Stdout);
+            var sign = Verb("sign", $"--keys-dir={keys}");
+            Assert.True(sign.ExitCode == 3, sign.Stdout + sign.Stderr);
+            return Verb("package", $"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}");
+        }
+
+        // A release that does not exist beside the real targets: the others are built, signed and published.
+        File.WriteAllText(profile, original.Replace("kernels:\n", "kernels:\n  - release: \"6.1.0-999-amd64\"\n"));
+        var first = Pipeline("6.1.0-999-amd64");
+        Assert.True(first.ExitCode == 3, first.Stdout + first.Stderr);
+        Assert.Contains("6.1.0-999-amd64: unavailable, not packaged", first.Stdout);
+        var repo = Path.Combine(output, "repo", "debian12", "apt");
+        var served = Packager.ServedKernels(repo)!;
+        Assert.Equal(2, served.Count);
+        Assert.Contains(served, k => k.StartsWith("6.12.", StringComparison.Ordinal));
+        var generation = new DirectoryInfo(repo).LinkTarget;
+
+        // The 6.12 target now resolves to nothing: publishing would drop the 6.12 kernel served now.
+        var lines = original.Split('\n').ToList();
+        var at = lines.FindIndex(l => l.Contains("suite: bookworm-backports", StringComparison.Ordinal));
+        Assert.True(at > 1, "the profile's 6.12 target moved; update this test");
+        lines.RemoveRange(at - 2, 4);
+        lines.Insert(at - 2, "  - release: \"6.12.999+deb12-amd64\"");
+        File.WriteAllText(profile, string.Join('\n', lines));
+        var second = Pipeline("6.12.999+deb12-amd64");
+        Assert.True(second.ExitCode == 1, second.Stdout + second.Stderr);
+        Assert.Contains($"refusing to publish a new debian12 repository generation: it would stop serving {served.Single(k => k.StartsWith("6.12.", StringComparison.Ordinal))}", second.Stderr);
+        Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
+        Assert.Equal(served, Packager.ServedKernels(repo));
+    }
+}
