@@ -5,12 +5,12 @@ using KfuncForge.Tests.Support;
 namespace KfuncForge.Tests.Packaging;
 
 /// <summary>
-/// The pipeline with a kernel the index cannot supply (a profile release that does not exist): Build, Sign
+/// Which cells the later stages take: exactly those of the last build index. First, the pipeline with a kernel the index cannot supply (a profile release that does not exist): Build, Sign
 /// and Package run every other cell and exit 3; Package publishes the rest while nothing served is dropped,
 /// and refuses (exit 1, nothing published) once the generation would stop serving a kernel it serves.
 /// </summary>
 [Collection(RealKernelCollection.Name)]
-public sealed class UnavailablePipelineTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
+public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
 {
     [IntegrationFact]
     public void Package_publishes_the_rest_and_never_drops_a_served_kernel_silently()
@@ -56,5 +56,42 @@ public sealed class UnavailablePipelineTests(RealKernel real, PackagingFixture f
         Assert.Contains($"refusing to publish a new debian12 repository generation: it would stop serving {served.Single(k => k.StartsWith("6.12.", StringComparison.Ordinal))}", second.Stderr);
         Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
         Assert.Equal(served, Packager.ServedKernels(repo));
+    }
+
+    /// <summary>
+    /// Issue 14's stale-cell scenario: a module built for 6.1 and 6.12, then its variant restricted to 6.2 and
+    /// later (infeasible on 6.1). The 6.1 build folder is still there, but Sign and Package take exactly the
+    /// cells of the last build index: the 6.1 package is not signed, not published, and the repository
+    /// serves 6.12 only.
+    /// </summary>
+    [IntegrationFact]
+    public void A_cell_the_plan_no_longer_builds_is_never_signed_or_published()
+    {
+        var root = real.Temp.Combine("stale-tree");
+        RealKernel.MakeSourceTree(root);
+        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var output = real.Temp.Combine("stale-out");
+        var keys = real.Temp.Combine("stale-keys");
+        CliResult Verb(string verb, params string[] extra) => TestTree.Run([verb, "--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12", .. extra]);
+        void Pipeline()
+        {
+            foreach (var (verb, extra) in new[] { ("build", new[] { $"--cache={real.CacheRoot}", "--container=bwrap" }), ("sign", [$"--keys-dir={keys}"]), ("package", [$"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}"]) })
+            {
+                var r = Verb(verb, extra);
+                Assert.True(r.ExitCode == 0, $"{verb}: {r.Stdout}{r.Stderr}");
+            }
+        }
+
+        Pipeline();
+        var repo = Path.Combine(output, "repo", "debian12", "apt");
+        Assert.Equal(2, Packager.ServedKernels(repo)!.Count);
+        var release61 = Packager.ServedKernels(repo)!.Single(k => k.StartsWith("6.1.", StringComparison.Ordinal));
+
+        var yaml = Path.Combine(root, "kfunc-modules", "kfunc_fixture_ok", "module.yaml");
+        File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("kernels: { from: \"5.18\" }", "kernels: { from: \"6.2\" }"));
+        Pipeline();
+        Assert.True(File.Exists(Path.Combine(output, "build", "debian12", release61, "kfunc_fixture_ok", "kfunc_fixture_ok.ko")), "the stale build folder is still there (the scenario needs it)");
+        Assert.DoesNotContain(release61, Packager.ServedKernels(repo)!);
+        Assert.Empty(Directory.GetFiles(repo, $"*{release61}*.deb", SearchOption.AllDirectories));
     }
 }
