@@ -25,8 +25,8 @@ public static class OptionGrammar
                 foreach (var id in list.Split(',', StringSplitOptions.TrimEntries).Where(i => i.Length > 0 || list.Trim().Length == 0))
                     if (!Names.SimpleId().IsMatch(id) || id.Length > 64)
                         Bad(option, $"'{Grammar.Clip(id)}' is not a profile id: lower-case letters, digits and '-' (the name of a distros/<id>.yaml)");
-        if (options.Get("module") is { } module && Grammar.ModuleName(module) is { } m)
-            Bad("module", $"'{Grammar.Clip(module)}' is not a module name: it {m}");
+        if (options.Get("module") is { } module && Names.ModuleNameProblem(module) is { } m)
+            Bad("module", Grammar.Clip(m, 300));
         if (options.Get("kernel") is { } kernel && Grammar.KernelRelease(kernel) is { } k)
             Bad("kernel", $"'{Grammar.Clip(kernel)}' {k} (or a line such as 6.1)");
         foreach (var folder in new[] { "out", "cache" })

@@ -165,9 +165,9 @@ public static partial class Grammar
     private static partial Regex AttachForm();
 
     /// <summary>A value shortened for an error message, without its control characters.</summary>
-    public static string Clip(string value)
+    public static string Clip(string value, int length = 60)
     {
-        var clean = new string(value.Take(60).Select(c => char.IsControl(c) ? '?' : c).ToArray());
-        return value.Length > 60 ? clean + "…" : clean;
+        var clean = new string(value.Take(length).Select(c => char.IsControl(c) ? '?' : c).ToArray());
+        return value.Length > length ? clean + "…" : clean;
     }
 }

@@ -17,7 +17,6 @@ public static partial class ModuleValidator
         var name = d.Name!;
 
         if (Names.ModuleNameProblem(name) is { } nameProblem) problems.Add(doc.At("name", nameProblem));
-        else if (Grammar.ModuleName(name) is { } grammar) problems.Add(doc.At("name", $"module name '{name}' {grammar} (a C identifier and part of a package name)"));
         else if (name != folderName) problems.Add(doc.At("name", $"module name '{name}' differs from its folder '{folderName}'; rename one so they match"));
 
         // Text that reaches generated files (control, spec, C, dkms.conf) has a grammar: docs/definitions.md.

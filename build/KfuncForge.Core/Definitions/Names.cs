@@ -11,9 +11,6 @@ public static partial class Names
     [GeneratedRegex("^[A-Za-z_][A-Za-z0-9_]*$")]
     public static partial Regex CIdentifier();
 
-    [GeneratedRegex("^[a-z0-9_]+$")]
-    private static partial Regex ModuleNameChars();
-
     [GeneratedRegex("^[0-9a-f]{7,40}$")]
     public static partial Regex CommitId();
 
@@ -42,8 +39,8 @@ public static partial class Names
         if (name.Contains("..")) return $"module name '{name}' contains '..'; use letters, digits and '_' only";
         if (name.Any(char.IsWhiteSpace)) return $"module name '{name}' contains white space; use letters, digits and '_' only";
         if (name.Length > MaxModuleName) return $"module name '{name}' is {name.Length} characters; the kernel allows at most {MaxModuleName}";
-        if (!ModuleNameChars().IsMatch(name)) return $"module name '{name}' must use lower-case letters, digits and '_' only (the kernel turns '-' into '_', which would make two names for one module)";
-        return null;
+        if (name.Contains('-')) return $"module name '{name}' must use lower-case letters, digits and '_' only (the kernel turns '-' into '_', which would make two names for one module)";
+        return Grammar.ModuleName(name) is { } grammar ? $"module name '{name}' {grammar} (a C identifier and part of a package name)" : null;
     }
 
     /// <summary>Substitutes {name} placeholders; unknown names are reported through <paramref name="unknown"/>.</summary>
