@@ -36,7 +36,7 @@ public static class PlanPrinter
     public static IReadOnlyList<(string Reason, int Cases)> DeclaredDifferences(BuildCell cell, string kfunc) =>
         (cell.Module.Fidelity?.Cases ?? [])
             .Where(c => c.Kfunc == kfunc)
-            .Select(c => c.DifferenceOn(cell.Kernel.Version))
+            .Select(c => c.DifferenceOn(cell.Kernel.Effective))
             .OfType<KfuncForge.Model.DeclaredDifference>()
             .GroupBy(d => d.Reason, StringComparer.Ordinal)
             .Select(g => (g.Key, g.Count()))

@@ -119,7 +119,9 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                 return null;
             }
 
-            var version = cell.Kernel.IsResolved ? cell.Kernel.Version : KernelVersion.TryParse(kernel.Release, out var v) ? v : default;
+            // The kernel's BPF level (its version, or the distro's backported level when higher), as the planner uses it.
+            var version = cell.Kernel.IsResolved ? cell.Kernel.Effective
+                : KernelVersion.TryParse(kernel.Release, out var v) ? (cell.Kernel.BpfLevel is { } level && level > v ? level : v) : default;
             if (content == BootContent.Smoke)
                 foreach (var s in module.Smoke)
                 {

@@ -86,3 +86,25 @@ public sealed class PlannerTests
         Assert.Contains("assumed from the distro's BPF level 6.8", e.Reason);
     }
 }
+
+/// <summary>One BPF level everywhere: the fidelity differences the plan shows follow the level variants are chosen by.</summary>
+public sealed class BpfLevelTests
+{
+    private static readonly KfuncForge.Definitions.Catalog Repo =
+        KfuncForge.Definitions.Catalog.Load(new KfuncForge.Definitions.SourceTree(KfuncForge.Tests.Infrastructure.TestTree.RepoRoot, KfuncForge.Tests.Infrastructure.TestTree.Templates));
+
+    private static IReadOnlyList<(string Reason, int Cases)> Differences(string distro)
+    {
+        var profile = Repo.Distro(distro);
+        var plan = Planner.Make(profile, KernelSelection.Select(profile, null).Take(1).ToList(), [Repo.Modules.Single(m => m.Name == "kfunc_strings")]);
+        return PlanPrinter.DeclaredDifferences(plan.Cells.Single(), "bpf_strlen");
+    }
+
+    [Fact]
+    public void A_kernel_with_bpf_backported_past_6_2_gets_no_difference_declared_for_6_1()
+    {
+        Assert.Equal(new KernelVersion(6, 12, 0), Repo.Distro("rhel9").BpfLevel);
+        Assert.Empty(Differences("rhel9"));
+        Assert.NotEmpty(Differences("debian12"));   // debian12's first target is the 6.1 line
+    }
+}
