@@ -6,8 +6,8 @@ namespace KfuncForge.Cli;
 /// <summary>
 /// The same grammars for command-line options as for definitions, checked before any path is built from
 /// an option: --distro/--distros (profile ids), --module (a module name), --kernel (a release or a line),
-/// and --out and --cache (never '/', the source tree or a folder in it, nor an
-/// existing file, and writable). A CI job's parameters
+/// and the folders output goes to, --out, --cache, --repo, --store and --report-dir (never '/', the
+/// source tree or a folder in it, nor an existing file, and writable). A CI job's parameters
 /// are as untrusted as a definition.
 /// </summary>
 public static class OptionGrammar
@@ -29,7 +29,7 @@ public static class OptionGrammar
             Bad("module", Grammar.Clip(m, 300));
         if (options.Get("kernel") is { } kernel && Grammar.KernelRelease(kernel) is { } k)
             Bad("kernel", $"'{Grammar.Clip(kernel)}' {k} (or a line such as 6.1)");
-        foreach (var folder in new[] { "out", "cache" })
+        foreach (var folder in new[] { "out", "cache", "repo", "store", "report-dir" })
             if (options.Get(folder) is { } value && OutProblem(value, root) is { } o)
                 Bad(folder, o);
         if (problems.Count > 0) throw new InputException(problems);
