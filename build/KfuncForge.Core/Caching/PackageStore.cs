@@ -14,19 +14,16 @@ public sealed class PackageStore(CacheDirectory cache)
 
     public bool Contains(string sha256, string extension = ".deb") => File.Exists(PathOf(sha256, extension));
 
-    private readonly HashSet<string> _evicted = new(StringComparer.OrdinalIgnoreCase);
-
-    /// <summary>The hashes whose stored file this store evicted as damaged (so a re-download can say it healed them).</summary>
-    public IReadOnlySet<string> Evicted => _evicted;
+    public enum Stored { Missing, Whole, Evicted }
 
     /// <summary>
-    /// True when the store holds the file and its bytes still hash to its name. A file whose bytes do not
-    /// (a flipped bit, a truncated copy) is evicted and reported, so the caller fetches it again.
+    /// Whether the store holds the file with bytes that still hash to its name. A file whose bytes do not
+    /// (a flipped bit, a truncated copy) is evicted and reported (Evicted), so the caller fetches it again.
     /// </summary>
-    public bool ContainsVerified(string sha256, string what, Action<string> log, string extension = ".deb")
+    public Stored Verify(string sha256, string what, Action<string> log, string extension = ".deb")
     {
         var path = PathOf(sha256, extension);
-        if (!File.Exists(path)) return false;
+        if (!File.Exists(path)) return Stored.Missing;
         string actual;
         try
         {
@@ -36,7 +33,7 @@ public sealed class PackageStore(CacheDirectory cache)
         {
             actual = $"unreadable ({e.Message})";
         }
-        if (string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase)) return true;
+        if (string.Equals(actual, sha256, StringComparison.OrdinalIgnoreCase)) return Stored.Whole;
         log($"cache entry {path} ({what}) is damaged: its bytes hash to {actual}; evicting it and fetching it again");
         try
         {
@@ -46,8 +43,7 @@ public sealed class PackageStore(CacheDirectory cache)
         {
             throw new StageException($"cache entry {path} ({what}) is damaged and cannot be removed ({e.Message}); delete it by hand and run again");
         }
-        lock (_evicted) _evicted.Add(sha256);
-        return false;
+        return Stored.Evicted;
     }
 
     /// <summary>Verifies a downloaded file against its expected SHA256 (and size when known) and moves it into the store.</summary>

@@ -146,10 +146,10 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     /// <summary>Makes sure each package is in the store (downloading the missing ones in one apt-get call); returns their store paths.</summary>
     public async Task<IReadOnlyDictionary<IndexEntry, string>> DownloadAsync(DistroProfile distro, IReadOnlyList<IndexEntry> packages, CancellationToken cancellation = default)
     {
-        var missing = packages.Where(p => !_store.ContainsVerified(p.Sha256, p.ToString(), log)).ToList();
+        var state = packages.Distinct().ToDictionary(p => p, p => _store.Verify(p.Sha256, p.ToString(), log));
+        var missing = state.Where(s => s.Value != PackageStore.Stored.Whole).Select(s => s.Key).ToList();
         if (missing.Count > 0)
         {
-            var damaged = _store.Evicted;
             var dl = CacheDirectory.NewStaging(cache.Scratch, "download");
             try
             {
@@ -173,7 +173,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
                     var file = Directory.GetFiles(dl, p.Package + "_*.deb").FirstOrDefault()
                                ?? throw new StageException($"apt-get download reported success but left no file for {p.Pin}; nothing entered the cache");
                     _store.Add(file, p.Sha256, p.Size, p.ToString());
-                    if (damaged.Contains(p.Sha256)) log($"cache entry {_store.PathOf(p.Sha256)} ({p}) was damaged; fetched again");
+                    if (state[p] == PackageStore.Stored.Evicted) log($"cache entry {_store.PathOf(p.Sha256)} ({p}) was damaged; fetched again");
                 }
             }
             finally

@@ -66,7 +66,7 @@ public static class KernelResolver
         var line = target.Line.ToString();
         if (target.Release is { } explicitRelease)
         {
-            var pinned = Pin(distro, explicitRelease, target.Flavour, SuitesOf(target, index), index);
+            var pinned = TryResolve(distro, Parse(distro, explicitRelease, target.Flavour), SuitesOf(target, index), index, allowUnsigned: true);
             return pinned.Kernel is { } k
                 ? new KernelResolution([k], [], [])
                 : new KernelResolution([], [new UnavailableKernel(explicitRelease, line, pinned.Missing!)], []);
@@ -119,12 +119,6 @@ public static class KernelResolver
         return pinned.Kernel is { } k
             ? new KernelResolution([k], [], [])
             : new KernelResolution([], [new UnavailableKernel(release, parsed.Line, pinned.Missing!)], []);
-    }
-
-    private static (ResolvedKernel? Kernel, string? Missing) Pin(DistroProfile distro, string release, string? flavour, IReadOnlyList<string> suites, DebianIndex index)
-    {
-        var parsed = Parse(distro, release, flavour);
-        return TryResolve(distro, parsed, suites, index, allowUnsigned: true);
     }
 
     private static KernelRelease Parse(DistroProfile distro, string release, string? flavour) =>
