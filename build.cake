@@ -26,6 +26,7 @@ public sealed class BuildParameters
         Repeat = context.Argument<string>("repeat", null);
         Accel = context.Argument<string>("accel", null);
         Rounds = context.Argument<string>("rounds", null);
+        SecureBoot = context.Argument<string>("secure-boot", null);
         Distros = context.Argument<string>("distros", null);
         DistroGiven = context.HasArgument("distro");
         Shard = context.Argument<string>("shard", null);
@@ -52,6 +53,7 @@ public sealed class BuildParameters
     public string Repeat { get; }
     public string Accel { get; }
     public string Rounds { get; }
+    public string SecureBoot { get; }
     public string Distros { get; }
     public bool DistroGiven { get; }
     public string Shard { get; }
@@ -79,7 +81,7 @@ public sealed class BuildParameters
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
-            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros,
+            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros, ["secure-boot"] = SecureBoot,
             ["shard"] = Shard, ["until"] = Until, ["previous"] = Previous, ["threshold"] = Threshold, ["shards"] = Shards,
         };
         foreach (var name in names)
@@ -182,9 +184,9 @@ Task("Package")
     .Does<BuildParameters>(p => Engine(p, "package", "distro", "out"));
 
 Task("InstallCheck")
-    .Description("Install each packaged module with apt from the signed repository (signed-by) into a fresh Debian rootfs, boot it in QEMU on its kernel, run depmod and modprobe there; also reports what the kernel does with a tampered copy. Reports in artifacts/install-check/<distro>/.")
+    .Description("Install each packaged module with apt from the signed repository (signed-by) into a fresh Debian rootfs, boot it in QEMU on its kernel under Secure Boot with the module certificate enrolled as a MOK (--secure-boot=off for a plain boot), run depmod and modprobe there; reports what the kernel does with tampered, foreign-key and unsigned copies. Reports in artifacts/install-check/<distro>/.")
     .IsDependentOn("Package")
-    .Does<BuildParameters>(p => Engine(p, "install-check", "distro", "module", "kernel", "out", "cache", "accel"));
+    .Does<BuildParameters>(p => Engine(p, "install-check", "distro", "module", "kernel", "out", "cache", "accel", "secure-boot"));
 
 Task("Matrix")
     .Description("Nightly compatibility matrix: every distro × kernel × module through plan, build, smoke, sign, package; cells reused when their inputs are unchanged; --shard=i/N, --until=<stage>, --previous, --threshold; reports in artifacts/matrix/.")

@@ -17,6 +17,7 @@
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
+#include <linux/fs.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <net/if.h>
@@ -413,6 +414,10 @@ static void cmd_run(char **f, int n)
 			for (int i = 2; i < n; i++)
 				argv[k++] = f[i];
 			argv[k] = NULL;
+			/* Never interactive: a program that prompts reads end-of-file, as under a non-interactive apt. */
+			int nul = open("/dev/null", O_RDONLY);
+			if (nul >= 0)
+				dup2(nul, 0);
 			dup2(pipefd[1], 1);
 			dup2(pipefd[1], 2);
 			setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);
@@ -471,6 +476,60 @@ static void cmd_write(char **f, int n)
 		err = errno;
 	if (fd >= 0)
 		close(fd);
+	rec_errno(&r, err);
+	rec_i64(&r, "code", err ? 1 : 0);
+	rec_kmsg(&r, kfd);
+	rec_end(&r);
+}
+
+static void cmd_mount(char **f, int n)
+{
+	/* mount <name> <fstype> <target>: mounts a pseudo file system (efivarfs, once its module is loaded) */
+	if (n < 4)
+		return;
+	begin_step("command", f[1], f[1]);
+	struct rec r = rec_begin("command");
+	rec_str(&r, "name", f[1]);
+	rec_key(&r, "argv");
+	rec_puts(&r, "[\"mount\",");
+	rec_string(&r, f[2], strlen(f[2]));
+	rec_puts(&r, ",");
+	rec_string(&r, f[3], strlen(f[3]));
+	rec_puts(&r, "]");
+	int kfd = kmsg_open();
+	int err = mount(f[2], f[3], f[2], 0, NULL) != 0 ? errno : 0;
+	rec_errno(&r, err);
+	rec_i64(&r, "code", err ? 1 : 0);
+	rec_kmsg(&r, kfd);
+	rec_end(&r);
+}
+
+static void cmd_unlink(char **f, int n)
+{
+	/* unlink <name> <path>: removes a file, clearing its immutable flag first (efivarfs creates its
+	 * variables immutable; removing one deletes the firmware variable) */
+	if (n < 3)
+		return;
+	begin_step("command", f[1], f[1]);
+	struct rec r = rec_begin("command");
+	rec_str(&r, "name", f[1]);
+	rec_key(&r, "argv");
+	rec_puts(&r, "[\"unlink\",");
+	rec_string(&r, f[2], strlen(f[2]));
+	rec_puts(&r, "]");
+	int kfd = kmsg_open();
+	int err = 0;
+	int fd = open(f[2], O_RDONLY | O_CLOEXEC);
+	if (fd >= 0) {
+		int flags = 0;
+		if (ioctl(fd, FS_IOC_GETFLAGS, &flags) == 0 && (flags & FS_IMMUTABLE_FL)) {
+			flags &= ~FS_IMMUTABLE_FL;
+			ioctl(fd, FS_IOC_SETFLAGS, &flags);
+		}
+		close(fd);
+	}
+	if (unlink(f[2]) != 0)
+		err = errno;
 	rec_errno(&r, err);
 	rec_i64(&r, "code", err ? 1 : 0);
 	rec_kmsg(&r, kfd);
@@ -1303,6 +1362,10 @@ static int worker(const char *manifest_path)
 			cmd_run(f, n);
 		} else if (strcmp(f[0], "write") == 0) {
 			cmd_write(f, n);
+		} else if (strcmp(f[0], "mount") == 0) {
+			cmd_mount(f, n);
+		} else if (strcmp(f[0], "unlink") == 0) {
+			cmd_unlink(f, n);
 		} else if (strcmp(f[0], "crash") == 0) {
 			raise(SIGSEGV); /* fault injection: proves the supervisor reports a dead agent */
 		} else if (f[0][0] && f[0][0] != '#' && strcmp(f[0], "boot") != 0 && strcmp(f[0], "kff-manifest") != 0) {

@@ -16,8 +16,8 @@ namespace KfuncForge.Cli.Commands;
 public sealed class InstallCheckCommand : ICommand
 {
     public string Name => "install-check";
-    public string Summary => "install each packaged module with apt from the signed repository into a fresh rootfs, boot it in QEMU, depmod + modprobe; tampered-copy check";
-    public IReadOnlyCollection<string> Accepts => ["distro", "module", "kernel", "repo", "cache", "accel", "timeout"];
+    public string Summary => "install each packaged module with apt from the signed repository into a fresh rootfs, boot it in QEMU under Secure Boot with our key enrolled (--secure-boot=off: plain boot), depmod + modprobe; tampered, foreign-key and unsigned copies";
+    public IReadOnlyCollection<string> Accepts => ["distro", "module", "kernel", "repo", "cache", "accel", "timeout", "secure-boot"];
 
     public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
 
@@ -34,6 +34,13 @@ public sealed class InstallCheckCommand : ICommand
             "tcg" or "auto" => Accelerator.Tcg,
             "kvm" => Accelerator.Kvm,
             var other => throw new InputException(new Problem("--accel", 0, 0, "", $"must be auto, tcg or kvm, not '{other}'")),
+        };
+        // Secure Boot is the default: only with our key enrolled can the kernel tell our signature from any other (docs/signing.md).
+        var secureBoot = o.Get("secure-boot", "on") switch
+        {
+            "on" => true,
+            "off" => false,
+            var other => throw new InputException(new Problem("--secure-boot", 0, 0, "", $"must be on or off, not '{other}'")),
         };
         var repo = Path.GetFullPath(o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, "apt"));
         if (!File.Exists(Path.Combine(repo, AptRepository.KeyringFileName)))
@@ -63,7 +70,7 @@ public sealed class InstallCheckCommand : ICommand
             var request = new InstallCheckRequest(repo, distro.Id, package, cell.Release, cell.Module, work)
             {
                 RootfsSuite = distro.Rootfs.Suite, ExtraSuites = distro.Rootfs.ExtraSuites, Components = distro.Rootfs.Components,
-                Accelerator = accelerator, BootTimeout = TimeSpan.FromSeconds(o.Int("timeout", 300)),
+                Accelerator = accelerator, SecureBoot = secureBoot, BootTimeout = TimeSpan.FromSeconds(o.Int("timeout", 300)),
             };
             var result = await check.RunAsync(request, mirrors, line => context.Out.WriteLine(line)).ConfigureAwait(false);
             var summary = string.Join("\n", result.Summary()) + "\n";

@@ -5,6 +5,7 @@ using KfuncForge.Containers;
 using KfuncForge.Diagnostics;
 using KfuncForge.Kernels;
 using KfuncForge.Processes;
+using KfuncForge.Signing;
 using KfuncForge.Vm;
 
 namespace KfuncForge.Packaging;
@@ -25,6 +26,9 @@ public sealed record InstallCheckRequest(
 
     /// <summary>The keyring apt checks the repository with (signed-by); the repository's own published key by default.</summary>
     public string? Keyring { get; init; }
+
+    /// <summary>Boot under UEFI Secure Boot with the package's certificate enrolled as a MOK (Vm/SecureBoot.cs).</summary>
+    public bool SecureBoot { get; init; }
 
     public Accelerator Accelerator { get; init; } = Accelerator.Tcg;
     public TimeSpan BootTimeout { get; init; } = TimeSpan.FromMinutes(5);
@@ -57,6 +61,11 @@ public sealed record InstallCheckResult(
     GuestLoad? SignedEnforced,
     GuestLoad? TamperedEnforced)
 {
+    /// <summary>Secure Boot mode: the module signed by another key, and without a signature.</summary>
+    public GuestLoad? Foreign { get; init; }
+    public GuestLoad? Unsigned { get; init; }
+    public SecureBootEvidence? SecureBoot { get; init; }
+
     public string? KernelSeen => Boot?.Hello?.Kernel;
 
     public IEnumerable<string> Summary()
@@ -67,9 +76,43 @@ public sealed record InstallCheckResult(
             yield return $"  boot: {Boot.Outcome} in {Boot.Wall.TotalSeconds:0.0} s ({Request.Accelerator.ToString().ToLowerInvariant()}), image {ImageBytes / (1024.0 * 1024):0.0} MiB, kernel seen {KernelSeen ?? "none"}";
         foreach (var c in Commands)
             yield return $"  {c.Name}: {string.Join(' ', c.Argv)} -> {(c.Succeeded ? "ok" : c.Code is { } code ? $"exit {code}" : $"errno {c.Errno} {c.Error}")}";
-        foreach (var l in new[] { Signed, Tampered, SignedEnforced, TamperedEnforced })
+        if (SecureBoot is { } sb)
+            foreach (var line in sb.Summary()) yield return "  " + line;
+        foreach (var l in new[] { Signed, Tampered, Foreign, Unsigned, SignedEnforced, TamperedEnforced })
             if (l is not null) yield return "  " + l.Describe();
+        if (SecureBoot is { } evidence)
+            foreach (var line in evidence.Scripts()) yield return "  " + line;
         foreach (var p in Problems) yield return "  problem: " + p;
+    }
+}
+
+/// <summary>What a Secure Boot install check saw besides the module loads: the firmware and keyring lines of the
+/// kernel, whether the enrolment boot ran now or came from the cache, and the package's postinst in both states.</summary>
+public sealed record SecureBootEvidence(
+    string Certificate,
+    bool EnrolledNow,
+    IReadOnlyList<string> KernelLines,
+    CommandRecord? PostinstBeforeEnrolment,
+    CommandRecord? PostinstEnrolled,
+    CommandRecord? PostinstNotEnrolled)
+{
+    public const string Caveat =
+        "firmware keys are Debian's public OVMF test keys (snakeoil) and the kernel image was re-signed with them: this shows what " +
+        "the real Debian kernel does with our modules under Secure Boot lockdown once our certificate is a MOK; it does not show that " +
+        "any production firmware or shim trusts this kernel or our key (on a fleet, shim and MokManager do the enrolment; docs/signing.md)";
+
+    public IEnumerable<string> Summary()
+    {
+        yield return $"secure boot: OVMF with Secure Boot on; {Certificate} enrolled through MokListRT ({(EnrolledNow ? "enrolment boot made now" : "enrolled variable store from the cache")})";
+        yield return "  note: " + Caveat;
+        foreach (var l in KernelLines) yield return "  kernel: " + l;
+    }
+
+    public IEnumerable<string> Scripts()
+    {
+        foreach (var (what, c) in new[] { ("postinst before enrolment", PostinstBeforeEnrolment), ("postinst, key enrolled", PostinstEnrolled), ("postinst, MokListRT removed", PostinstNotEnrolled) })
+            if (c is not null)
+                yield return $"{what}: exit {c.Code?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "none"}, stdin /dev/null: {string.Join(" | ", c.Output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Where(l => !l.StartsWith("****", StringComparison.Ordinal)))}";
     }
 }
 
@@ -86,7 +129,7 @@ public sealed record InstallCheckResult(
 /// pages, locales, apt's lists and caches. The kernel's module index (modules.dep and friends) is left
 /// out too, so the guest's depmod must make it.
 /// </summary>
-public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRunner vms)
+public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRunner vms)
 {
     public static readonly TimeSpan RootfsTimeout = TimeSpan.FromMinutes(20);
 
@@ -129,28 +172,76 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
         };
     }
 
+    private const string TamperedPath = "kff/tampered/module.ko";
+    private const string ForeignPath = "kff/foreign/module.ko";
+    private const string UnsignedPath = "kff/unsigned/module.ko";
+    private const string MokListPath = "kff/mok/MokListRT";
+
+    private static string Lines(IEnumerable<string[]> lines) => string.Concat(lines.Select(l => string.Join('\t', l) + "\n"));
+
     /// <summary>The guest's manifest: depmod, modinfo, modprobe, then the tampered copy without and with enforcement.</summary>
-    public static string Manifest(string bootId, string kernel, string module, string tamperedPath)
-    {
-        var lines = new List<string[]>
-        {
-            new[] { "kff-manifest", "1" },
-            new[] { "boot", bootId },
-            new[] { "run", "depmod", "depmod", "-a", kernel },
-            new[] { "run", "modinfo", "modinfo", "-F", "filename", module },
-            new[] { "run", "modprobe", "modprobe", module },
-            new[] { "run", "lsmod", "cat", "/proc/modules" },
-            new[] { "run", "taint", "cat", $"/sys/module/{module}/taint" },
-            new[] { "run", "remove", "modprobe", "-r", module },
-            new[] { "module", module, "/" + tamperedPath, "tampered", "-" },
-            new[] { "run", "taint-tampered", "cat", $"/sys/module/{module}/taint" },
-            new[] { "run", "remove-tampered", "rmmod", module },
-            new[] { "write", "enforce", "/sys/module/module/parameters/sig_enforce", "1" },
-            new[] { "run", "modprobe-enforced", "modprobe", module },
-            new[] { "module", module, "/" + tamperedPath, "tampered-enforced", "-" },
-        };
-        return string.Concat(lines.Select(l => string.Join('\t', l) + "\n"));
-    }
+    public static string Manifest(string bootId, string kernel, string module, string tamperedPath) => Lines(
+    [
+        ["kff-manifest", "1"],
+        ["boot", bootId],
+        ["run", "depmod", "depmod", "-a", kernel],
+        ["run", "modinfo", "modinfo", "-F", "filename", module],
+        ["run", "modprobe", "modprobe", module],
+        ["run", "lsmod", "cat", "/proc/modules"],
+        ["run", "taint", "cat", $"/sys/module/{module}/taint"],
+        ["run", "remove", "modprobe", "-r", module],
+        ["module", module, "/" + tamperedPath, "tampered", "-"],
+        ["run", "taint-tampered", "cat", $"/sys/module/{module}/taint"],
+        ["run", "remove-tampered", "rmmod", module],
+        ["write", "enforce", "/sys/module/module/parameters/sig_enforce", "1"],
+        ["run", "modprobe-enforced", "modprobe", module],
+        ["module", module, "/" + tamperedPath, "tampered-enforced", "-"],
+    ]);
+
+    /// <summary>The first Secure Boot boot (once per certificate, then cached): the postinst before enrolment, then MokListRT written through efivarfs in one write.</summary>
+    public static string EnrolmentManifest(string bootId, string kernel, string package) => Lines(
+    [
+        ["kff-manifest", "1"],
+        ["boot", bootId],
+        .. Efivarfs(kernel),
+        ["run", "postinst-before-enrolment", Postinst(package), "configure"],
+        ["run", "enrol", "dd", $"if=/{MokListPath}", $"of={SecureBootFirmware.MokListRtPath}", "bs=1M", "conv=notrunc"],
+    ]);
+
+    /// <summary>
+    /// The Secure Boot check, on the enrolled store: the signed module by modprobe, then copies tampered, signed by
+    /// another key and unsigned (each removed again should the kernel take it), then the postinst with the key
+    /// enrolled, and again once MokListRT is gone (the keys the kernel loaded at boot stay; only the script's view changes).
+    /// </summary>
+    public static string SecureBootManifest(string bootId, string kernel, string module, string package) => Lines(
+    [
+        ["kff-manifest", "1"],
+        ["boot", bootId],
+        .. Efivarfs(kernel),
+        ["run", "modinfo", "modinfo", "-F", "filename", module],
+        ["run", "modprobe", "modprobe", module],
+        ["run", "lsmod", "cat", "/proc/modules"],
+        ["run", "taint", "cat", $"/sys/module/{module}/taint"],
+        ["run", "remove", "modprobe", "-r", module],
+        ["module", module, "/" + TamperedPath, "tampered", "-"],
+        ["run", "remove-tampered", "rmmod", module],
+        ["module", module, "/" + ForeignPath, "foreign", "-"],
+        ["run", "remove-foreign", "rmmod", module],
+        ["module", module, "/" + UnsignedPath, "unsigned", "-"],
+        ["run", "remove-unsigned", "rmmod", module],
+        ["run", "postinst-enrolled", Postinst(package), "configure"],
+        ["unlink", "forget-mok", SecureBootFirmware.MokListRtPath],
+        ["run", "postinst-not-enrolled", Postinst(package), "configure"],
+    ]);
+
+    private static string[][] Efivarfs(string kernel) =>
+    [
+        ["run", "depmod", "depmod", "-a", kernel],
+        ["run", "efivarfs", "modprobe", "efivarfs"],
+        ["mount", "mount-efivarfs", "efivarfs", SecureBootFirmware.EfivarsDirectory],
+    ];
+
+    private static string Postinst(string package) => $"/var/lib/dpkg/info/{package}.postinst";
 
     /// <summary>Where the one changed byte goes: inside .comment (never loaded, so only the signature can tell), else the middle of .modinfo.</summary>
     public static long TamperOffset(byte[] signedModule, string what)
@@ -182,17 +273,20 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
         var root = Path.Combine(work, "rootfs");
+        if (request.SecureBoot && SecureBootFirmware.Missing() is { Count: > 0 } lacking)
+            throw new StageException($"the Secure Boot install check needs host files that are missing: {string.Join(", ", lacking)}. Run `dotnet cake --target=Setup` (build/host-packages.txt), or pass --secure-boot=off");
 
-        // Does the module need in-tree modules? Then the kernel's own modules are unpacked too.
+        // Does the module need in-tree modules? Then the kernel's own modules are unpacked too (and efivarfs under Secure Boot).
         var deb = Directory.GetFiles(Path.Combine(request.Repository, "pool"), $"{request.Package}_*.deb", SearchOption.AllDirectories).SingleOrDefault()
             ?? throw new InputException(new Problem(request.Repository, 0, 0, "", $"has no package {request.Package} in pool/; publish it first (Package target)"));
-        var depends = await ModuleDependsAsync(deb, request.Module, work, cancellation).ConfigureAwait(false);
+        var depends = (await ModuleDependsAsync(deb, request.Module, work, cancellation).ConfigureAwait(false)).ToList();
+        if (request.SecureBoot) depends.Add("efivarfs");
 
         var imagePackage = $"linux-image-{request.Kernel}";
         var kernelCopy = Path.Combine(work, "vmlinuz");
-        var image = Path.Combine(work, "rootfs.cpio");
-        var bootId = $"install-{request.Kernel}";
-        const string tamperedPath = "kff/tampered/module.ko";
+        var baseImage = Path.Combine(work, "rootfs.cpio");
+        var certificatePath = ShippedCertificate.PathFor(request.Module, request.Kernel);
+        byte[]? certificate = null;
         TimeSpan rootfsTime;
         string version;
         string? imageVersion, installed;
@@ -225,40 +319,156 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
             var kernelImage = new[] { Path.Combine(root, "boot", $"vmlinuz-{request.Kernel}"), Path.Combine(modulesDir, "vmlinuz") }.FirstOrDefault(File.Exists)
                 ?? throw new StageException($"the rootfs has no kernel image for {request.Kernel} (/boot/vmlinuz-{request.Kernel}); {imagePackage} did not install one");
             File.Copy(kernelImage, kernelCopy, overwrite: true);
-
-            // The tampered copy: one byte flipped inside the signed module's body.
-            var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
-            var tampered = (byte[])signed.Clone();
-            tampered[TamperOffset(signed, installed)] ^= 0x01;
+            var shipped = Path.Combine(root, certificatePath.TrimStart('/'));
+            if (File.Exists(shipped)) certificate = await File.ReadAllBytesAsync(shipped, cancellation).ConfigureAwait(false);
+            else problems.Add($"{request.Package} ships no signing certificate at {certificatePath}");
 
             var agent = await tools.AgentAsync(cancellation: cancellation).ConfigureAwait(false);
             var entries = RootfsEntries(root, request.Kernel, depends);
             if (entries.Any(e => e.Path is GuestManifest.AgentPath or "kff"))
                 throw new StageException($"the rootfs already has /{GuestManifest.AgentPath} or /kff; the install check cannot put its agent there");
             entries.Add(new CpioEntry(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent));
-            entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: Encoding.UTF8.GetBytes(Manifest(bootId, request.Kernel, request.Module, tamperedPath))));
-            entries.Add(new CpioEntry(tamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered));
-            await using (var output = new FileStream(image, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
+            entries.AddRange(await ModuleCopiesAsync(installed, request.SecureBoot, Path.Combine(work, "copies"), cancellation).ConfigureAwait(false));
+            if (request.SecureBoot && certificate is not null)
+                entries.Add(new CpioEntry(MokListPath, CpioEntryKind.File, 0x1A4, Bytes: SecureBootFirmware.MokListRtWrite(certificate)));
+            await using (var output = new FileStream(baseImage, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
                 Cpio.Write(entries, output);
-            imageBytes = new FileInfo(image).Length;
+            imageBytes = new FileInfo(baseImage).Length;
         }
         finally
         {
             // Only the image is kept while it boots: the rootfs is hundreds of MB (and useless when half made).
             if (Directory.Exists(root)) Directory.Delete(root, recursive: true);
         }
+        var expectedPath = "/" + Path.GetRelativePath(root, installed).Replace('\\', '/');
 
-        // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run.
-        var memory = (int)Math.Max(512, imageBytes * 2 / (1024 * 1024) + 384);
-        log?.Invoke($"install check: booting {request.Kernel} with the installed rootfs ({imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
-        var boot = await vms.RunAsync(new BootRequest(bootId, kernelCopy, image, new VmShape(request.Accelerator, memory), request.BootTimeout, Path.Combine(work, "boot")),
-            cancellation: cancellation).ConfigureAwait(false);
-        File.Delete(image);
+        // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run. Through UEFI
+        // there are two more copies first (the firmware's, read from QEMU, and the EFI stub's): with less, the stub
+        // fails with EFI_OUT_OF_RESOURCES (a 150 MiB image needed more than 681 MiB and booted with 1024 here).
+        var imageMiB = imageBytes / (1024 * 1024);
+        var memory = (int)(request.SecureBoot ? Math.Max(1024, imageMiB * 4 + 384) : Math.Max(512, imageMiB * 2 + 384));
+        var shape = new VmShape(request.Accelerator, memory);
+        SecureBootEvidence? secureBoot = null;
+        BootResult boot;
+        try
+        {
+            if (!request.SecureBoot)
+            {
+                log?.Invoke($"install check: booting {request.Kernel} with the installed rootfs ({imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
+                boot = await BootAsync(baseImage, $"install-{request.Kernel}", id => Manifest(id, request.Kernel, request.Module, TamperedPath), kernelCopy, null, shape, request, Path.Combine(work, "boot"), cancellation).ConfigureAwait(false);
+            }
+            else if (certificate is null)
+                return Result(request, problems, version, imageVersion, expectedPath, imageBytes, rootfsTime, null, null);
+            else
+            {
+                var firmware = new SecureBootFirmware(tools.Cache, runner);
+                var kernel = await firmware.SignedKernelAsync(kernelCopy, cancellation).ConfigureAwait(false);
+                CommandRecord? before = null;
+                var (vars, enrolledNow) = await firmware.EnrolledVarsAsync(certificate, async fw =>
+                {
+                    log?.Invoke($"install check: enrolment boot of {request.Kernel} under Secure Boot (writes MokListRT; cached per certificate; {imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
+                    var enrol = await BootAsync(baseImage, $"enrol-{request.Kernel}", id => EnrolmentManifest(id, request.Kernel, request.Package), kernel, fw, shape, request, Path.Combine(work, "enrol"), cancellation).ConfigureAwait(false);
+                    var commands = enrol.Records.OfType<CommandRecord>().ToList();
+                    before = commands.FirstOrDefault(c => c.Name == "postinst-before-enrolment");
+                    if (commands.FirstOrDefault(c => c.Name == "enrol") is not { Succeeded: true })
+                        throw new StageException($"the enrolment boot of {request.Kernel} did not write MokListRT ({enrol.Outcome}: {enrol.Detail}; " +
+                            string.Join("; ", commands.Where(c => !c.Succeeded).Select(c => $"{c.Name}: exit {c.Code}, errno {c.Errno} {c.Error} {c.Output.Trim()}")) +
+                            $"); console: {enrol.Request.ConsoleLog}");
+                }).ConfigureAwait(false);
+                log?.Invoke($"install check: booting {request.Kernel} under Secure Boot with the certificate enrolled ({imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
+                var bootDir = Path.Combine(work, "boot");
+                boot = await BootAsync(baseImage, $"install-sb-{request.Kernel}", id => SecureBootManifest(id, request.Kernel, request.Module, request.Package), kernel,
+                    SecureBootFirmware.Copy(vars, Path.Combine(bootDir, "firmware")), shape, request, bootDir, cancellation).ConfigureAwait(false);
+                var commandsSeen = boot.Records.OfType<CommandRecord>().ToList();
+                secureBoot = new SecureBootEvidence(certificatePath, enrolledNow, FirmwareLines(boot.Request.ConsoleLog), before,
+                    commandsSeen.FirstOrDefault(c => c.Name == "postinst-enrolled"), commandsSeen.FirstOrDefault(c => c.Name == "postinst-not-enrolled"));
+            }
+        }
+        finally
+        {
+            File.Delete(baseImage);
+        }
+        return Result(request, problems, version, imageVersion, expectedPath, imageBytes, rootfsTime, boot, secureBoot);
+    }
 
+    /// <summary>Boots the image with one manifest: the base image, then a second cpio archive holding only the manifest (the kernel unpacks both, in order).</summary>
+    private async Task<BootResult> BootAsync(string baseImage, string bootId, Func<string, string> manifest, string kernel, UefiFirmware? firmware, VmShape shape,
+        InstallCheckRequest request, string directory, CancellationToken cancellation)
+    {
+        Directory.CreateDirectory(directory);
+        var image = Path.Combine(directory, "initramfs.cpio");
+        File.Copy(baseImage, image, overwrite: true);
+        await using (var output = new FileStream(image, FileMode.Append, FileAccess.Write, FileShare.None, 1 << 16))
+            Cpio.Write([new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: Encoding.UTF8.GetBytes(manifest(bootId)))], output);
+        try
+        {
+            return await vms.RunAsync(new BootRequest(bootId, kernel, image, shape, request.BootTimeout, directory) { Firmware = firmware }, cancellation: cancellation).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(image);
+        }
+    }
+
+    /// <summary>The kernel's own lines about Secure Boot, lockdown and the certificates it loaded (from the console log).</summary>
+    public static IReadOnlyList<string> FirmwareLines(string consoleLog) =>
+        File.Exists(consoleLog)
+            ? File.ReadLines(consoleLog)
+                .Select(l => ConsoleTimestamp().Replace(l.Trim(), ""))
+                .Where(l => l.Contains("Secure Boot", StringComparison.OrdinalIgnoreCase) || l.Contains("locked down", StringComparison.Ordinal)
+                    || l.Contains("MokListRT", StringComparison.Ordinal) || l.Contains("X.509 cert", StringComparison.Ordinal))
+                .Distinct(StringComparer.Ordinal).ToList()
+            : [];
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^\[\s*[0-9]+\.[0-9]+\]\s*")]
+    private static partial System.Text.RegularExpressions.Regex ConsoleTimestamp();
+
+    /// <summary>
+    /// The copies the guest loads besides the installed module: one byte flipped (always); under Secure Boot also the
+    /// module re-signed by a key made for this run only (and deleted at once), and the module without its signature.
+    /// </summary>
+    private static async Task<List<CpioEntry>> ModuleCopiesAsync(string installed, bool secureBoot, string work, CancellationToken cancellation)
+    {
+        var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
+        var tampered = (byte[])signed.Clone();
+        tampered[TamperOffset(signed, installed)] ^= 0x01;
+        var copies = new List<CpioEntry> { new(TamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered) };
+        if (!secureBoot) return copies;
+
+        var unsigned = signed[..ModuleSignatureTrailerLength(signed)];
+        copies.Add(new CpioEntry(UnsignedPath, CpioEntryKind.File, 0x1A4, Bytes: unsigned));
+        Directory.CreateDirectory(work);
+        var keyDir = Path.Combine(work, "foreign-key");
+        try
+        {
+            var unsignedFile = Path.Combine(work, "unsigned.ko");
+            await File.WriteAllBytesAsync(unsignedFile, unsigned, cancellation).ConfigureAwait(false);
+            var files = DevelopmentKey.Ensure(keyDir, null, rsaBits: 2048);
+            using var key = SigningKey.Load(files.KeyPath, files.CertificateDerPath);
+            var foreign = Path.Combine(work, "foreign.ko");
+            await new ModuleSigner(new KeySignatureSource(key, ModuleHash.Sha256)).SignAsync(unsignedFile, foreign, cancellation).ConfigureAwait(false);
+            copies.Add(new CpioEntry(ForeignPath, CpioEntryKind.File, 0x1A4, Bytes: await File.ReadAllBytesAsync(foreign, cancellation).ConfigureAwait(false)));
+        }
+        finally
+        {
+            Directory.Delete(work, recursive: true);
+        }
+        return copies;
+    }
+
+    /// <summary>Judges what the guest reported: the install (depmod, modinfo, modprobe) and what the kernel did with each copy.</summary>
+    private static InstallCheckResult Result(InstallCheckRequest request, List<string> problems, string version, string? imageVersion, string expectedPath,
+        long imageBytes, TimeSpan rootfsTime, BootResult? boot, SecureBootEvidence? secureBoot)
+    {
+        var imagePackage = $"linux-image-{request.Kernel} {imageVersion}";
+        if (boot is null)
+            return new InstallCheckResult(request, false, problems, version, imagePackage, expectedPath, imageBytes, rootfsTime, null, [], null, null, null, null);
         var commands = boot.Records.OfType<CommandRecord>().ToList();
         var loads = boot.Records.OfType<ModuleRecord>().ToList();
         CommandRecord? Command(string name) => commands.FirstOrDefault(c => c.Name == name);
         string Taint(string name) => Command(name) is { Succeeded: true } t ? t.Output.Trim() : "";
+        GuestLoad? Load(string kind, string what, string taint = "") =>
+            loads.FirstOrDefault(l => l.Kind == kind) is { } r ? new GuestLoad(what, r.Ok, r.Error, taint.Length > 0 ? Taint(taint) : "", r.KernelLog) : null;
 
         if (boot.Outcome != BootOutcome.Completed) problems.Add($"the boot did not complete: {boot.Outcome}: {boot.Detail}");
         if (boot.Hello?.Kernel != request.Kernel) problems.Add($"the guest runs kernel '{boot.Hello?.Kernel}', not {request.Kernel}");
@@ -268,7 +478,6 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
             if (c is not { Succeeded: true })
                 problems.Add($"{name} failed in the guest: {(c is null ? "never ran" : $"exit {c.Code}, errno {c.Errno}: {c.Output.Trim()}")}");
         }
-        var expectedPath = "/" + Path.GetRelativePath(root, installed).Replace('\\', '/');
         if (Command("modinfo") is { Succeeded: true } mi && !mi.Output.Trim().EndsWith(expectedPath.Replace("/usr/lib/", "/lib/", StringComparison.Ordinal), StringComparison.Ordinal)
             && !mi.Output.Trim().EndsWith(expectedPath, StringComparison.Ordinal))
             problems.Add($"depmod indexed {request.Module} at '{mi.Output.Trim()}', not at the installed {expectedPath}");
@@ -276,19 +485,42 @@ public sealed class InstallCheck(IProcessRunner runner, GuestTools tools, IVmRun
         if (!listed) problems.Add($"{request.Module} is not in the guest's /proc/modules after modprobe");
 
         var signedLoad = Command("modprobe") is { } mp ? new GuestLoad("signed module (modprobe)", mp.Succeeded, mp.Output.Trim(), Taint("taint"), mp.KernelLog) : null;
-        var tamperedRecord = loads.FirstOrDefault(l => l.Kind == "tampered");
-        var tamperedLoad = tamperedRecord is null ? null : new GuestLoad("tampered copy (finit_module)", tamperedRecord.Ok, tamperedRecord.Error, Taint("taint-tampered"), tamperedRecord.KernelLog);
+        var tamperedLoad = Load("tampered", "tampered copy (finit_module)", request.SecureBoot ? "" : "taint-tampered");
         var enforcedSigned = Command("modprobe-enforced") is { } me ? new GuestLoad("signed module, sig_enforce=1 (modprobe)", me.Succeeded, me.Output.Trim(), "", me.KernelLog) : null;
-        var enforcedRecord = loads.FirstOrDefault(l => l.Kind == "tampered-enforced");
-        var enforcedTampered = enforcedRecord is null ? null : new GuestLoad("tampered copy, sig_enforce=1 (finit_module)", enforcedRecord.Ok, enforcedRecord.Error, "", enforcedRecord.KernelLog);
+        var enforcedTampered = Load("tampered-enforced", "tampered copy, sig_enforce=1 (finit_module)");
+        var foreign = Load("foreign", "copy signed by another key (finit_module)");
+        var unsigned = Load("unsigned", "copy without a signature (finit_module)");
         if (tamperedLoad is null) problems.Add("the tampered copy was never tried");
         else if (tamperedLoad.Loaded && tamperedLoad.Taint.Length == 0)
             problems.Add("the kernel loaded the tampered copy without refusing or flagging it");
         if (enforcedTampered is { Loaded: true }) problems.Add("with sig_enforce=1 the kernel still loaded the tampered copy");
 
-        return new InstallCheckResult(request, problems.Count == 0, problems, version, $"{imagePackage} {imageVersion}", expectedPath, imageBytes, rootfsTime, boot,
-            commands, signedLoad, tamperedLoad, enforcedSigned, enforcedTampered);
+        if (secureBoot is not null)
+        {
+            // The enrolled key must make the kernel trust exactly our signature: ours loads clean, the rest are refused.
+            if (!secureBoot.KernelLines.Any(l => l.Contains("UEFI:MokListRT", StringComparison.Ordinal)))
+                problems.Add("the kernel never loaded a certificate from MokListRT (no 'UEFI:MokListRT' line on the console)");
+            if (signedLoad is { Loaded: true } && (signedLoad.Taint.Contains('E') || signedLoad.KernelLog.Any(l => l.Contains("module verification failed", StringComparison.Ordinal))))
+                problems.Add($"the signed module loaded but its signature was not verified (taint '{signedLoad.Taint}')");
+            foreach (var (load, what) in new[] { (tamperedLoad, "tampered copy"), (foreign, "copy signed by another key"), (unsigned, "unsigned copy") })
+                if (load is null) problems.Add($"the {what} was never tried");
+                else if (load.Loaded) problems.Add($"under Secure Boot with our key enrolled the kernel loaded the {what}");
+            var path = ShippedCertificate.PathFor(request.Module, request.Kernel);
+            if (secureBoot.PostinstEnrolled is not { Succeeded: true } pe || !pe.Output.Contains("is enrolled", StringComparison.Ordinal))
+                problems.Add($"with the key enrolled, the postinst did not exit 0 saying so: {Describe(secureBoot.PostinstEnrolled)}");
+            if (secureBoot.PostinstNotEnrolled is not { Succeeded: true } pn || !pn.Output.Contains($"mokutil --import {path}", StringComparison.Ordinal))
+                problems.Add($"without the key in MokListRT, the postinst did not exit 0 telling how to enroll {path}: {Describe(secureBoot.PostinstNotEnrolled)}");
+        }
+        return new InstallCheckResult(request, problems.Count == 0, problems, version, imagePackage, expectedPath, imageBytes, rootfsTime, boot,
+            commands, signedLoad, tamperedLoad, enforcedSigned, enforcedTampered)
+        {
+            Foreign = foreign,
+            Unsigned = unsigned,
+            SecureBoot = secureBoot,
+        };
     }
+
+    private static string Describe(CommandRecord? c) => c is null ? "never ran" : $"exit {c.Code}, errno {c.Errno}: {c.Output.Trim()}";
 
     /// <summary>The module's depends= from the package's payload (dpkg-deb), before anything is installed.</summary>
     private async Task<IReadOnlyList<string>> ModuleDependsAsync(string deb, string module, string work, CancellationToken cancellation)

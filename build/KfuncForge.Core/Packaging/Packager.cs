@@ -153,6 +153,8 @@ public sealed class Packager(IProcessRunner runner)
         var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
         var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
         var outDir = Path.Combine(work, "out");
+        // The public certificate of the signing key, for enrolment as a Machine Owner Key (docs/signing.md, "Secure Boot").
+        var certificate = new ExtraFile(ShippedCertificate.PathFor(cell.Module, cell.Kernel), settings.ModuleCertificate.RawData);
 
         if (settings.Family == PackageFamily.Deb)
         {
@@ -161,11 +163,13 @@ public sealed class Packager(IProcessRunner runner)
             var purl = $"pkg:deb/kfuncforge/{plan.Name}@{Uri.EscapeDataString(plan.Version)}?arch={plan.Architecture}&distro={settings.Distro}";
             var builder = new DebPackageBuilder(runner);
             // First pass: the payload without the supply-chain files, to learn the digests they describe.
-            var payload = await PayloadOfAsync(plan, cell, input.SignedModule, cancellation).ConfigureAwait(false);
+            var payload = (await PayloadOfAsync(plan, cell, input.SignedModule, cancellation).ConfigureAwait(false))
+                .Append(ArtifactDigest.OfBytes(certificate.InstallPath, certificate.Content)).ToList();
             var description = new PackageDescription(plan.Name, plan.Version, plan.Architecture, "deb", settings.Distro, cell.Kernel, cell.Module, purl,
                 payload, rendered, verified.Hash.Name, verified.Signer);
             var extras = new List<ExtraFile>
             {
+                certificate,
                 new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
                 new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
             };
@@ -181,8 +185,8 @@ public sealed class Packager(IProcessRunner runner)
             var docDir = $"/usr/share/doc/{cell.Module}/kfuncforge";
             // When the spec installs the SBOM and provenance, a first build with empty stand-ins gives the payload they describe.
             IReadOnlyList<ExtraFile> standIns = carries
-                ? [new($"{docDir}/{SupplyChain.SbomFileName}", "{}\n"u8.ToArray()), new($"{docDir}/{SupplyChain.ProvenanceFileName}", "{}\n"u8.ToArray())]
-                : [];
+                ? [certificate, new($"{docDir}/{SupplyChain.SbomFileName}", "{}\n"u8.ToArray()), new($"{docDir}/{SupplyChain.ProvenanceFileName}", "{}\n"u8.ToArray())]
+                : [certificate];
             var built = await builder.BuildAsync(cell, input.SignedModule, arch, standIns, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
             var payload = built.Payload.Where(p => !p.Name.EndsWith("/" + SupplyChain.SbomFileName, StringComparison.Ordinal)
                 && !p.Name.EndsWith("/" + SupplyChain.ProvenanceFileName, StringComparison.Ordinal)).ToList();
@@ -193,6 +197,7 @@ public sealed class Packager(IProcessRunner runner)
             {
                 var extras = new List<ExtraFile>
                 {
+                    certificate,
                     new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
                     new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
                 };

@@ -20,6 +20,9 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
     public const string SbomSourceName = "kfuncforge-" + SupplyChain.SbomFileName;
     public const string ProvenanceSourceName = "kfuncforge-" + SupplyChain.ProvenanceFileName;
 
+    /// <summary>The name the module's certificate (Signing/ShippedCertificate) gets in %_sourcedir.</summary>
+    public const string CertificateSourceName = "kfuncforge-module-certificate.der";
+
     public static string SpecPath(RenderedCellFiles cell)
     {
         var dir = cell.Path("rpm");
@@ -62,12 +65,14 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
                 foreach (var f in Directory.GetFiles(loadDir))
                     StagedTree.Write(Path.Combine(sources, "modules-load.d", Path.GetFileName(f)), await File.ReadAllBytesAsync(f, cancellation).ConfigureAwait(false));
             foreach (var extra in extras)
-                StagedTree.Write(Path.Combine(sources, Path.GetFileName(extra.InstallPath) switch
-                {
-                    SupplyChain.SbomFileName => SbomSourceName,
-                    SupplyChain.ProvenanceFileName => ProvenanceSourceName,
-                    var other => other,
-                }), extra.Content);
+                StagedTree.Write(Path.Combine(sources, extra.InstallPath.StartsWith(Signing.ShippedCertificate.Directory + "/", StringComparison.Ordinal)
+                    ? CertificateSourceName
+                    : Path.GetFileName(extra.InstallPath) switch
+                    {
+                        SupplyChain.SbomFileName => SbomSourceName,
+                        SupplyChain.ProvenanceFileName => ProvenanceSourceName,
+                        var other => other,
+                    }), extra.Content);
             StagedTree.Normalise(sources, sourceDate);
 
             var epoch = sourceDate.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);

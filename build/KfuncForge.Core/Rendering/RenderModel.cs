@@ -2,6 +2,7 @@ using System.Globalization;
 using KfuncForge.Definitions;
 using KfuncForge.Model;
 using KfuncForge.Planning;
+using KfuncForge.Signing;
 using Scriban.Runtime;
 
 namespace KfuncForge.Rendering;
@@ -85,7 +86,8 @@ public static class RenderModel
                 ("version", $"{module.Version}"),
                 ("maintainer", distro.Packaging.Maintainer),
                 ("vendor", distro.Packaging.Vendor),
-                ("install_dir", Names.Expand(distro.Packaging.InstallDir, packageValues)))),
+                ("install_dir", Names.Expand(distro.Packaging.InstallDir, packageValues)),
+                ("certificate", ShippedCertificate.PathFor(module.Name, kernel.Release)))),
             ("date", Obj(
                 ("epoch", sourceDate.ToUnixTimeSeconds()),
                 ("rfc2822", sourceDate.ToString("ddd, dd MMM yyyy HH:mm:ss +0000", CultureInfo.InvariantCulture)),

@@ -20,7 +20,12 @@ public static class QemuCommand
     public static IReadOnlyList<string> KernelArguments { get; } =
         ["console=ttyS0,115200", "panic=-1", "loglevel=7", "rdinit=/init", "printk.time=1"];
 
-    public static IReadOnlyList<string> Arguments(VmShape shape, string kernel, string initrd, string consoleLog, string recordsLog, IEnumerable<string>? extraKernelArguments = null)
+    /// <summary>
+    /// With <paramref name="firmware"/>, the boot goes through UEFI with Secure Boot's requirements met: q35 with
+    /// SMM (the variable store is only writable from SMM) and secure pflash, the code read-only, the store writable.
+    /// </summary>
+    public static IReadOnlyList<string> Arguments(VmShape shape, string kernel, string initrd, string consoleLog, string recordsLog, IEnumerable<string>? extraKernelArguments = null,
+        UefiFirmware? firmware = null)
     {
         var append = string.Join(' ', KernelArguments.Concat(extraKernelArguments ?? []));
         var args = new List<string>
@@ -37,6 +42,13 @@ public static class QemuCommand
             "-serial", "file:" + consoleLog,
             "-serial", "file:" + recordsLog,
         };
+        if (firmware is not null)
+            args.AddRange([
+                "-machine", "q35,smm=on",
+                "-global", "driver=cfi.pflash01,property=secure,value=on",
+                "-drive", $"if=pflash,format=raw,unit=0,readonly=on,file={firmware.Code.Replace(",", ",,")}",
+                "-drive", $"if=pflash,format=raw,unit=1,file={firmware.Vars.Replace(",", ",,")}",
+            ]);
         return args;
     }
 }

@@ -9,6 +9,9 @@ public sealed record BootRequest(string Id, string Kernel, string Initrd, VmShap
 {
     public IReadOnlyList<string> ExtraKernelArguments { get; init; } = [];
 
+    /// <summary>UEFI firmware to boot through (Secure Boot); none means QEMU's direct kernel boot.</summary>
+    public UefiFirmware? Firmware { get; init; }
+
     public string ConsoleLog => Path.Combine(Directory, "console.log");
     public string RecordsLog => Path.Combine(Directory, "records.jsonl");
 }
@@ -100,7 +103,7 @@ public sealed class QemuVmRunner(IProcessRunner runner) : IVmRunner
         Directory.CreateDirectory(request.Directory);
         File.Delete(request.ConsoleLog);
         File.Delete(request.RecordsLog);
-        var argv = QemuCommand.Arguments(request.Shape, request.Kernel, request.Initrd, request.ConsoleLog, request.RecordsLog, request.ExtraKernelArguments);
+        var argv = QemuCommand.Arguments(request.Shape, request.Kernel, request.Initrd, request.ConsoleLog, request.RecordsLog, request.ExtraKernelArguments, request.Firmware);
         var spec = new ProcessSpec(QemuCommand.Binary, argv) { Timeout = request.Timeout };
         var clock = Stopwatch.StartNew();
         events?.Invoke(new BootStarted(request.Id, clock.Elapsed, spec.Display, request.Shape.Accelerator));
