@@ -52,12 +52,7 @@ public sealed class PackageCommand : ICommand
         if (mismatched.Count > 0) throw new InputException(mismatched);
 
         var hash = SignCommand.ResolveHash(context, distro.Signing.ModuleHash);
-        var request = SignCommand.KeyRequest(context, distro.Signing);
-        var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
-        // A configured certificate that is missing or wrong is reported by LoadCertificate itself; this is only the unconfigured case.
-        if (request.Certificate is null && !File.Exists(certPath))
-            throw Bad(certPath, "no module signing certificate is configured and no development key exists yet; sign the modules first (kfuncforge sign), or give --cert");
-        using var certificate = SigningKey.LoadCertificate(certPath);
+        using var certificate = SignCommand.ModuleCertificate(context, distro.Signing);
 
         var runner = ProcessRunner.Instance;
         var keyring = new GpgKeyring(runner, o.Get("gnupg-home") ?? GpgKeyring.DefaultDevelopmentHome());

@@ -1,3 +1,4 @@
+using System.Security.Cryptography.X509Certificates;
 using KfuncForge.Definitions;
 using KfuncForge.Diagnostics;
 using KfuncForge.Processes;
@@ -23,9 +24,7 @@ public sealed class SignCommand : ICommand
 
         if (o.Flag("verify-only"))
         {
-            var request = KeyRequest(context, distro.Signing);
-            var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
-            using var cert = SigningKey.LoadCertificate(certPath);
+            using var cert = ModuleCertificate(context, distro.Signing);
             try
             {
                 var v = ModuleSignatureVerifier.Verify(File.ReadAllBytes(ko), cert, hash);
@@ -113,6 +112,20 @@ public sealed class SignCommand : ICommand
         var cert = fromCommandLine ? o.Get("cert") : Rooted(profile.ModuleCertificate);
         var signer = o.Get("signer-command") is { } json ? ModuleKeySetup.ParseCommand(json, "--signer-command") : null;
         return new ModuleKeyRequest(key, cert, signer, o.Get("keys-dir") ?? DevelopmentKey.DefaultDirectory(), context.Tree.Root);
+    }
+
+    /// <summary>
+    /// The certificate the modules are checked against (Package) and enrolled with (Secure Boot boots): the configured
+    /// one, else the development key's, which must exist by then (the Sign stage makes it).
+    /// </summary>
+    internal static X509Certificate2 ModuleCertificate(CommandContext context, Model.SigningSettings profile)
+    {
+        var request = KeyRequest(context, profile);
+        var certPath = request.Certificate ?? Path.Combine(request.DevelopmentKeyDirectory, DevelopmentKey.CertificateDerFileName);
+        // A configured certificate that is missing or wrong is reported by LoadCertificate itself; this is only the unconfigured case.
+        if (request.Certificate is null && !File.Exists(certPath))
+            throw Bad(certPath, "no module signing certificate is configured and no development key exists yet; sign the modules first (kfuncforge sign), or give --cert");
+        return SigningKey.LoadCertificate(certPath);
     }
 
     private static InputException Bad(string where, string message) => new(new Problem(where, 0, 0, "", message));

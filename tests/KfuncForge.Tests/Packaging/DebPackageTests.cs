@@ -51,6 +51,7 @@ public sealed class DebPackageTests(PackagingFixture f) : IClassFixture<Packagin
                 $"./usr/share/doc/{Package}/changelog.Debian.gz",
                 $"./usr/share/doc/{Package}/kfuncforge/provenance.intoto.json",
                 $"./usr/share/doc/{Package}/kfuncforge/sbom.cdx.json",
+                "./usr/share/kfuncforge/certs/kfunc_demo-6.1-amd64.der",
             ],
             listing.Select(e => e.Path).Order(StringComparer.Ordinal));
 
@@ -59,11 +60,15 @@ public sealed class DebPackageTests(PackagingFixture f) : IClassFixture<Packagin
         HostTools.Checked("dpkg-deb", "-e", deb, temp.Combine("DEBIAN"));
         Assert.Equal(File.ReadAllBytes(f.SignedModule), File.ReadAllBytes(temp.Combine("root", "lib", "modules", "6.1-amd64", "updates", "kfuncforge", "kfunc_demo.ko")));
         Assert.Equal("kfunc_demo", File.ReadAllLines(temp.Combine("root", "usr", "lib", "modules-load.d", "kfunc_demo.conf")).Last());
+        // The signing certificate, DER, for `mokutil --import` (docs/signing.md, "Secure Boot").
+        using (var certificate = SigningKey.LoadCertificate(f.Keys.RsaCert))
+            Assert.Equal(certificate.RawData, File.ReadAllBytes(temp.Combine("root", "usr", "share", "kfuncforge", "certs", "kfunc_demo-6.1-amd64.der")));
 
         var rendered = File.ReadAllText(Path.Combine(PackagingFixture.DebCell, "debian", Package + ".postinst"));
         var postinst = File.ReadAllText(temp.Combine("DEBIAN", "postinst"));
         Assert.Equal(rendered.Replace("#DEBHELPER#\n", ""), postinst);
         Assert.Contains("depmod -a 6.1-amd64", postinst);
+        Assert.Contains("mokutil --import '/usr/share/kfuncforge/certs/kfunc_demo-6.1-amd64.der", postinst);
         Assert.Contains("depmod -a 6.1-amd64", File.ReadAllText(temp.Combine("DEBIAN", "postrm")));
         Assert.Equal(StagedTree.ExecutableMode, File.GetUnixFileMode(temp.Combine("DEBIAN", "postinst")));
         Assert.Contains("  lib/modules/6.1-amd64/updates/kfuncforge/kfunc_demo.ko\n", File.ReadAllText(temp.Combine("DEBIAN", "md5sums")));

@@ -36,6 +36,28 @@ public sealed class SignCommandTests(TestKeys keys) : IClassFixture<TestKeys>
     }
 
     [Fact]
+    public void Signs_with_an_existing_DKMS_MOK_key_pair_like_sign_file()
+    {
+        // The pair DKMS makes on a Secure Boot host (/var/lib/dkms/mok.key, mok.pub), made the way dkms 3 makes it:
+        // an unencrypted PEM key and a DER certificate named .pub. A host that enrolled it once loads our modules too.
+        using var temp = TestTree.Temp();
+        var (key, pub) = (temp.Combine("mok.key"), temp.Combine("mok.pub"));
+        HostTools.Checked("openssl", "req", "-new", "-x509", "-nodes", "-days", "36500", "-subj", "/CN=DKMS module signing key",
+            "-newkey", "rsa:2048", "-keyout", key, "-outform", "DER", "-out", pub);
+        var output = temp.Combine("out.ko");
+
+        var r = TestTree.Run("sign", "--root", Root, "--out", temp.Path, "--ko", keys.Module, "--output", output, "--key", key, "--cert", pub, "--kernel-config", KernelConfig(temp, "sha512"));
+
+        Assert.True(r.ExitCode == 0, r.Stderr);
+        var reference = temp.Combine("ref.ko");
+        HostTools.Checked(HostTools.SignFile(), "sha512", key, pub, keys.Module, reference);
+        Assert.Equal(File.ReadAllBytes(reference), File.ReadAllBytes(output));
+        var ok = TestTree.Run("sign", "--root", Root, "--ko", output, "--cert", pub, "--verify-only", "--hash", "sha512");
+        Assert.Equal(0, ok.ExitCode);
+        Assert.Contains("by 'CN=DKMS module signing key'", ok.Stdout);
+    }
+
+    [Fact]
     public void A_hash_the_kernel_cannot_check_is_exit_code_2_naming_the_ones_it_can()
     {
         using var temp = TestTree.Temp();

@@ -34,8 +34,11 @@ public sealed class IntegrationTheoryAttribute : TheoryAttribute
 /// fixture modules built against it. The cache is the user's (XDG) cache, so later runs reuse it;
 /// KFUNCFORGE_TEST_CACHE moves it.
 /// </summary>
-public sealed class RealKernel : IAsyncLifetime
+public class RealKernel : IAsyncLifetime
 {
+    /// <summary>The kernel line of debian12 this fixture fetches (its newest complete release of that line, whatever day it is).</summary>
+    protected virtual string Line => "6.1";
+
     public static string? SkipReason
     {
         get
@@ -100,7 +103,7 @@ public sealed class RealKernel : IAsyncLifetime
         void Say(string line) { lock (Log) Log.Add(line); }
         Workspace = await KernelWorkspace.OpenAsync(Distro, "bwrap", CacheRoot, ProcessRunner.Instance, Say);
         Index = await Workspace.Fetcher.IndexAsync(Distro);
-        var resolved = Assert.Single(KernelFetcher.Select(Distro, Index, "6.1").Kernels);
+        var resolved = Assert.Single(KernelFetcher.Select(Distro, Index, Line).Kernels);
         Kernel = await Workspace.Fetcher.FetchAsync(Distro, resolved, Index);
 
         var facts = Kernel.ToFacts(Distro.BpfLevel);
@@ -118,8 +121,14 @@ public sealed class RealKernel : IAsyncLifetime
     public CellResult Cell(string module) => Results.Single(r => r.Module == module);
 }
 
+/// <summary>The same for debian12's 6.12 line (the Secure Boot install check runs on both lines).</summary>
+public sealed class RealKernel612 : RealKernel
+{
+    protected override string Line => "6.12";
+}
+
 [CollectionDefinition(Name)]
-public sealed class RealKernelCollection : ICollectionFixture<RealKernel>
+public sealed class RealKernelCollection : ICollectionFixture<RealKernel>, ICollectionFixture<RealKernel612>
 {
     public const string Name = "real Debian kernel";
 }
