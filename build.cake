@@ -156,10 +156,17 @@ Task("BenchBuild")
     .IsDependentOn("Fetch")
     .Does<BuildParameters>(p => Engine(p, "bench-build", "distro", "module", "kernel", "container", "cache", "repeat"));
 
+// The Sign stage's options: the Sign task, and a Secure Boot smoke run (which loads the signed modules).
+string[] SignOptions = { "distro", "module", "container", "cache", "out" };
+
 Task("SmokeTest")
-    .Description("Boot each target kernel in QEMU (one boot per kernel, all its modules), run the smoke and load programs; results in artifacts/smoke/<distro>/.")
+    .Description("Boot each target kernel in QEMU (one boot per kernel, all its modules), run the smoke and load programs; results in artifacts/smoke/<distro>/. --secure-boot=on: sign first, then boot under UEFI Secure Boot with the certificate enrolled as a MOK (docs/signing.md).")
     .IsDependentOn("Build")
-    .Does<BuildParameters>(p => Engine(p, "smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel"));
+    .Does<BuildParameters>(p =>
+    {
+        if (p.SecureBoot == "on") Engine(p, "sign", SignOptions);
+        Engine(p, "smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "secure-boot");
+    });
 
 Task("BenchSmoke")
     .Description("Benchmark the smoke harness: boots per hour, per-kernel boot/load/tests split, overhead vs a bare QEMU boot.")
@@ -175,7 +182,7 @@ Task("Fidelity")
 Task("Sign")
     .Description("Sign every built module (the profile's key, else a development key outside the tree, with a warning naming the certificate to enroll), digest from each kernel's config; verified.")
     .IsDependentOn("Build")
-    .Does<BuildParameters>(p => Engine(p, "sign", "distro", "module", "container", "cache", "out"));
+    .Does<BuildParameters>(p => Engine(p, "sign", SignOptions));
 
 Task("Package")
     .Description("Package every signed module as .deb/.rpm per kernel (each signature re-verified first) and publish a signed repository under artifacts/repo/<distro>/.")

@@ -13,11 +13,18 @@ public sealed class SmokeCommand : ICommand
 {
     public string Name => "smoke";
     public string Summary => "boot each target kernel in QEMU, load its modules, run smoke and load programs; results in <out>/smoke/<distro>/";
-    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options, "console"];
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options, "console", "secure-boot", "cert", "keys-dir"];
 
     public int Run(CommandContext context)
     {
         var setup = SmokeSetup.Prepare(context);
+        if (context.Options.Get("secure-boot", "off") switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new InputException(new Problem("--secure-boot", 0, 0, "", $"must be on or off, not '{other}'")),
+            })
+            setup = SecureBoot(context, setup);
         var results = Path.Combine(setup.WorkDir, "results.jsonl");
         File.Delete(results);
         context.Out.WriteLine($"smoke: {setup.Boots.Count} kernels of {setup.Distro}; logs in {setup.WorkDir}");
@@ -42,13 +49,43 @@ public sealed class SmokeCommand : ICommand
         }, live).GetAwaiter().GetResult();
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
+        var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText()
+            + (setup.Session.Options.SecureBoot is null ? "" : $"secure boot: on; {SecureBootFirmware.Caveat}\n");
+        report["secure_boot"] = setup.Session.Options.SecureBoot is not null;
         File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
-        var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText();
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
         context.Out.WriteLine();
         context.Out.Write(summary);
         context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "results.json")}");
         return run.Passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
+    }
+
+    /// <summary>
+    /// On request (--secure-boot=on): every kernel boots under UEFI Secure Boot with the signing certificate enrolled as a
+    /// MOK (Vm/SecureBoot.cs), and loads the Sign stage's signed modules, which lockdown requires, instead of the built ones.
+    /// </summary>
+    private static SmokeSetup SecureBoot(CommandContext context, SmokeSetup setup)
+    {
+        if (SecureBootFirmware.Missing() is { Count: > 0 } missing)
+            throw new StageException($"a Secure Boot smoke run needs host files that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt)");
+        var distro = Catalog.Load(context.Tree).Distro(setup.Distro);
+        using var certificate = SignCommand.ModuleCertificate(context, distro.Signing);
+        var unsigned = new List<string>();
+        var boots = setup.Boots.Select(b => b with
+        {
+            Modules = b.Modules.Select(m =>
+            {
+                if (m.Kind != GuestModuleKind.Built) return m;
+                var signed = Compilation.BuiltCell.SignedPathOf(context.ArtifactsDir, setup.Distro, b.Kernel.Release, m.Name);
+                if (!File.Exists(signed)) unsigned.Add($"{b.Kernel.Release}/{m.Name}");
+                return m with { KoPath = signed };
+            }).ToList(),
+        }).ToList();
+        if (unsigned.Count > 0)
+            throw new StageException($"under Secure Boot the kernel loads only signed modules, and these have no signed copy under {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}: {string.Join(", ", unsigned)}; run the Sign stage first (dotnet cake --target=Sign)");
+        context.Out.WriteLine($"smoke: Secure Boot on (OVMF test keys), {certificate.Subject} enrolled as a MOK, signed modules from {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}");
+        var options = setup.Session.Options with { SecureBoot = new SecureBootGuests(new SecureBootFirmware(setup.Tools.Cache, ProcessRunner.Instance), certificate.RawData) };
+        return setup with { Boots = boots, Session = new SmokeSession(setup.Tools, setup.Vms, options) };
     }
 }
 

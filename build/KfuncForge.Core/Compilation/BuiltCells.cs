@@ -6,7 +6,9 @@ public sealed record BuiltCell(string Distro, string Release, string Module, str
     public string ModuleFile => Path.Combine(Directory, Module + ".ko");
 
     /// <summary>Where the Sign stage writes this module's signed copy.</summary>
-    public string SignedPath(string artifactsDir) => Path.Combine(artifactsDir, "sign", Distro, Release, Module + ".ko");
+    public string SignedPath(string artifactsDir) => SignedPathOf(artifactsDir, Distro, Release, Module);
+
+    public static string SignedPathOf(string artifactsDir, string distro, string release, string module) => Path.Combine(artifactsDir, "sign", distro, release, module + ".ko");
 
     /// <summary>Every built module of a distro under &lt;artifacts&gt;/build/&lt;distro&gt;/&lt;release&gt;/&lt;module&gt;/, sorted.</summary>
     public static IReadOnlyList<BuiltCell> Find(string artifactsDir, string distro)

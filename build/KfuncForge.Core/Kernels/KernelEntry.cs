@@ -15,7 +15,10 @@ public sealed record PackageRecord(string Package, string Version, string Suite,
 /// </summary>
 public sealed record KernelFactsDocument
 {
-    public int Format { get; init; } = 1;
+    /// <summary>2: boot/modules/ holds the in-tree modules a firmware boot needs (efivarfs). Older entries are fetched again.</summary>
+    public int Format { get; init; } = CurrentFormat;
+
+    public const int CurrentFormat = 2;
     public required string Distro { get; init; }
     public required string Release { get; init; }
     public required string UpstreamVersion { get; init; }
@@ -44,7 +47,7 @@ public sealed record KernelFactsDocument
 /// A fetched kernel in the cache: kernels/&lt;distro&gt;/&lt;release&gt;/ with
 /// tree/ (header packages extracted at their real paths), extras/ (vmlinux beside the headers and, when
 /// the kbuild package lacks it, resolve_btfids; laid over tree/ at build time), boot/ (vmlinuz, config,
-/// System.map) and facts.json, which is written last, so a directory without it is never used.
+/// System.map, modules/ with the few in-tree modules the VM stage loads) and facts.json, which is written last, so a directory without it is never used.
 /// </summary>
 public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
 {
@@ -56,6 +59,15 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
     public string ConfigFile => Path.Combine(Boot, $"config-{Release}");
     public string SystemMap => Path.Combine(Boot, $"System.map-{Release}");
     public string Vmlinux => Path.Combine(Extras, Facts.HeadersDir.TrimStart('/'), "vmlinux");
+
+    /// <summary>In-tree modules kept from the image package for the VM stage (see <see cref="BootModuleNames"/>).</summary>
+    public string BootModules => Path.Combine(Boot, "modules");
+
+    /// <summary>The in-tree modules an entry keeps: efivarfs, which a Secure Boot enrolment boot loads to write MokListRT.</summary>
+    public static readonly IReadOnlyList<string> BootModuleNames = ["efivarfs"];
+
+    /// <summary>The kept modules' folder of the entry whose kernel image is <paramref name="vmlinuz"/> (boot/vmlinuz-&lt;release&gt;).</summary>
+    public static string BootModulesBeside(string vmlinuz) => Path.Combine(Path.GetDirectoryName(vmlinuz)!, "modules");
 
     /// <summary>The host folders laid over the build environment's root, bottom first.</summary>
     public IReadOnlyList<string> Layers => [Tree, Extras];
@@ -85,6 +97,8 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
         }
         if (doc is null || doc.Release is null || doc.HeadersDir is null || doc.Config is null || doc.Packages is null || doc.NativeKfuncs is null)
             return (null, $"{FactsFile} lacks required fields");
+        if (doc.Format < KernelFactsDocument.CurrentFormat)
+            return (null, $"it was made by an older KfuncForge (format {doc.Format}, now {KernelFactsDocument.CurrentFormat})");
         if (doc.Release != Path.GetFileName(Path.TrimEndingDirectorySeparator(dir)))
             return (null, $"{FactsFile} names release {doc.Release}, not the entry's own");
         var entry = new KernelEntry(dir, doc);

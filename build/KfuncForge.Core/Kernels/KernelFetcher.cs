@@ -220,6 +220,14 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
             File.Move(map, Path.Combine(boot, $"System.map-{release}"));
             if (KernelFiles.ParseSystemMap(File.ReadLines(Path.Combine(boot, $"System.map-{release}"))).Count > 1000) symbolsFrom = "System.map+Module.symvers";
         }
+        // The few in-tree modules a firmware boot needs (KernelEntry.BootModuleNames), as packaged (signed, maybe compressed).
+        foreach (var dir in new[] { "lib/modules", "usr/lib/modules" }.Select(d => Path.Combine(image, d, release)).Where(Directory.Exists))
+            foreach (var ko in Directory.EnumerateFiles(dir, "*.ko*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                if (KernelEntry.BootModuleNames.Contains(Path.GetFileName(ko).Split('.')[0]))
+                {
+                    Directory.CreateDirectory(Path.Combine(boot, "modules"));
+                    File.Copy(ko, Path.Combine(boot, "modules", Path.GetFileName(ko)), overwrite: true);
+                }
         CacheDirectory.DeleteQuietly(image);
 
         var config = KernelFiles.ParseConfig(File.ReadLines(Path.Combine(boot, $"config-{release}")));

@@ -96,15 +96,10 @@ public sealed record SecureBootEvidence(
     CommandRecord? PostinstEnrolled,
     CommandRecord? PostinstNotEnrolled)
 {
-    public const string Caveat =
-        "firmware keys are Debian's public OVMF test keys (snakeoil) and the kernel image was re-signed with them: this shows what " +
-        "the real Debian kernel does with our modules under Secure Boot lockdown once our certificate is a MOK; it does not show that " +
-        "any production firmware or shim trusts this kernel or our key (on a fleet, shim and MokManager do the enrolment; docs/signing.md)";
-
     public IEnumerable<string> Summary()
     {
         yield return $"secure boot: OVMF with Secure Boot on; {Certificate} enrolled through MokListRT ({(EnrolledNow ? "enrolment boot made now" : "enrolled variable store from the cache")})";
-        yield return "  note: " + Caveat;
+        yield return "  note: " + SecureBootFirmware.Caveat;
         foreach (var l in KernelLines) yield return "  kernel: " + l;
     }
 
@@ -175,7 +170,6 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     private const string TamperedPath = "kff/tampered/module.ko";
     private const string ForeignPath = "kff/foreign/module.ko";
     private const string UnsignedPath = "kff/unsigned/module.ko";
-    private const string MokListPath = "kff/mok/MokListRT";
 
     private static string Lines(IEnumerable<string[]> lines) => string.Concat(lines.Select(l => string.Join('\t', l) + "\n"));
 
@@ -203,9 +197,10 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
-        .. Efivarfs(kernel),
+        ["run", "depmod", "depmod", "-a", kernel],
+        ["run", "efivarfs", "modprobe", "efivarfs"],
         ["run", "postinst-before-enrolment", Postinst(package), "configure"],
-        ["run", "enrol", "dd", $"if=/{MokListPath}", $"of={SecureBootFirmware.MokListRtPath}", "bs=1M", "conv=notrunc"],
+        .. SecureBootFirmware.EnrolmentSteps("dd"),
     ]);
 
     /// <summary>
@@ -217,7 +212,9 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
-        .. Efivarfs(kernel),
+        ["run", "depmod", "depmod", "-a", kernel],
+        ["run", "efivarfs", "modprobe", "efivarfs"],
+        ["mount", "mount-efivarfs", "efivarfs", SecureBootFirmware.EfivarsDirectory],
         ["run", "modinfo", "modinfo", "-F", "filename", module],
         ["run", "modprobe", "modprobe", module],
         ["run", "lsmod", "cat", "/proc/modules"],
@@ -233,13 +230,6 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
         ["unlink", "forget-mok", SecureBootFirmware.MokListRtPath],
         ["run", "postinst-not-enrolled", Postinst(package), "configure"],
     ]);
-
-    private static string[][] Efivarfs(string kernel) =>
-    [
-        ["run", "depmod", "depmod", "-a", kernel],
-        ["run", "efivarfs", "modprobe", "efivarfs"],
-        ["mount", "mount-efivarfs", "efivarfs", SecureBootFirmware.EfivarsDirectory],
-    ];
 
     private static string Postinst(string package) => $"/var/lib/dpkg/info/{package}.postinst";
 
@@ -330,7 +320,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
             entries.Add(new CpioEntry(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent));
             entries.AddRange(await ModuleCopiesAsync(installed, request.SecureBoot, Path.Combine(work, "copies"), cancellation).ConfigureAwait(false));
             if (request.SecureBoot && certificate is not null)
-                entries.Add(new CpioEntry(MokListPath, CpioEntryKind.File, 0x1A4, Bytes: SecureBootFirmware.MokListRtWrite(certificate)));
+                entries.Add(new CpioEntry(SecureBootFirmware.MokListGuestPath, CpioEntryKind.File, 0x1A4, Bytes: SecureBootFirmware.MokListRtWrite(certificate)));
             await using (var output = new FileStream(baseImage, FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16))
                 Cpio.Write(entries, output);
             imageBytes = new FileInfo(baseImage).Length;
@@ -342,11 +332,10 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
         }
         var expectedPath = "/" + Path.GetRelativePath(root, installed).Replace('\\', '/');
 
-        // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run. Through UEFI
-        // there are two more copies first (the firmware's, read from QEMU, and the EFI stub's): with less, the stub
-        // fails with EFI_OUT_OF_RESOURCES (a 150 MiB image needed more than 681 MiB and booted with 1024 here).
+        // The image is the whole root: give the guest room for it twice (archive + unpacked) and the run; through UEFI
+        // two more copies (a 150 MiB image failed in the EFI stub with EFI_OUT_OF_RESOURCES at 681 MiB, booted at 1024).
         var imageMiB = imageBytes / (1024 * 1024);
-        var memory = (int)(request.SecureBoot ? Math.Max(1024, imageMiB * 4 + 384) : Math.Max(512, imageMiB * 2 + 384));
+        var memory = request.SecureBoot ? SecureBootFirmware.MemoryMiB(imageBytes, 1024) : (int)Math.Max(512, imageMiB * 2 + 384);
         var shape = new VmShape(request.Accelerator, memory);
         SecureBootEvidence? secureBoot = null;
         BootResult boot;
@@ -368,12 +357,8 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
                 {
                     log?.Invoke($"install check: enrolment boot of {request.Kernel} under Secure Boot (writes MokListRT; cached per certificate; {imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
                     var enrol = await BootAsync(baseImage, $"enrol-{request.Kernel}", id => EnrolmentManifest(id, request.Kernel, request.Package), kernel, fw, shape, request, Path.Combine(work, "enrol"), cancellation).ConfigureAwait(false);
-                    var commands = enrol.Records.OfType<CommandRecord>().ToList();
-                    before = commands.FirstOrDefault(c => c.Name == "postinst-before-enrolment");
-                    if (commands.FirstOrDefault(c => c.Name == "enrol") is not { Succeeded: true })
-                        throw new StageException($"the enrolment boot of {request.Kernel} did not write MokListRT ({enrol.Outcome}: {enrol.Detail}; " +
-                            string.Join("; ", commands.Where(c => !c.Succeeded).Select(c => $"{c.Name}: exit {c.Code}, errno {c.Errno} {c.Error} {c.Output.Trim()}")) +
-                            $"); console: {enrol.Request.ConsoleLog}");
+                    before = enrol.Records.OfType<CommandRecord>().FirstOrDefault(c => c.Name == "postinst-before-enrolment");
+                    SecureBootFirmware.RequireEnrolled(enrol, request.Kernel);
                 }).ConfigureAwait(false);
                 log?.Invoke($"install check: booting {request.Kernel} under Secure Boot with the certificate enrolled ({imageBytes / (1024 * 1024)} MiB image, {memory} MiB guest)");
                 var bootDir = Path.Combine(work, "boot");

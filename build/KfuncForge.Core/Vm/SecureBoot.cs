@@ -40,6 +40,12 @@ public sealed class SecureBootFirmware(ContentCache cache, IProcessRunner runner
 
     public const string EfivarsDirectory = "/sys/firmware/efi/efivars";
 
+    /// <summary>What a Secure Boot boot here shows and what it does not; every report of one says it.</summary>
+    public const string Caveat =
+        "firmware keys are Debian's public OVMF test keys (snakeoil) and the kernel image was re-signed with them: this shows what " +
+        "the real Debian kernel does with our modules under Secure Boot lockdown once our certificate is a MOK; it does not show that " +
+        "any production firmware or shim trusts this kernel or our key (on a fleet, shim and MokManager do the enrolment; docs/signing.md)";
+
     public static string MokListRtPath => $"{EfivarsDirectory}/MokListRT-{ShimLockGuid}";
 
     /// <summary>EFI_VARIABLE_NON_VOLATILE | BOOTSERVICE_ACCESS | RUNTIME_ACCESS, as efivarfs wants it before the data.</summary>
@@ -61,7 +67,7 @@ public sealed class SecureBootFirmware(ContentCache cache, IProcessRunner runner
 
     /// <summary>
     /// The kernel image with Debian's signature replaced by one made with the firmware's test key (sbattach
-    /// --remove, then sbsign). Cached per image and key; the same inputs give the same bytes.
+    /// --remove, then sbsign). Cached per image and key (sbsign puts its signing time into the signature, so two caches hold different bytes; the image is a test artifact, never shipped).
     /// </summary>
     public async Task<string> SignedKernelAsync(string vmlinuz, CancellationToken cancellation = default)
     {
@@ -108,6 +114,32 @@ public sealed class SecureBootFirmware(ContentCache cache, IProcessRunner runner
         }).ConfigureAwait(false);
         return (Path.Combine(dir, "vars.fd"), made);
     }
+
+    /// <summary>Where an enrolment guest finds the bytes of <see cref="MokListRtWrite"/>.</summary>
+    public const string MokListGuestPath = "kff/mok/MokListRT";
+
+    /// <summary>
+    /// The agent's manifest lines of an enrolment, once efivarfs is loaded: mount it, and write MokListRT with
+    /// <paramref name="dd"/> (the guest's dd, as argv: "dd", or busybox and "dd") in one write (efivarfs takes a variable in exactly one write).
+    /// </summary>
+    public static string[][] EnrolmentSteps(params string[] dd) =>
+    [
+        ["mount", "mount-efivarfs", "efivarfs", EfivarsDirectory],
+        ["run", "enrol", .. dd, $"if=/{MokListGuestPath}", $"of={MokListRtPath}", "bs=1048576", "conv=notrunc"],
+    ];
+
+    /// <summary>Throws, with what the guest said, unless the enrolment boot wrote MokListRT.</summary>
+    public static void RequireEnrolled(BootResult boot, string kernel)
+    {
+        var commands = boot.Records.OfType<CommandRecord>().ToList();
+        if (commands.FirstOrDefault(c => c.Name == "enrol") is { Succeeded: true }) return;
+        throw new StageException($"the enrolment boot of {kernel} did not write MokListRT ({boot.Outcome}: {boot.Detail}; " +
+            string.Join("; ", commands.Where(c => !c.Succeeded).Select(c => $"{c.Name}: exit {c.Code}, errno {c.Errno} {c.Error} {c.Output.Trim()}")) +
+            $"); console: {boot.Request.ConsoleLog}");
+    }
+
+    /// <summary>Guest memory for a boot through UEFI: the firmware and the EFI stub each hold a copy of the initramfs before the kernel unpacks it.</summary>
+    public static int MemoryMiB(long imageBytes, int atLeast) => (int)Math.Max(Math.Max(atLeast, 1024), imageBytes / (1024 * 1024) * 4 + 384);
 
     /// <summary>A private, writable copy of a variable store for one boot (the firmware writes to it).</summary>
     public static UefiFirmware Copy(string vars, string directory)

@@ -22,7 +22,13 @@ public sealed record SmokeOptions(string WorkDir)
 
     /// <summary>Added to every guest's kernel command line (the fidelity run lowers the hung-task and lockup thresholds).</summary>
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
+
+    /// <summary>Boot every kernel under UEFI Secure Boot with this certificate enrolled as a MOK (the modules must be signed with its key).</summary>
+    public SecureBootGuests? SecureBoot { get; init; }
 }
+
+/// <summary>The Secure Boot mode of a smoke run: the firmware helper and the DER certificate to enrol.</summary>
+public sealed record SecureBootGuests(SecureBootFirmware Firmware, byte[] Certificate);
 
 /// <summary>How many VMs run at once: one per core (a TCG vCPU keeps a core busy) and as many as memory holds.</summary>
 public static class VmSlots
@@ -132,9 +138,52 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
         {
             ExtraKernelArguments = Options.KernelArguments,
         };
+        if (Options.SecureBoot is { } sb)
+        {
+            // Through the EFI stub of the packaged image (never the PVH entry), re-signed with the firmware's key, on a copy of the enrolled store.
+            var kernel = await sb.Firmware.SignedKernelAsync(plan.Kernel.Image, cancellation).ConfigureAwait(false);
+            var (vars, _) = await sb.Firmware.EnrolledVarsAsync(sb.Certificate, fw => EnrolAsync(plan, agent, kernel, fw, accelerator, cancellation)).ConfigureAwait(false);
+            request = request with
+            {
+                Kernel = kernel,
+                Shape = request.Shape with { MemoryMiB = SecureBootFirmware.MemoryMiB(image.Size, Options.MemoryMiB) },
+                Firmware = SecureBootFirmware.Copy(vars, request.Directory + ".firmware"),
+            };
+        }
         var boot = await vms.RunAsync(request, events, cancellation).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(request.Directory, "manifest"), GuestManifest.Render(plan), cancellation).ConfigureAwait(false);
         return SmokeJudge.Judge(plan, boot, imageSeconds, image.CacheHit) with { Image = image };
+    }
+
+    /// <summary>
+    /// The enrolment boot of a Secure Boot run (once per certificate; the store is cached): the agent, busybox for
+    /// dd, the kernel's efivarfs module unless it is built in, and the bytes to write.
+    /// </summary>
+    private async Task EnrolAsync(BootPlan plan, string agent, string kernel, UefiFirmware firmware, Accelerator accelerator, CancellationToken cancellation)
+    {
+        // The kernel's efivarfs: from its cache entry (boot/modules), else its module tree; none means built in.
+        var efivarfs = new[] { Kernels.KernelEntry.BootModulesBeside(plan.Kernel.Image), plan.Kernel.ModulesDir }.OfType<string>().Where(Directory.Exists)
+            .Select(d => Directory.EnumerateFiles(d, "efivarfs.ko*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).FirstOrDefault())
+            .FirstOrDefault(f => f is not null);
+        string[][] lines = [["kff-manifest", "1"], ["boot", "enrol-" + plan.Kernel.Release]];
+        var entries = new List<CpioEntry>
+        {
+            new(GuestManifest.AgentPath, CpioEntryKind.File, 0x1ED, SourceFile: agent),
+            new(GuestManifest.BusyboxPath, CpioEntryKind.File, 0x1ED, SourceFile: _images.Busybox),
+            new(SecureBootFirmware.MokListGuestPath, CpioEntryKind.File, 0x1A4, Bytes: SecureBootFirmware.MokListRtWrite(Options.SecureBoot!.Certificate)),
+        };
+        if (efivarfs is not null)
+        {
+            var module = new GuestModule("efivarfs", efivarfs, GuestModuleKind.Dependency, []);
+            entries.Add(new CpioEntry(GuestManifest.ModulePath(module), CpioEntryKind.File, 0x1A4, SourceFile: await tools.ModuleFileAsync(efivarfs, cancellation).ConfigureAwait(false)));
+            lines = [.. lines, ["module", "efivarfs", "/" + GuestManifest.ModulePath(module), "dependency", "-"]];
+        }
+        lines = [.. lines, .. SecureBootFirmware.EnrolmentSteps("/" + GuestManifest.BusyboxPath, "dd")];
+        entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: System.Text.Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => string.Join('\t', l) + "\n")))));
+        var image = await _images.BuildAsync(entries).ConfigureAwait(false);
+        var boot = await vms.RunAsync(new BootRequest("enrol/" + plan.Kernel.Release, kernel, image.Path, new VmShape(accelerator, SecureBootFirmware.MemoryMiB(image.Size, Options.MemoryMiB)),
+            Options.Timeout, BootDirectory(plan) + ".enrol") { Firmware = firmware }, null, cancellation).ConfigureAwait(false);
+        SecureBootFirmware.RequireEnrolled(boot, plan.Kernel.Release);
     }
 
     public string BootDirectory(BootPlan plan) => Path.Combine(Options.WorkDir, "boots", SafeName(plan.Id));

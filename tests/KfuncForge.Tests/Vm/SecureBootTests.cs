@@ -45,7 +45,7 @@ public sealed class SecureBootTests
     }
 
     [Fact]
-    public async Task The_kernel_image_is_re_signed_with_the_firmware_test_key_reproducibly_and_cached()
+    public async Task The_kernel_image_is_re_signed_with_the_firmware_test_key_and_cached()
     {
         if (TestKernel.Unsupported() is { } why) Assert.Fail(why);
         Assert.Empty(SecureBootFirmware.Missing());
@@ -53,11 +53,12 @@ public sealed class SecureBootTests
         using var temp = TestTree.Temp();
 
         var first = await new SecureBootFirmware(new ContentCache(temp.Combine("a")), ProcessRunner.Instance).SignedKernelAsync(kernel.Image);
+        var written = File.GetLastWriteTimeUtc(first);
         var again = await new SecureBootFirmware(new ContentCache(temp.Combine("a")), ProcessRunner.Instance).SignedKernelAsync(kernel.Image);
-        var elsewhere = await new SecureBootFirmware(new ContentCache(temp.Combine("b")), ProcessRunner.Instance).SignedKernelAsync(kernel.Image);
 
+        // Cached: the second call signs nothing (sbsign puts its signing time in the signature, so a new one would differ).
         Assert.Equal(first, again);
-        Assert.Equal(File.ReadAllBytes(first), File.ReadAllBytes(elsewhere));
+        Assert.Equal(written, File.GetLastWriteTimeUtc(again));
         HostTools.Checked("sbverify", "--cert", SecureBootFirmware.CertificateFile, first);
         // Debian's own signature is gone: the test key's is the only one.
         var list = HostTools.Checked("sbverify", "--list", first).Stdout;
