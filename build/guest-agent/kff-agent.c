@@ -455,31 +455,47 @@ static void cmd_run(char **f, int n)
 	rec_end(&r);
 }
 
+/* The record of a built-in command: args[0] is its name, argv is the verb and the other fields; the kernel's
+ * log is read from here on. builtin_end adds the outcome. */
+static struct rec builtin_begin(const char *verb, char **args, int nargs, int *kfd)
+{
+	begin_step("command", args[0], args[0]);
+	struct rec r = rec_begin("command");
+	rec_str(&r, "name", args[0]);
+	rec_key(&r, "argv");
+	rec_puts(&r, "[");
+	rec_string(&r, verb, strlen(verb));
+	for (int i = 1; i < nargs; i++) {
+		rec_puts(&r, ",");
+		rec_string(&r, args[i], strlen(args[i]));
+	}
+	rec_puts(&r, "]");
+	*kfd = kmsg_open();
+	return r;
+}
+
+static void builtin_end(struct rec *r, int err, int kfd)
+{
+	rec_errno(r, err);
+	rec_i64(r, "code", err ? 1 : 0);
+	rec_kmsg(r, kfd);
+	rec_end(r);
+}
+
 static void cmd_write(char **f, int n)
 {
 	/* write <name> <path> <text>: writes text into a file (a sysfs switch, for instance) */
 	if (n < 4)
 		return;
-	begin_step("command", f[1], f[1]);
-	struct rec r = rec_begin("command");
-	rec_str(&r, "name", f[1]);
-	rec_key(&r, "argv");
-	rec_puts(&r, "[\"write\",");
-	rec_string(&r, f[2], strlen(f[2]));
-	rec_puts(&r, ",");
-	rec_string(&r, f[3], strlen(f[3]));
-	rec_puts(&r, "]");
-	int kfd = kmsg_open();
+	int kfd;
+	struct rec r = builtin_begin("write", f + 1, 3, &kfd);
 	int err = 0;
 	int fd = open(f[2], O_WRONLY | O_CLOEXEC);
 	if (fd < 0 || write(fd, f[3], strlen(f[3])) < 0)
 		err = errno;
 	if (fd >= 0)
 		close(fd);
-	rec_errno(&r, err);
-	rec_i64(&r, "code", err ? 1 : 0);
-	rec_kmsg(&r, kfd);
-	rec_end(&r);
+	builtin_end(&r, err, kfd);
 }
 
 static void cmd_mount(char **f, int n)
@@ -487,21 +503,9 @@ static void cmd_mount(char **f, int n)
 	/* mount <name> <fstype> <target>: mounts a pseudo file system (efivarfs, once its module is loaded) */
 	if (n < 4)
 		return;
-	begin_step("command", f[1], f[1]);
-	struct rec r = rec_begin("command");
-	rec_str(&r, "name", f[1]);
-	rec_key(&r, "argv");
-	rec_puts(&r, "[\"mount\",");
-	rec_string(&r, f[2], strlen(f[2]));
-	rec_puts(&r, ",");
-	rec_string(&r, f[3], strlen(f[3]));
-	rec_puts(&r, "]");
-	int kfd = kmsg_open();
-	int err = mount(f[2], f[3], f[2], 0, NULL) != 0 ? errno : 0;
-	rec_errno(&r, err);
-	rec_i64(&r, "code", err ? 1 : 0);
-	rec_kmsg(&r, kfd);
-	rec_end(&r);
+	int kfd;
+	struct rec r = builtin_begin("mount", f + 1, 3, &kfd);
+	builtin_end(&r, mount(f[2], f[3], f[2], 0, NULL) != 0 ? errno : 0, kfd);
 }
 
 static void cmd_unlink(char **f, int n)
@@ -510,15 +514,8 @@ static void cmd_unlink(char **f, int n)
 	 * variables immutable; removing one deletes the firmware variable) */
 	if (n < 3)
 		return;
-	begin_step("command", f[1], f[1]);
-	struct rec r = rec_begin("command");
-	rec_str(&r, "name", f[1]);
-	rec_key(&r, "argv");
-	rec_puts(&r, "[\"unlink\",");
-	rec_string(&r, f[2], strlen(f[2]));
-	rec_puts(&r, "]");
-	int kfd = kmsg_open();
-	int err = 0;
+	int kfd;
+	struct rec r = builtin_begin("unlink", f + 1, 2, &kfd);
 	int fd = open(f[2], O_RDONLY | O_CLOEXEC);
 	if (fd >= 0) {
 		int flags = 0;
@@ -528,12 +525,7 @@ static void cmd_unlink(char **f, int n)
 		}
 		close(fd);
 	}
-	if (unlink(f[2]) != 0)
-		err = errno;
-	rec_errno(&r, err);
-	rec_i64(&r, "code", err ? 1 : 0);
-	rec_kmsg(&r, kfd);
-	rec_end(&r);
+	builtin_end(&r, unlink(f[2]) != 0 ? errno : 0, kfd);
 }
 
 /* ---------------------------------------------------------------------------------------------

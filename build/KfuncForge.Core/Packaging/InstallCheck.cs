@@ -178,12 +178,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
-        ["run", "depmod", "depmod", "-a", kernel],
-        ["run", "modinfo", "modinfo", "-F", "filename", module],
-        ["run", "modprobe", "modprobe", module],
-        ["run", "lsmod", "cat", "/proc/modules"],
-        ["run", "taint", "cat", $"/sys/module/{module}/taint"],
-        ["run", "remove", "modprobe", "-r", module],
+        .. InstalledModuleSteps(kernel, module),
         ["module", module, "/" + tamperedPath, "tampered", "-"],
         ["run", "taint-tampered", "cat", $"/sys/module/{module}/taint"],
         ["run", "remove-tampered", "rmmod", module],
@@ -199,8 +194,9 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
         ["boot", bootId],
         ["run", "depmod", "depmod", "-a", kernel],
         ["run", "efivarfs", "modprobe", "efivarfs"],
+        SecureBootFirmware.MountEfivarfs,
         ["run", "postinst-before-enrolment", Postinst(package), "configure"],
-        .. SecureBootFirmware.EnrolmentSteps("dd"),
+        SecureBootFirmware.EnrolStep("dd"),
     ]);
 
     /// <summary>
@@ -212,14 +208,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
-        ["run", "depmod", "depmod", "-a", kernel],
-        ["run", "efivarfs", "modprobe", "efivarfs"],
-        ["mount", "mount-efivarfs", "efivarfs", SecureBootFirmware.EfivarsDirectory],
-        ["run", "modinfo", "modinfo", "-F", "filename", module],
-        ["run", "modprobe", "modprobe", module],
-        ["run", "lsmod", "cat", "/proc/modules"],
-        ["run", "taint", "cat", $"/sys/module/{module}/taint"],
-        ["run", "remove", "modprobe", "-r", module],
+        .. InstalledModuleSteps(kernel, module, ["run", "efivarfs", "modprobe", "efivarfs"], SecureBootFirmware.MountEfivarfs),
         ["module", module, "/" + TamperedPath, "tampered", "-"],
         ["run", "remove-tampered", "rmmod", module],
         ["module", module, "/" + ForeignPath, "foreign", "-"],
@@ -230,6 +219,18 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
         ["unlink", "forget-mok", SecureBootFirmware.MokListRtPath],
         ["run", "postinst-not-enrolled", Postinst(package), "configure"],
     ]);
+
+    /// <summary>depmod (the guest makes the index), <paramref name="first"/>, then the installed module by name as a host loads it, and out again.</summary>
+    private static string[][] InstalledModuleSteps(string kernel, string module, params string[][] first) =>
+    [
+        ["run", "depmod", "depmod", "-a", kernel],
+        .. first,
+        ["run", "modinfo", "modinfo", "-F", "filename", module],
+        ["run", "modprobe", "modprobe", module],
+        ["run", "lsmod", "cat", "/proc/modules"],
+        ["run", "taint", "cat", $"/sys/module/{module}/taint"],
+        ["run", "remove", "modprobe", "-r", module],
+    ];
 
     private static string Postinst(string package) => $"/var/lib/dpkg/info/{package}.postinst";
 

@@ -118,15 +118,15 @@ public sealed class SecureBootFirmware(ContentCache cache, IProcessRunner runner
     /// <summary>Where an enrolment guest finds the bytes of <see cref="MokListRtWrite"/>.</summary>
     public const string MokListGuestPath = "kff/mok/MokListRT";
 
+    /// <summary>The agent's manifest line that mounts efivarfs (its module loaded, or built in).</summary>
+    public static readonly string[] MountEfivarfs = ["mount", "mount-efivarfs", "efivarfs", EfivarsDirectory];
+
     /// <summary>
-    /// The agent's manifest lines of an enrolment, once efivarfs is loaded: mount it, and write MokListRT with
-    /// <paramref name="dd"/> (the guest's dd, as argv: "dd", or busybox and "dd") in one write (efivarfs takes a variable in exactly one write).
+    /// The agent's manifest line of an enrolment, efivarfs mounted: MokListRT written with <paramref name="dd"/> (the
+    /// guest's dd, as argv: "dd", or busybox and "dd") in one write (efivarfs takes a variable in exactly one write).
     /// </summary>
-    public static string[][] EnrolmentSteps(params string[] dd) =>
-    [
-        ["mount", "mount-efivarfs", "efivarfs", EfivarsDirectory],
-        ["run", "enrol", .. dd, $"if=/{MokListGuestPath}", $"of={MokListRtPath}", "bs=1048576", "conv=notrunc"],
-    ];
+    public static string[] EnrolStep(params string[] dd) =>
+        ["run", "enrol", .. dd, $"if=/{MokListGuestPath}", $"of={MokListRtPath}", "bs=1048576", "conv=notrunc"];
 
     /// <summary>Throws, with what the guest said, unless the enrolment boot wrote MokListRT.</summary>
     public static void RequireEnrolled(BootResult boot, string kernel)

@@ -178,7 +178,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
             entries.Add(new CpioEntry(GuestManifest.ModulePath(module), CpioEntryKind.File, 0x1A4, SourceFile: await tools.ModuleFileAsync(efivarfs, cancellation).ConfigureAwait(false)));
             lines = [.. lines, ["module", "efivarfs", "/" + GuestManifest.ModulePath(module), "dependency", "-"]];
         }
-        lines = [.. lines, .. SecureBootFirmware.EnrolmentSteps("/" + GuestManifest.BusyboxPath, "dd")];
+        lines = [.. lines, SecureBootFirmware.MountEfivarfs, SecureBootFirmware.EnrolStep("/" + GuestManifest.BusyboxPath, "dd")];
         entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: System.Text.Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => string.Join('\t', l) + "\n")))));
         var image = await _images.BuildAsync(entries).ConfigureAwait(false);
         var boot = await vms.RunAsync(new BootRequest("enrol/" + plan.Kernel.Release, kernel, image.Path, new VmShape(accelerator, SecureBootFirmware.MemoryMiB(image.Size, Options.MemoryMiB)),

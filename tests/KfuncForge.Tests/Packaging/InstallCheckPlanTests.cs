@@ -46,6 +46,29 @@ public sealed class InstallCheckPlanTests(PackagingFixture f) : IClassFixture<Pa
     }
 
     [Fact]
+    public void Under_secure_boot_efivarfs_is_mounted_before_the_postinst_looks_and_the_variable_is_written_last()
+    {
+        var enrol = InstallCheck.EnrolmentManifest("enrol-6.1.0-56-amd64", "6.1.0-56-amd64", "kfunc-demo-modules-6.1.0-56-amd64").Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.Equal(
+        [
+            "kff-manifest\t1", "boot\tenrol-6.1.0-56-amd64", "run\tdepmod\tdepmod\t-a\t6.1.0-56-amd64", "run\tefivarfs\tmodprobe\tefivarfs",
+            "mount\tmount-efivarfs\tefivarfs\t/sys/firmware/efi/efivars",
+            "run\tpostinst-before-enrolment\t/var/lib/dpkg/info/kfunc-demo-modules-6.1.0-56-amd64.postinst\tconfigure",
+            "run\tenrol\tdd\tif=/kff/mok/MokListRT\tof=/sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23\tbs=1048576\tconv=notrunc",
+        ], enrol);
+
+        var check = InstallCheck.SecureBootManifest("sb", "6.1.0-56-amd64", "kfunc_demo", "kfunc-demo-modules-6.1.0-56-amd64").Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).ToList();
+        int At(string name) => check.FindIndex(l => l[0] == "module" ? l[3] == name : l.Length > 1 && l[1] == name);
+        Assert.True(At("mount-efivarfs") < At("modprobe") && At("modprobe") < At("postinst-enrolled"));
+        // Each copy the kernel must refuse is tried, and removed again should it load, so the next one is judged on its own.
+        foreach (var kind in new[] { "tampered", "foreign", "unsigned" })
+            Assert.Equal(At(kind) + 1, At("remove-" + kind));
+        Assert.Equal(["unlink", "forget-mok", "/sys/firmware/efi/efivars/MokListRT-605dab50-e046-4300-abb6-3dd810dd8b23"], check[At("forget-mok")]);
+        Assert.Equal(At("forget-mok") + 1, At("postinst-not-enrolled"));
+    }
+
+    [Fact]
     public void The_tampered_copy_differs_in_one_byte_of_the_signed_body_and_no_longer_verifies()
     {
         var signed = File.ReadAllBytes(f.SignedModule);
