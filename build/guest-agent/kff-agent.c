@@ -416,8 +416,10 @@ static void cmd_run(char **f, int n)
 			argv[k] = NULL;
 			/* Never interactive: a program that prompts reads end-of-file, as under a non-interactive apt. */
 			int nul = open("/dev/null", O_RDONLY);
-			if (nul >= 0)
+			if (nul > 0) {
 				dup2(nul, 0);
+				close(nul);
+			}
 			dup2(pipefd[1], 1);
 			dup2(pipefd[1], 2);
 			setenv("PATH", "/usr/sbin:/usr/bin:/sbin:/bin", 1);

@@ -17,7 +17,11 @@ public sealed class CacheDirectory
     public string Rootfs => Path.Combine(Root, "rootfs");
     public string Apt => Path.Combine(Root, "apt");
     public string Packages => Path.Combine(Root, "packages", "sha256");
-    public string Kernels => Path.Combine(Root, "kernels");
+    /// <summary>
+    /// Kernel entries, under a root per entry format: a newer KfuncForge makes its own entries beside an older one's
+    /// and never deletes them, so two versions can share the cache while both run (kernels/ held format 1; it can be deleted by hand).
+    /// </summary>
+    public string Kernels => Path.Combine(Root, "kernels-v" + global::KfuncForge.Kernels.KernelFactsDocument.CurrentFormat);
     public string Locks => Path.Combine(Root, "locks");
     public string Scratch => Path.Combine(Root, "tmp");
 

@@ -260,12 +260,12 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     public async Task<InstallCheckResult> RunAsync(InstallCheckRequest request, AptMirrors mirrors, Action<string>? log = null, CancellationToken cancellation = default)
     {
         var problems = new List<string>();
+        if (request.SecureBoot && SecureBootFirmware.Missing() is { Count: > 0 } lacking)
+            throw new StageException($"the Secure Boot install check needs host files that are missing: {string.Join(", ", lacking)}. Run `dotnet cake --target=Setup` (build/host-packages.txt), or pass --secure-boot=off");
         var work = Path.GetFullPath(request.WorkDir);
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);
         var root = Path.Combine(work, "rootfs");
-        if (request.SecureBoot && SecureBootFirmware.Missing() is { Count: > 0 } lacking)
-            throw new StageException($"the Secure Boot install check needs host files that are missing: {string.Join(", ", lacking)}. Run `dotnet cake --target=Setup` (build/host-packages.txt), or pass --secure-boot=off");
 
         // Does the module need in-tree modules? Then the kernel's own modules are unpacked too (and efivarfs under Secure Boot).
         var deb = Directory.GetFiles(Path.Combine(request.Repository, "pool"), $"{request.Package}_*.deb", SearchOption.AllDirectories).SingleOrDefault()
@@ -492,6 +492,9 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
                 if (load is null) problems.Add($"the {what} was never tried");
                 else if (load.Loaded) problems.Add($"under Secure Boot with our key enrolled the kernel loaded the {what}");
             var path = ShippedCertificate.PathFor(request.Module, request.Kernel);
+            // Only when the enrolment boot ran now (the store may come from the cache).
+            if (secureBoot.PostinstBeforeEnrolment is { } before && (!before.Succeeded || !before.Output.Contains($"mokutil --import {path}", StringComparison.Ordinal)))
+                problems.Add($"before enrolment, with Secure Boot on, the postinst did not exit 0 telling how to enroll {path}: {Describe(before)}");
             if (secureBoot.PostinstEnrolled is not { Succeeded: true } pe || !pe.Output.Contains("is enrolled", StringComparison.Ordinal))
                 problems.Add($"with the key enrolled, the postinst did not exit 0 saying so: {Describe(secureBoot.PostinstEnrolled)}");
             if (secureBoot.PostinstNotEnrolled is not { Succeeded: true } pn || !pn.Output.Contains($"mokutil --import {path}", StringComparison.Ordinal))

@@ -11,8 +11,8 @@ public sealed record UefiFirmware(string Code, string Vars);
 /// Boot on and a test key in PK, KEK and db, and the key pair ships beside it. A kernel image re-signed
 /// with that key boots with Secure Boot on (the kernel then locks itself down and enforces module
 /// signatures); a certificate written into the firmware variable MokListRT is loaded by the kernel at the
-/// next boot into its .platform and .machine keyrings and trusted for modules, exactly as on a host where
-/// shim exposes the enrolled MOKs. The firmware keys are public test keys: this proves what the kernel
+/// next boot into its platform keyring, which Debian's kernel trusts for module signatures, exactly as on a
+/// host where shim exposes the enrolled MOKs. The firmware keys are public test keys: this proves what the kernel
 /// does with a module under Secure Boot, not that any production firmware trusts anything.
 ///
 /// Everything is made here and cached by content: the re-signed kernel (per kernel image) and the
