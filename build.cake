@@ -27,6 +27,7 @@ public sealed class BuildParameters
         Accel = context.Argument<string>("accel", null);
         Rounds = context.Argument<string>("rounds", null);
         SecureBoot = context.Argument<string>("secure-boot", null);
+        Icount = context.Argument<string>("icount", null);
         Distros = context.Argument<string>("distros", null);
         DistroGiven = context.HasArgument("distro");
         Shard = context.Argument<string>("shard", null);
@@ -54,6 +55,7 @@ public sealed class BuildParameters
     public string Accel { get; }
     public string Rounds { get; }
     public string SecureBoot { get; }
+    public string Icount { get; }
     public string Distros { get; }
     public bool DistroGiven { get; }
     public string Shard { get; }
@@ -81,7 +83,7 @@ public sealed class BuildParameters
         {
             ["distro"] = Distro, ["module"] = Module, ["kernel"] = Kernel, ["out"] = Out, ["container"] = Container,
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
-            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros, ["secure-boot"] = SecureBoot,
+            ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros, ["secure-boot"] = SecureBoot, ["icount"] = Icount,
             ["shard"] = Shard, ["until"] = Until, ["previous"] = Previous, ["threshold"] = Threshold, ["shards"] = Shards,
         };
         foreach (var name in names)
@@ -165,19 +167,19 @@ Task("SmokeTest")
     .Does<BuildParameters>(p =>
     {
         if (p.SecureBoot == "on") Engine(p, "sign", SignOptions);
-        Engine(p, "smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "secure-boot");
+        Engine(p, "smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "secure-boot", "icount");
     });
 
 Task("BenchSmoke")
     .Description("Benchmark the smoke harness: boots per hour, per-kernel boot/load/tests split, overhead vs a bare QEMU boot.")
     .IsDependentOn("Build")
-    .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds"));
+    .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds", "icount"));
 
 Task("Fidelity")
-    .Description("Run every module's fidelity suite on native and backport kernels of several profiles in QEMU (--distros, default debian12,debian13: 6.1, 6.12 and 7.3), building each profile first; fails on any undeclared difference; report in artifacts/fidelity/.")
+    .Description("Run every module's fidelity suite on native and backport kernels of several profiles in QEMU (--distros, default debian12,debian13: 6.1, 6.12 and 7.3), building each profile first; then the test_run load steps again in instruction time (-icount; --icount=off skips it), compared with the previous report (--previous, --threshold=<percent>, default 10); fails on any undeclared difference or regression; report in artifacts/fidelity/.")
     .IsDependentOn("Setup")
     .IsDependentOn("Validate")
-    .Does<BuildParameters>(p => Engine(p, "fidelity", "distros", "module", "container", "cache", "jobs", "accel", "out"));
+    .Does<BuildParameters>(p => Engine(p, "fidelity", "distros", "module", "container", "cache", "jobs", "accel", "out", "icount", "previous", "threshold"));
 
 Task("Sign")
     .Description("Sign every built module (the profile's key, else a development key outside the tree, with a warning naming the certificate to enroll), digest from each kernel's config; verified.")

@@ -13,7 +13,11 @@ public sealed class FidelityCommand : ICommand
 {
     public string Name => "fidelity";
     public string Summary => "run the fidelity suites on native and backport kernels (--distros, default debian12,debian13); report in <out>/fidelity/";
-    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console", "container", "skip-build", "skip-load"];
+    public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console", "container", "skip-build", "skip-load",
+        "previous", "threshold"];
+
+    /// <summary>How much an instruction-time figure may grow against the previous report before it is a regression, in percent.</summary>
+    public const double DefaultThresholdPercent = 10;
 
     public int Run(CommandContext context)
     {
@@ -47,6 +51,8 @@ public sealed class FidelityCommand : ICommand
 
         var modules = Catalog.Load(context.Tree).SelectModules(context.Options.Get("module"));
         var result = FidelityJudge.Judge(modules, run.Verdicts);
+        if (content == BootContent.Fidelity && InstructionCount(context.Options))
+            result = result with { InstructionTime = InstructionTimeRun(context, distros, workDir) };
         var json = FidelityReport.Json(result);
         var selection = new System.Text.Json.Nodes.JsonObject();
         foreach (var s in setups) s.AddTo((System.Text.Json.Nodes.JsonObject)(selection[s.Distro] = new System.Text.Json.Nodes.JsonObject()));
@@ -73,7 +79,52 @@ public sealed class FidelityCommand : ICommand
             File.AppendAllText(Path.Combine(workDir, "fidelity.md"), "\n## Kernel selection\n\n" + kernelsText);
             context.Out.Write(string.Concat(setups.Select(s => s.KernelSelectionText())));
         }
+        if (result.InstructionTime is { } it)
+        {
+            foreach (var g in it.Regressions)
+                context.Out.WriteLine(string.Create(System.Globalization.CultureInfo.InvariantCulture,
+                    $"FAIL {g.Module}/{g.Step} on {g.Kernel}: instruction time per call grew {g.Growth:0.0%} ({g.PreviousNs:0.#} → {g.CurrentNs:0.#} ns) against {it.Baseline}"));
+            foreach (var f in it.Failures)
+                context.Out.WriteLine($"FAIL {f.Kernel} {f.Module} {f.Kind} {f.Name}: {f.Reason}: {f.Message}");
+        }
         context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
         return result.Passed ? ExitCodes.Passed(unavailable) : ExitCodes.Failed;
+    }
+
+    private static bool InstructionCount(Options o) => o.Get("icount", "on") switch
+    {
+        "on" => true,
+        "off" => false,
+        var other => throw new InputException(new Problem("--icount", 0, 0, "", $"must be on or off, not '{other}'")),
+    };
+
+    /// <summary>
+    /// The second boot per kernel: only the test_run load steps, under QEMU's instruction counting (docs/fidelity.md),
+    /// compared with the previous report (--previous, else the fidelity.json this run replaces; --previous=none: no comparison).
+    /// </summary>
+    private static InstructionTime InstructionTimeRun(CommandContext context, IReadOnlyList<string> distros, string workDir)
+    {
+        var o = context.Options;
+        var threshold = o.Get("threshold") is null ? DefaultThresholdPercent : MatrixOptions.Threshold(o.Get("threshold"));
+        var previousPath = o.Get("previous") is { } p ? (p == "none" ? null : Path.GetFullPath(p)) : Path.Combine(workDir, "fidelity.json");
+        if (o.Get("previous") is { } given && given != "none" && !File.Exists(previousPath))
+            throw new InputException(new Problem("--previous", 0, 0, "", $"{previousPath} does not exist; give an earlier fidelity.json, or --previous=none"));
+        // Read before this run replaces it.
+        var previous = previousPath is not null && File.Exists(previousPath)
+            ? FidelityReport.PreviousInstructionTimes(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(previousPath))
+                ?? throw new InputException(new Problem(previousPath, 0, 0, "", "is empty; give a fidelity.json")))
+            : new Dictionary<(string, string, string), double>();
+
+        var setups = distros.Select(d => SmokeSetup.Prepare(context, Path.Combine("fidelity", "instruction-time"), BootContent.FidelityInstructionTime, d,
+            FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
+        var boots = setups.SelectMany(s => s.Boots).ToList();
+        context.Out.WriteLine($"fidelity: instruction-time boots (-icount) of {boots.Count} kernels; logs in {setups[0].WorkDir}");
+        var session = new SmokeSession(setups[0].Tools, setups[0].Vms, setups[0].Session.Options with { InstructionCount = true });
+        var run = session.RunAsync(boots, v => context.Out.WriteLine("instruction time: " + SmokeReport.Line(v))).GetAwaiter().GetResult();
+        var it = FidelityJudge.JudgeInstructionTime(run.Verdicts);
+        var baseline = previous.Count == 0
+            ? previousPath is null ? "nothing (--previous=none)" : $"nothing ({previousPath} absent or without instruction-time figures)"
+            : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{previousPath}, threshold {threshold}%");
+        return it with { Regressions = FidelityJudge.Regressions(it, previous, threshold / 100), Baseline = baseline };
     }
 }

@@ -50,8 +50,10 @@ public sealed class SmokeCommand : ICommand
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
         var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText()
-            + (setup.Session.Options.SecureBoot is null ? "" : $"secure boot: on; {SecureBootFirmware.Caveat}\n");
+            + (setup.Session.Options.SecureBoot is null ? "" : $"secure boot: on; {SecureBootFirmware.Caveat}\n")
+            + (setup.Session.Options.InstructionCount ? $"load figures: {Fidelity.FidelityReport.InstructionTimeUnit}\n" : "");
         report["secure_boot"] = setup.Session.Options.SecureBoot is not null;
+        report["instruction_count"] = setup.Session.Options.InstructionCount;
         File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
         File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
         context.Out.WriteLine();
@@ -70,22 +72,51 @@ public sealed class SmokeCommand : ICommand
             throw new StageException($"a Secure Boot smoke run needs host files that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt)");
         var distro = Catalog.Load(context.Tree).Distro(setup.Distro);
         using var certificate = SignCommand.ModuleCertificate(context, distro.Signing);
+        if (context.Options.Get("boot") == "pvh")
+            throw new InputException(new Problem("--boot", 0, 0, "", "pvh cannot be combined with --secure-boot=on: UEFI enters the kernel through the EFI stub of its packaged image; leave --boot out"));
         var unsigned = new List<string>();
+        var stale = new List<string>();
         var boots = setup.Boots.Select(b => b with
         {
+            // Through UEFI the packaged image is booted (its EFI stub), never the PVH entry of the ELF vmlinux.
+            Kernel = b.Kernel with { BootImage = b.Kernel.Image },
             Modules = b.Modules.Select(m =>
             {
                 if (m.Kind != GuestModuleKind.Built) return m;
                 var signed = Compilation.BuiltCell.SignedPathOf(context.ArtifactsDir, setup.Distro, b.Kernel.Release, m.Name);
                 if (!File.Exists(signed)) unsigned.Add($"{b.Kernel.Release}/{m.Name}");
+                else if (!SignedCopyOf(signed, m.KoPath)) stale.Add($"{b.Kernel.Release}/{m.Name}");
                 return m with { KoPath = signed };
             }).ToList(),
         }).ToList();
         if (unsigned.Count > 0)
             throw new StageException($"under Secure Boot the kernel loads only signed modules, and these have no signed copy under {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}: {string.Join(", ", unsigned)}; run the Sign stage first (dotnet cake --target=Sign)");
+        if (stale.Count > 0)
+            throw new StageException($"the signed copies of {string.Join(", ", stale)} under {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)} are not signatures of the modules just built (an older build); run the Sign stage again (dotnet cake --target=Sign)");
         context.Out.WriteLine($"smoke: Secure Boot on (OVMF test keys), {certificate.Subject} enrolled as a MOK, signed modules from {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}");
-        var options = setup.Session.Options with { SecureBoot = new SecureBootGuests(new SecureBootFirmware(setup.Tools.Cache, ProcessRunner.Instance), certificate.RawData) };
+        // Every Secure Boot guest gets at least 1 GiB (SecureBootFirmware.MemoryMiB): the VM slots are counted with that size.
+        var options = setup.Session.Options with
+        {
+            SecureBoot = new SecureBootGuests(new SecureBootFirmware(setup.Tools.Cache, ProcessRunner.Instance), certificate.RawData),
+            MemoryMiB = Math.Max(setup.Session.Options.MemoryMiB, SecureBootFirmware.MemoryMiB(0, setup.Session.Options.MemoryMiB)),
+        };
         return setup with { Boots = boots, Session = new SmokeSession(setup.Tools, setup.Vms, options) };
+    }
+
+    /// <summary>Whether <paramref name="signed"/> is <paramref name="built"/> with a signature appended (the bytes before the trailer are the module's).</summary>
+    private static bool SignedCopyOf(string signed, string built)
+    {
+        var bytes = File.ReadAllBytes(signed);
+        if (!Signing.ModuleSignatureTrailer.HasSignature(bytes)) return false;
+        try
+        {
+            var length = Signing.ModuleSignatureTrailer.Parse(bytes).ContentLength;
+            return bytes.AsSpan(0, length).SequenceEqual(File.ReadAllBytes(built));
+        }
+        catch (Signing.ModuleSignatureException)
+        {
+            return false;
+        }
     }
 }
 
@@ -127,7 +158,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         report["notes"] = new System.Text.Json.Nodes.JsonArray([.. Notes.Select(n => (System.Text.Json.Nodes.JsonNode)n)]);
     }
 
-    public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source"];
+    public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source", "icount"];
 
     /// <summary>
     /// Folder: artifacts/&lt;folder&gt;/&lt;distro&gt;/, or artifacts/&lt;folder&gt;/ when several distros share it (sharedFolder).
@@ -173,6 +204,13 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
             AgentSourceDir = o.Get("agent-source") is { } a ? Path.GetFullPath(a) : null,
             Accelerator = accel, Jobs = jobs, Timeout = timeout, MemoryMiB = memory, Busybox = busybox,
             KernelArguments = kernelArguments ?? [],
+            // Smoke and bench-smoke on request; the fidelity run makes its instruction-time boots itself.
+            InstructionCount = content == BootContent.Smoke && o.Get("icount", "off") switch
+            {
+                "on" => true,
+                "off" => false,
+                var other => throw new InputException(new Problem("--icount", 0, 0, "", $"must be on or off, not '{other}'")),
+            },
         };
         IReadOnlyList<BootPlan> boots;
         try

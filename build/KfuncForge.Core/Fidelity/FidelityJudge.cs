@@ -79,7 +79,29 @@ public sealed record FidelityResult(
 {
     public IReadOnlyList<SocketRun> SocketRuns { get; init; } = [];
 
-    public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0;
+    /// <summary>The per-call figures of the instruction-count boots (null: that boot was not run, --icount=off).</summary>
+    public InstructionTime? InstructionTime { get; init; }
+
+    public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0
+        && (InstructionTime is null || (InstructionTime.Failures.Count == 0 && InstructionTime.Regressions.Count == 0));
+}
+
+/// <summary>
+/// The test_run load steps measured in instruction time (QEMU -icount shift=0,sleep=off: one virtual ns per
+/// instruction), their backport ÷ native ratios, and the steps that grew against the previous report.
+/// </summary>
+public sealed record InstructionTime(IReadOnlyList<LoadMeasurement> Loads, IReadOnlyList<LoadRatio> Ratios, IReadOnlyList<BootFailure> Failures)
+{
+    public IReadOnlyList<TimeRegression> Regressions { get; init; } = [];
+
+    /// <summary>What was compared with: the previous report's path and the threshold, or why nothing was.</summary>
+    public string Baseline { get; init; } = "no previous report";
+}
+
+/// <summary>A backport step whose instruction time per call grew by more than the threshold since the previous report (same kernel, same step).</summary>
+public sealed record TimeRegression(string Module, string Step, string Kernel, double PreviousNs, double CurrentNs)
+{
+    public double Growth => CurrentNs / PreviousNs - 1;
 }
 
 /// <summary>
@@ -122,6 +144,27 @@ public static class FidelityJudge
             .OrderBy(s => s.Module, StringComparer.Ordinal).ThenBy(s => s.Step, StringComparer.Ordinal).ThenBy(s => Version(s.Kernel)).ToList();
         return new FidelityResult(kernels, cases, loads, Ratios(loads), failures) { SocketRuns = sockets };
     }
+
+    /// <summary>The instruction-count boots: their per-call figures and ratios; any failed check of those boots is a failure.</summary>
+    public static InstructionTime JudgeInstructionTime(IReadOnlyList<BootVerdict> boots)
+    {
+        var loads = boots.SelectMany(b => b.Loads).ToList();
+        var failures = boots.SelectMany(b => b.Cells.SelectMany(cell => cell.Checks.Where(ch => ch.Status == CheckStatus.Fail && ch.Kind != "registration")
+                .Select(ch => new BootFailure(b.Plan.Kernel.Release, ch.Module, "instruction-time " + ch.Kind, ch.Name, SmokeReport.Name(ch.Reason!.Value), ch.Message))))
+            .ToList();
+        return new InstructionTime(loads, Ratios(loads), failures);
+    }
+
+    /// <summary>
+    /// Backport steps whose instruction time per call grew by more than <paramref name="threshold"/> (0.1: 10 %) over the
+    /// previous report's figure for the same module, step and kernel release. Steps or kernels new in this run have nothing to compare.
+    /// </summary>
+    public static IReadOnlyList<TimeRegression> Regressions(InstructionTime current, IReadOnlyDictionary<(string Module, string Step, string Kernel), double> previous, double threshold) =>
+        current.Loads.Where(l => l.Verdict == Verdict.Backport && l.Passed && l.NsPerCall is > 0)
+            .Select(l => previous.TryGetValue((l.Module, l.Name, l.Kernel), out var before) && before > 0 ? new TimeRegression(l.Module, l.Name, l.Kernel, before, l.NsPerCall!.Value) : null)
+            .OfType<TimeRegression>()
+            .Where(r => r.Growth > threshold)
+            .ToList();
 
     // A case that could not be planned is reported on the case itself (status error), not twice.
     private static bool IsCaseNotRun(CheckResult c) => c.Kind == "plan" && c.Name.StartsWith("fidelity ", StringComparison.Ordinal) && c.Name != "fidelity suite";

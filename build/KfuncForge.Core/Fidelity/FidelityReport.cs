@@ -106,16 +106,71 @@ public static class FidelityReport
             ["complete_seconds"] = Math.Round(s.CompleteSeconds, 2),
             ["passed"] = s.Passed,
         }).ToArray()),
-        ["boot_failures"] = new JsonArray(r.BootFailures.Select(f => (JsonNode)new JsonObject
-        {
-            ["release"] = f.Kernel,
-            ["module"] = f.Module,
-            ["kind"] = f.Kind,
-            ["name"] = f.Name,
-            ["reason"] = f.Reason,
-            ["message"] = f.Message,
-        }).ToArray()),
+        ["boot_failures"] = Failures(r.BootFailures),
+        ["instruction_time"] = r.InstructionTime is { } it ? InstructionTimeJson(it) : null,
     };
+
+    private static JsonArray Failures(IEnumerable<BootFailure> failures) => new(failures.Select(f => (JsonNode)new JsonObject
+    {
+        ["release"] = f.Kernel,
+        ["module"] = f.Module,
+        ["kind"] = f.Kind,
+        ["name"] = f.Name,
+        ["reason"] = f.Reason,
+        ["message"] = f.Message,
+    }).ToArray());
+
+    /// <summary>What the instruction-count boots measure: one virtual ns per guest instruction (VmShape.InstructionCount).</summary>
+    public const string InstructionTimeUnit = "instruction time: QEMU -icount shift=0,sleep=off, 1 ns = 1 guest instruction; the same on every run of the same inputs";
+
+    private static JsonObject InstructionTimeJson(InstructionTime it) => new()
+    {
+        ["unit"] = InstructionTimeUnit,
+        ["baseline"] = it.Baseline,
+        ["load"] = new JsonArray(it.Loads.OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel))
+            .Select(l => (JsonNode)new JsonObject
+            {
+                ["module"] = l.Module,
+                ["step"] = l.Name,
+                ["kfunc"] = l.Kfunc,
+                ["release"] = l.Kernel,
+                ["mode"] = SmokeReport.Name(l.Verdict),
+                ["passed"] = l.Passed,
+                ["ns_per_call"] = l.NsPerCall,
+            }).ToArray()),
+        ["ratios"] = new JsonArray(it.Ratios.Select(x => (JsonNode)new JsonObject
+        {
+            ["module"] = x.Module,
+            ["step"] = x.Step,
+            ["kfunc"] = x.Kfunc,
+            ["native_kernel"] = x.NativeKernel,
+            ["native_ns_per_call"] = x.NativeNsPerOp,
+            ["backport_kernel"] = x.BackportKernel,
+            ["backport_ns_per_call"] = x.BackportNsPerOp,
+            ["ratio"] = Math.Round(x.Ratio, 3),
+        }).ToArray()),
+        ["regressions"] = new JsonArray(it.Regressions.Select(g => (JsonNode)new JsonObject
+        {
+            ["module"] = g.Module,
+            ["step"] = g.Step,
+            ["release"] = g.Kernel,
+            ["previous_ns_per_call"] = g.PreviousNs,
+            ["ns_per_call"] = g.CurrentNs,
+            ["growth"] = Math.Round(g.Growth, 4),
+        }).ToArray()),
+        ["failures"] = Failures(it.Failures),
+    };
+
+    /// <summary>A previous report's instruction-time figures per (module, step, kernel); empty when it has none (made with --icount=off, or before there was a mode).</summary>
+    public static IReadOnlyDictionary<(string Module, string Step, string Kernel), double> PreviousInstructionTimes(JsonNode report)
+    {
+        var result = new Dictionary<(string, string, string), double>();
+        if (report["instruction_time"]?["load"] is not JsonArray loads) return result;
+        foreach (var l in loads.OfType<JsonObject>())
+            if ((string?)l["module"] is { } m && (string?)l["step"] is { } s && (string?)l["release"] is { } k && l["ns_per_call"] is JsonValue v && v.TryGetValue<double>(out var ns))
+                result[(m, s, k)] = ns;
+        return result;
+    }
 
     private static JsonObject Totals(FidelityResult r)
     {
@@ -199,12 +254,31 @@ public static class FidelityReport
         if (r.Ratios.Count == 0) sb.Append("No load step ran on both a native and a backport kernel.\n\n");
         else
         {
-            sb.Append("ns per operation under TCG (test_run: the kernel's average per program run; socket steps: time per destroyed socket). Compare kernels within this run only. ");
+            sb.Append("Wall-clock ns per operation under TCG (test_run: the kernel's average per program run; socket steps: time per destroyed socket): guest time is host time here, so a busy host moves these figures; compare kernels within this run only, and see the instruction-time table for figures that hold across runs. ");
             sb.Append("Normalised: each kernel's ns/op divided first by its own boot's baseline (a program calling no kfunc), so a host busier during one boot than another cancels out; prefer it where given.\n\n");
             sb.Append("| module | step | kfunc | native (kernel) | backport (kernel) | ratio | baselines native / backport | normalised |\n|---|---|---|---|---|---|---|---|\n");
             foreach (var x in r.Ratios)
                 sb.Append(inv, $"| {x.Module} | {x.Step} | {x.Kfunc} | {x.NativeNsPerOp:0.#} ns ({x.NativeKernel}) | {x.BackportNsPerOp:0.#} ns ({x.BackportKernel}) | {x.Ratio:0.00} | {(x.Normalised is null ? "–" : $"{x.NativeBaselineNs:0.#} / {x.BackportBaselineNs:0.#} ns")} | {(x.Normalised is { } n ? n.ToString("0.00", inv) : "–")} |\n");
             sb.Append('\n');
+        }
+
+        if (r.InstructionTime is { } it)
+        {
+            sb.Append("## Load in instruction time: backport ÷ native\n\n");
+            sb.Append(inv, $"ns per call in {InstructionTimeUnit}: the kernel's average over the step's test_run repetitions, in a boot of its own per kernel (only the test_run steps). These are the figures to compare across runs and machines. Compared with: {it.Baseline}.\n\n");
+            if (it.Ratios.Count == 0) sb.Append("No test_run step ran on both a native and a backport kernel.\n\n");
+            else
+            {
+                sb.Append("| module | step | kfunc | native (kernel) | backport (kernel) | ratio |\n|---|---|---|---|---|---|\n");
+                foreach (var x in it.Ratios)
+                    sb.Append(inv, $"| {x.Module} | {x.Step} | {x.Kfunc} | {x.NativeNsPerOp:0.#} ({x.NativeKernel}) | {x.BackportNsPerOp:0.#} ({x.BackportKernel}) | {x.Ratio:0.00} |\n");
+                sb.Append('\n');
+            }
+            foreach (var g in it.Regressions)
+                sb.Append(inv, $"- **regression**: {g.Module}/{g.Step} on {g.Kernel}: {g.PreviousNs:0.#} → {g.CurrentNs:0.#} ns per call (+{g.Growth:0.0%})\n");
+            foreach (var f in it.Failures)
+                sb.Append(inv, $"- {f.Kernel} {f.Module} {f.Kind} {f.Name}: {f.Reason}: {f.Message}\n");
+            if (it.Regressions.Count + it.Failures.Count > 0) sb.Append('\n');
         }
 
         if (r.SocketRuns.Count > 0)

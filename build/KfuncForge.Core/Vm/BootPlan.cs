@@ -37,9 +37,10 @@ public sealed record GuestSmoke(string Module, string Name, string Object, strin
 
 /// <summary>
 /// What a boot runs: the modules' smoke programs and load profile (the SmokeTest stage), their fidelity
-/// suites with the load profile and the suites' own load steps (Fidelity), or the fidelity cases alone.
+/// suites with the load profile and the suites' own load steps (Fidelity), the fidelity cases alone, or the
+/// test_run load steps alone (FidelityInstructionTime: the boot that measures them in instruction time).
 /// </summary>
-public enum BootContent { Smoke, Fidelity, FidelityCasesOnly }
+public enum BootContent { Smoke, Fidelity, FidelityCasesOnly, FidelityInstructionTime }
 
 /// <summary>One load step, compiled for this kernel. Program null: the object's only program.</summary>
 public sealed record GuestLoad(string Module, string Name, string Kfunc, string Object, string? Program, LoadDriver Driver, long Count);

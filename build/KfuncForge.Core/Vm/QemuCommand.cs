@@ -5,7 +5,15 @@ namespace KfuncForge.Vm;
 public enum Accelerator { Tcg, Kvm }
 
 /// <summary>Machine size and the accelerator of a boot.</summary>
-public sealed record VmShape(Accelerator Accelerator, int MemoryMiB = 512, int Cpus = 1);
+public sealed record VmShape(Accelerator Accelerator, int MemoryMiB = 512, int Cpus = 1)
+{
+    /// <summary>
+    /// Instruction-count mode (TCG only): QEMU's -icount shift=0,sleep=off makes the guest's clocks advance one
+    /// nanosecond per instruction executed, so time measured in the guest is "instruction time", the same on
+    /// every run of the same inputs however busy the host is (docs/fidelity.md).
+    /// </summary>
+    public bool InstructionCount { get; init; }
+}
 
 /// <summary>
 /// The QEMU command line of one boot, as an argv list: direct kernel boot, no firmware disks or
@@ -15,6 +23,9 @@ public sealed record VmShape(Accelerator Accelerator, int MemoryMiB = 512, int C
 public static class QemuCommand
 {
     public const string Binary = "qemu-system-x86_64";
+
+    /// <summary>One instruction per virtual nanosecond, and no sleeping ahead of the host when the guest idles.</summary>
+    public static IReadOnlyList<string> InstructionCountArguments { get; } = ["-icount", "shift=0,sleep=off"];
 
     /// <summary>Kernel command line: console on ttyS0 at full log level (WARN splats are KERN_WARNING, hidden by "quiet").</summary>
     public static IReadOnlyList<string> KernelArguments { get; } =
@@ -30,7 +41,7 @@ public static class QemuCommand
         var append = string.Join(' ', KernelArguments.Concat(extraKernelArguments ?? []));
         var args = new List<string>
         {
-            "-accel", shape.Accelerator == Accelerator.Kvm ? "kvm" : "tcg",
+            "-accel", shape.Accelerator == Accelerator.Kvm && !shape.InstructionCount ? "kvm" : "tcg",
             "-m", shape.MemoryMiB.ToString(CultureInfo.InvariantCulture),
             "-smp", shape.Cpus.ToString(CultureInfo.InvariantCulture),
             "-nodefaults",
@@ -42,6 +53,7 @@ public static class QemuCommand
             "-serial", "file:" + consoleLog,
             "-serial", "file:" + recordsLog,
         };
+        if (shape.InstructionCount) args.AddRange(InstructionCountArguments);
         if (firmware is not null)
             args.AddRange([
                 "-machine", "q35,smm=on",

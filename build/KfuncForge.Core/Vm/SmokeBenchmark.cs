@@ -19,6 +19,11 @@ public sealed record KernelBench(
     double OverheadSeconds,
     bool Passed)
 {
+    /// <summary>The same bare boot under instruction counting (-icount shift=0,sleep=off): what that mode costs in wall time.</summary>
+    public double BareIcountBootSeconds { get; init; }
+
+    public double IcountCost => BareBootSeconds > 0 ? BareIcountBootSeconds / BareBootSeconds : 0;
+
     // OverheadSeconds: what the harness adds beyond a bare boot of the same kernel and the guest's own
     // work, the median over rounds of (harness - bare - load - tests) measured back to back. Not
     // clamped: a value near zero or below says the difference is within the machine's noise.
@@ -51,19 +56,19 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
         var accel = await session.AcceleratorAsync(bootable, cancellation).ConfigureAwait(false);
         var bare = await session.Images.BuildBareAsync().ConfigureAwait(false);
 
-        var samples = bootable.ToDictionary(b => b.Id, _ => new List<(double Bare, BootVerdict Harness, double HarnessWall)>());
+        var samples = bootable.ToDictionary(b => b.Id, _ => new List<(double Bare, BootVerdict Harness, double HarnessWall, double BareIcount)>());
         for (var round = 0; round < rounds; round++)
             foreach (var plan in bootable)
             {
                 var dir = Path.Combine(session.Options.WorkDir, "bench", SmokeSession.SafeName(plan.Id), $"bare-{round}");
-                var b = await vms.RunAsync(new BootRequest($"bare/{plan.Kernel.Release}", plan.Kernel.BootImage, bare.Path, new VmShape(accel.Accelerator, session.Options.MemoryMiB), session.Options.Timeout, dir), null, cancellation).ConfigureAwait(false);
-                if (b.Hello is null)
-                    throw new InvalidOperationException($"the bare boot of {plan.Kernel.Release} did not report ({b.Outcome}: {b.Detail}); see {b.Request.ConsoleLog}");
+                var shape = new VmShape(accel.Accelerator, session.Options.MemoryMiB);
+                var b = await BareAsync(plan, bare, shape, dir, cancellation).ConfigureAwait(false);
+                var bi = await BareAsync(plan, bare, shape with { InstructionCount = true }, dir + "-icount", cancellation).ConfigureAwait(false);
                 var clock = Stopwatch.StartNew();
                 var h = await session.BootAsync(plan, agent, accel.Accelerator, null, cancellation).ConfigureAwait(false);
                 var wall = clock.Elapsed.TotalSeconds;
-                samples[plan.Id].Add((b.Wall.TotalSeconds, h, wall));
-                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}/{rounds} {plan.Kernel.Release}: bare {b.Wall.TotalSeconds:0.00} s ({(b.Hello is null ? "no report: " + b.Detail : "reported")}), harness {wall:0.00} s ({(h.Passed ? "pass" : "FAIL")})"));
+                samples[plan.Id].Add((b.Wall.TotalSeconds, h, wall, bi.Wall.TotalSeconds));
+                progress?.Invoke(string.Create(CultureInfo.InvariantCulture, $"round {round + 1}/{rounds} {plan.Kernel.Release}: bare {b.Wall.TotalSeconds:0.00} s (-icount {bi.Wall.TotalSeconds:0.00} s), harness {wall:0.00} s ({(h.Passed ? "pass" : "FAIL")})"));
             }
 
         var kernels = bootable.Select(plan =>
@@ -75,7 +80,7 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
                 Median(s.Select(x => x.Harness.Timings?.GuestBootSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.LoadSeconds ?? 0)),
                 Median(s.Select(x => x.Harness.Timings?.TestsSeconds ?? 0)), Median(s.Select(x => x.Harness.Timings?.ImageSeconds ?? 0)),
                 Median(s.Select(x => x.HarnessWall - x.Bare - (x.Harness.Timings?.LoadSeconds ?? 0) - (x.Harness.Timings?.TestsSeconds ?? 0))),
-                s.All(x => x.Harness.Passed));
+                s.All(x => x.Harness.Passed)) { BareIcountBootSeconds = Median(s.Select(x => x.BareIcount)) };
         }).ToList();
 
         var many = Enumerable.Range(0, rounds).SelectMany(r => bootable.Select(b => b with { Id = $"{b.Id}#{r}" })).ToList();
@@ -83,6 +88,13 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
         var run = await session.RunAsync(many, v => progress?.Invoke("parallel: " + SmokeReport.Line(v)), null, cancellation).ConfigureAwait(false);
         var parallelWall = parallelClock.Elapsed;
         return new BenchResult(accel, run.Slots, rounds, kernels, many.Count, parallelWall, run.Verdicts.Count(v => !v.Passed));
+    }
+
+    private async Task<BootResult> BareAsync(BootPlan plan, GuestImage bare, VmShape shape, string dir, CancellationToken cancellation)
+    {
+        var b = await vms.RunAsync(new BootRequest($"bare/{plan.Kernel.Release}", plan.Kernel.BootImage, bare.Path, shape, session.Options.Timeout, dir), null, cancellation).ConfigureAwait(false);
+        return b.Hello is not null ? b
+            : throw new InvalidOperationException($"the bare boot of {plan.Kernel.Release}{(shape.InstructionCount ? " under -icount" : "")} did not report ({b.Outcome}: {b.Detail}); see {b.Request.ConsoleLog}");
     }
 
     private static double Median(IEnumerable<double> values)
@@ -108,6 +120,8 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
             ["release"] = k.Release,
             ["samples"] = k.Samples,
             ["bare_boot_seconds"] = Math.Round(k.BareBootSeconds, 3),
+            ["bare_icount_boot_seconds"] = Math.Round(k.BareIcountBootSeconds, 3),
+            ["icount_cost_ratio"] = Math.Round(k.IcountCost, 3),
             ["harness_seconds"] = Math.Round(k.HarnessSeconds, 3),
             ["boot_seconds"] = Math.Round(k.BootSeconds, 3),
             ["kernel_clock_boot_seconds"] = Math.Round(k.GuestBootSeconds, 3),
@@ -133,6 +147,9 @@ public sealed class SmokeBenchmark(SmokeSession session, GuestTools tools, IVmRu
         sb.Append("boot: QEMU start to the agent's first record (host clock; kclk: the kernel's own clock, which starts after firmware and decompression);\n");
         sb.Append("load/tests: the guest's clock (module loading; smoke and load programs);\n");
         sb.Append("overhead: median over rounds of (harness - bare - load - tests), back to back; ratio = overhead / bare (near or below 0: within noise).\n");
+        sb.Append("\nInstruction-count mode (-icount shift=0,sleep=off; the fidelity run's instruction-time boots), bare boot, medians:\n");
+        foreach (var k in r.Kernels)
+            sb.Append(CultureInfo.InvariantCulture, $"  {k.Release,-28} {k.BareIcountBootSeconds,6:0.00} s = {k.IcountCost:0.00} x the plain bare boot\n");
         return sb.ToString();
     }
 }

@@ -130,13 +130,16 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                     var obj = await CompileAsync(module, s.Source, vmlinuxH, notRun, $"smoke {s.Name}", cancellation).ConfigureAwait(false);
                     if (obj is not null) smoke.Add(new GuestSmoke(module.Name, s.Name, obj, s.Program, s.Section, s.Calls, s.Expect));
                 }
-            else if (module.Fidelity is { } suite)
+            else if (content != BootContent.FidelityInstructionTime && module.Fidelity is { } suite)
                 await FidelityCasesAsync(module, suite, version, Blocked, vmlinuxH, smoke, notRun, cancellation).ConfigureAwait(false);
 
             IReadOnlyList<LoadStep> steps = content switch
             {
                 BootContent.FidelityCasesOnly => [],
                 BootContent.Fidelity when module.Fidelity is { } withLoad => withLoad.StepsAround(module.Load.Steps),
+                // Per-call figures: the test_run steps (socket runs are timed by the host's wall clock, and take minutes under -icount).
+                BootContent.FidelityInstructionTime => (module.Fidelity is { } timed ? timed.StepsAround(module.Load.Steps) : module.Load.Steps)
+                    .Where(l => l.Driver == LoadDriver.TestRun).ToList(),
                 _ => module.Load.Steps,
             };
             foreach (var l in steps)

@@ -23,6 +23,9 @@ public sealed record SmokeOptions(string WorkDir)
     /// <summary>Added to every guest's kernel command line (the fidelity run lowers the hung-task and lockup thresholds).</summary>
     public IReadOnlyList<string> KernelArguments { get; init; } = [];
 
+    /// <summary>Instruction-count mode for every boot (VmShape.InstructionCount): TCG, figures in instruction time.</summary>
+    public bool InstructionCount { get; init; }
+
     /// <summary>Boot every kernel under UEFI Secure Boot with this certificate enrolled as a MOK (the modules must be signed with its key).</summary>
     public SecureBootGuests? SecureBoot { get; init; }
 }
@@ -82,6 +85,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
     {
         var kernel = boots.FirstOrDefault(b => b.Kernel.Image.Length > 0)?.Kernel.BootImage;
         if (kernel is null) return new AcceleratorChoice(Accelerator.Tcg, "no kernel to boot", TimeSpan.Zero);
+        if (Options.InstructionCount) return new AcceleratorChoice(Accelerator.Tcg, "instruction-count mode (-icount) runs under TCG only", TimeSpan.Zero);
         var bare = await _images.BuildBareAsync().ConfigureAwait(false);
         return await _probe.ChooseAsync(Options.Accelerator, kernel, bare.Path, Options.WorkDir, null, cancellation).ConfigureAwait(false);
     }
@@ -134,7 +138,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
         var imageClock = Stopwatch.StartNew();
         var image = await _images.BuildAsync(plan, agent, cancellation).ConfigureAwait(false);
         var imageSeconds = imageClock.Elapsed.TotalSeconds;
-        var request = new BootRequest(plan.Id, plan.Kernel.BootImage, image.Path, new VmShape(accelerator, Options.MemoryMiB), Options.Timeout, BootDirectory(plan))
+        var request = new BootRequest(plan.Id, plan.Kernel.BootImage, image.Path, new VmShape(accelerator, Options.MemoryMiB) { InstructionCount = Options.InstructionCount }, Options.Timeout, BootDirectory(plan))
         {
             ExtraKernelArguments = Options.KernelArguments,
         };
