@@ -21,10 +21,22 @@
  */
 #include "kfuncforge_compat.h"
 
+#include <linux/bitops.h>
 #include <linux/ctype.h>
 #include <linux/limits.h>
 #include <linux/types.h>
 #include <linux/uaccess.h>
+#ifdef CONFIG_X86_64
+#include <asm/page.h>
+#include <asm/processor.h>
+#include <uapi/asm/vsyscall.h>
+#endif
+
+/*
+ * The walkers below are __always_inline: each kfunc gets its own copy with its
+ * mode, bound and case folding constant, and no call between the kfunc and the
+ * byte loop (every call and return pays the kernel's return-thunk mitigations).
+ */
 
 /* Upstream bounds every walk by the largest extended attribute value. */
 #define KF_STR_LIMIT XATTR_SIZE_MAX
@@ -51,21 +63,41 @@ fault:
 
 /*
  * True when the kernel refuses to read @p as kernel memory (user space,
- * non-canonical, vsyscall page...). The predicate upstream consults,
- * copy_from_kernel_nofault_allowed(), is not exported to modules; the
- * exported copy_from_kernel_nofault() consults it before anything else and
- * reports a refusal as -ERANGE, which is all we need to know. A fault on
- * the probe itself is not an answer yet: the walk will meet it again in
- * order and report -EFAULT, or never reach it (e.g. a zero count).
+ * non-canonical, vsyscall page...): upstream asks
+ * copy_from_kernel_nofault_allowed(), which is not exported to modules.
+ *
+ * x86-64: the same three tests as upstream's arch/x86/mm/maccess.c, inline
+ * (user space with its guard page, the vsyscall page, non-canonical
+ * addresses). Every string kfunc pays this once per string, so it matters:
+ * the probe below costs two calls and a fault-guarded read.
+ *
+ * Elsewhere: the exported copy_from_kernel_nofault() consults the predicate
+ * before anything else and reports a refusal as -ERANGE, which is all we
+ * need to know. A fault on the probe itself is not an answer yet: the walk
+ * will meet it again in order and report -EFAULT, or never reach it (e.g.
+ * a zero count).
  */
+#ifdef CONFIG_X86_64
+static __always_inline bool kf_outside(const char *p)
+{
+	unsigned long vaddr = (unsigned long)p;
+
+	if (vaddr < TASK_SIZE_MAX + PAGE_SIZE)
+		return true;
+	if ((vaddr & PAGE_MASK) == VSYSCALL_ADDR)
+		return true;
+	return !__is_canonical_address(vaddr, boot_cpu_data.x86_virt_bits);
+}
+#else
 static bool kf_outside(const char *p)
 {
 	u8 probe;
 
 	return copy_from_kernel_nofault(&probe, p, 1) == -ERANGE;
 }
+#endif
 
-static int kf_compare(const char *a, const char *b, size_t max, bool fold)
+static __always_inline int kf_compare(const char *a, const char *b, size_t max, bool fold)
 {
 	unsigned char ca, cb;
 	size_t n;
@@ -106,7 +138,7 @@ static int kf_compare(const char *a, const char *b, size_t max, bool fold)
 }
 
 /* @c is the character as an int in 0..255, or any other int for strrchr. */
-static int kf_chr(const char *s, size_t max, int c, enum kf_chr_mode mode)
+static __always_inline int kf_chr(const char *s, size_t max, int c, enum kf_chr_mode mode)
 {
 	int last = -ENOENT;
 	unsigned char sc;
@@ -153,7 +185,7 @@ static int kf_chr(const char *s, size_t max, int c, enum kf_chr_mode mode)
 	return ret;
 }
 
-static int kf_len(const char *s, size_t max)
+static __always_inline int kf_len(const char *s, size_t max)
 {
 	unsigned char sc;
 	size_t n;
@@ -188,11 +220,21 @@ static int kf_len(const char *s, size_t max)
 /*
  * Length of the leading run of @s whose characters are in @set (@inside)
  * or not in @set (!@inside). Both strings are bounded by KF_STR_LIMIT.
+ *
+ * Upstream walks @set from its start for every character of @s, up to the
+ * first match or the terminator. Here @set is walked once, only as far as
+ * one of those walks would reach, and every byte read is remembered in a
+ * 256-bit map: a character already seen is a member without reading @set
+ * again. The bytes read are a subset of upstream's (the same positions, in
+ * the same order, each once), so the answers, the faults and -E2BIG are
+ * the same; the cost per character of @s is one bit test instead of a walk.
  */
-static int kf_span(const char *s, const char *set, bool inside)
+static __always_inline int kf_span(const char *s, const char *set, bool inside)
 {
+	unsigned long seen[256 / BITS_PER_LONG] = {};
+	size_t n, scanned = 0;
+	bool set_ended = false, member;
 	unsigned char sc, mc;
-	size_t n, k;
 	int ret;
 
 	if (kf_outside(s) || kf_outside(set))
@@ -210,18 +252,24 @@ static int kf_span(const char *s, const char *set, bool inside)
 			ret = n;
 			goto out;
 		}
-		/* Look sc up in the set; mc ends as sc (member) or 0 (not). */
-		for (k = 0;; k++) {
-			if (k == KF_STR_LIMIT) {
+		/* Read on in the set only while sc has not been seen there yet. */
+		member = test_bit(sc, seen);
+		while (!member && !set_ended) {
+			if (scanned == KF_STR_LIMIT) {
 				ret = -E2BIG;
 				goto out;
 			}
-			if (kf_byte(set + k, &mc))
+			if (kf_byte(set + scanned, &mc))
 				goto fault;
-			if (mc == sc || !mc)
-				break;
+			scanned++;
+			if (!mc) {
+				set_ended = true;
+			} else {
+				__set_bit(mc, seen);
+				member = mc == sc;
+			}
 		}
-		if (inside != (mc != 0)) {
+		if (inside != member) {
 			ret = n;
 			goto out;
 		}
@@ -237,7 +285,7 @@ out:
  * Index of the first place where all of @needle occurs inside the first
  * @max characters of @hay. An empty needle is found at 0.
  */
-static int kf_find(const char *hay, const char *needle, size_t max, bool fold)
+static __always_inline int kf_find(const char *hay, const char *needle, size_t max, bool fold)
 {
 	unsigned char hc, nc;
 	size_t at, k;
