@@ -125,6 +125,8 @@ public sealed class FidelityCommand : ICommand
         var baseline = previous.Count == 0
             ? previousPath is null ? "nothing (--previous=none)" : $"nothing ({previousPath} absent or without instruction-time figures)"
             : string.Create(System.Globalization.CultureInfo.InvariantCulture, $"{previousPath}, threshold {threshold}%");
-        return it with { Regressions = FidelityJudge.Regressions(it, previous, threshold / 100), Baseline = baseline };
+        var (compared, identical) = FidelityJudge.Agreement(it, previous);
+        if (compared > 0) context.Out.WriteLine($"instruction time: {identical} of {compared} per-call figures identical to {previousPath}");
+        return it with { Regressions = FidelityJudge.Regressions(it, previous, threshold / 100), Baseline = baseline, Compared = compared, Identical = identical };
     }
 }

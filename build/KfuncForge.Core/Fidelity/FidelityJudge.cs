@@ -96,6 +96,10 @@ public sealed record InstructionTime(IReadOnlyList<LoadMeasurement> Loads, IRead
 
     /// <summary>What was compared with: the previous report's path and the threshold, or why nothing was.</summary>
     public string Baseline { get; init; } = "no previous report";
+
+    /// <summary>Figures that the previous report also has (same module, step and kernel), and how many of those are exactly equal.</summary>
+    public int Compared { get; init; }
+    public int Identical { get; init; }
 }
 
 /// <summary>A backport step whose instruction time per call grew by more than the threshold since the previous report (same kernel, same step).</summary>
@@ -165,6 +169,14 @@ public static class FidelityJudge
             .OfType<TimeRegression>()
             .Where(r => r.Growth > threshold)
             .ToList();
+
+    /// <summary>How many of this run's figures the previous report has, and how many are exactly equal (same inputs give the same instruction counts).</summary>
+    public static (int Compared, int Identical) Agreement(InstructionTime current, IReadOnlyDictionary<(string Module, string Step, string Kernel), double> previous)
+    {
+        var pairs = current.Loads.Where(l => l.NsPerCall is not null && previous.ContainsKey((l.Module, l.Name, l.Kernel)))
+            .Select(l => (Now: l.NsPerCall!.Value, Before: previous[(l.Module, l.Name, l.Kernel)])).ToList();
+        return (pairs.Count, pairs.Count(p => p.Now == p.Before));
+    }
 
     // A case that could not be planned is reported on the case itself (status error), not twice.
     private static bool IsCaseNotRun(CheckResult c) => c.Kind == "plan" && c.Name.StartsWith("fidelity ", StringComparison.Ordinal) && c.Name != "fidelity suite";

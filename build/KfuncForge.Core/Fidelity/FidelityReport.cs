@@ -127,6 +127,8 @@ public static class FidelityReport
     {
         ["unit"] = InstructionTimeUnit,
         ["baseline"] = it.Baseline,
+        ["compared_with_previous"] = it.Compared,
+        ["identical_to_previous"] = it.Identical,
         ["load"] = new JsonArray(it.Loads.OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel))
             .Select(l => (JsonNode)new JsonObject
             {
@@ -265,7 +267,7 @@ public static class FidelityReport
         if (r.InstructionTime is { } it)
         {
             sb.Append("## Load in instruction time: backport ÷ native\n\n");
-            sb.Append(inv, $"ns per call in {InstructionTimeUnit}: the kernel's average over the step's test_run repetitions, in a boot of its own per kernel (only the test_run steps). These are the figures to compare across runs and machines. Compared with: {it.Baseline}.\n\n");
+            sb.Append(inv, $"ns per call in {InstructionTimeUnit}: the kernel's average over the step's test_run repetitions, in a boot of its own per kernel (only the test_run steps). These are the figures to compare across runs and machines. Compared with: {it.Baseline}{(it.Compared > 0 ? $"; {it.Identical} of {it.Compared} figures identical to it" : "")}.\n\n");
             if (it.Ratios.Count == 0) sb.Append("No test_run step ran on both a native and a backport kernel.\n\n");
             else
             {

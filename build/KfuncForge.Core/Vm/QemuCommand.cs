@@ -24,8 +24,12 @@ public static class QemuCommand
 {
     public const string Binary = "qemu-system-x86_64";
 
-    /// <summary>One instruction per virtual nanosecond, and no sleeping ahead of the host when the guest idles.</summary>
-    public static IReadOnlyList<string> InstructionCountArguments { get; } = ["-icount", "shift=0,sleep=off"];
+    /// <summary>
+    /// One instruction per virtual nanosecond, and no sleeping ahead of the host when the guest idles; the guest's
+    /// real-time clock starts at a fixed date and runs on the virtual clock, so nothing in the guest depends on the
+    /// host's date or speed.
+    /// </summary>
+    public static IReadOnlyList<string> InstructionCountArguments { get; } = ["-icount", "shift=0,sleep=off", "-rtc", "base=2026-01-01T00:00:00,clock=vm"];
 
     /// <summary>Kernel command line: console on ttyS0 at full log level (WARN splats are KERN_WARNING, hidden by "quiet").</summary>
     public static IReadOnlyList<string> KernelArguments { get; } =
