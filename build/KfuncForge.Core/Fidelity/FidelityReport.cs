@@ -56,35 +56,15 @@ public static class FidelityReport
                 ["message"] = k.Message,
             }).ToArray()),
         }).ToArray()),
-        ["load"] = new JsonArray(r.Loads.OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel))
-            .Select(l => (JsonNode)new JsonObject
-            {
-                ["module"] = l.Module,
-                ["step"] = l.Name,
-                ["kfunc"] = l.Kfunc,
-                ["release"] = l.Kernel,
-                ["mode"] = SmokeReport.Name(l.Verdict),
-                ["passed"] = l.Passed,
-                ["ns_per_call"] = Round(l.NsPerCall),
-                ["sockets"] = l.Driver == LoadDriver.SocketIterator ? l.Count : null,
-                ["aborted"] = l.Driver == LoadDriver.SocketIterator ? l.Aborted : null,
-                ["sockets_per_second"] = Round(l.SocketsPerSecond),
-                ["setup_seconds"] = Round(l.SetupSeconds),
-            }).ToArray()),
-        ["load_ratios"] = new JsonArray(r.Ratios.Select(x => (JsonNode)new JsonObject
-        {
-            ["module"] = x.Module,
-            ["step"] = x.Step,
-            ["kfunc"] = x.Kfunc,
-            ["native_kernel"] = x.NativeKernel,
-            ["native_ns_per_op"] = Round(x.NativeNsPerOp),
-            ["backport_kernel"] = x.BackportKernel,
-            ["backport_ns_per_op"] = Round(x.BackportNsPerOp),
-            ["ratio"] = Math.Round(x.Ratio, 3),
-            ["native_baseline_ns"] = Round(x.NativeBaselineNs),
-            ["backport_baseline_ns"] = Round(x.BackportBaselineNs),
-            ["normalised_ratio"] = x.Normalised is { } n ? Math.Round(n, 3) : null,
-        }).ToArray()),
+        ["load"] = new JsonArray(Ordered(r.Loads).Select(l => (JsonNode)With(LoadJson(l, Round(l.NsPerCall)),
+            ("sockets", l.Driver == LoadDriver.SocketIterator ? l.Count : null),
+            ("aborted", l.Driver == LoadDriver.SocketIterator ? l.Aborted : null),
+            ("sockets_per_second", Round(l.SocketsPerSecond)),
+            ("setup_seconds", Round(l.SetupSeconds)))).ToArray()),
+        ["load_ratios"] = new JsonArray(r.Ratios.Select(x => (JsonNode)With(RatioJson(x, "ns_per_op", Round(x.NativeNsPerOp), Round(x.BackportNsPerOp)),
+            ("native_baseline_ns", Round(x.NativeBaselineNs)),
+            ("backport_baseline_ns", Round(x.BackportBaselineNs)),
+            ("normalised_ratio", x.Normalised is { } n ? Math.Round(n, 3) : null))).ToArray()),
         ["socket_runs"] = new JsonArray(r.SocketRuns.Select(s => (JsonNode)new JsonObject
         {
             ["module"] = s.Module,
@@ -129,28 +109,8 @@ public static class FidelityReport
         ["baseline"] = it.Baseline,
         ["compared_with_previous"] = it.Compared,
         ["identical_to_previous"] = it.Identical,
-        ["load"] = new JsonArray(it.Loads.OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel))
-            .Select(l => (JsonNode)new JsonObject
-            {
-                ["module"] = l.Module,
-                ["step"] = l.Name,
-                ["kfunc"] = l.Kfunc,
-                ["release"] = l.Kernel,
-                ["mode"] = SmokeReport.Name(l.Verdict),
-                ["passed"] = l.Passed,
-                ["ns_per_call"] = l.NsPerCall,
-            }).ToArray()),
-        ["ratios"] = new JsonArray(it.Ratios.Select(x => (JsonNode)new JsonObject
-        {
-            ["module"] = x.Module,
-            ["step"] = x.Step,
-            ["kfunc"] = x.Kfunc,
-            ["native_kernel"] = x.NativeKernel,
-            ["native_ns_per_call"] = x.NativeNsPerOp,
-            ["backport_kernel"] = x.BackportKernel,
-            ["backport_ns_per_call"] = x.BackportNsPerOp,
-            ["ratio"] = Math.Round(x.Ratio, 3),
-        }).ToArray()),
+        ["load"] = new JsonArray(Ordered(it.Loads).Select(l => (JsonNode)LoadJson(l, l.NsPerCall)).ToArray()),
+        ["ratios"] = new JsonArray(it.Ratios.Select(x => (JsonNode)RatioJson(x, "ns_per_call", x.NativeNsPerOp, x.BackportNsPerOp)).ToArray()),
         ["regressions"] = new JsonArray(it.Regressions.Select(g => (JsonNode)new JsonObject
         {
             ["module"] = g.Module,
@@ -162,6 +122,39 @@ public static class FidelityReport
         }).ToArray()),
         ["failures"] = Failures(it.Failures),
     };
+
+    private static IEnumerable<LoadMeasurement> Ordered(IEnumerable<LoadMeasurement> loads) =>
+        loads.OrderBy(l => l.Module, StringComparer.Ordinal).ThenBy(l => l.Name, StringComparer.Ordinal).ThenBy(l => Version(l.Kernel));
+
+    private static JsonObject LoadJson(LoadMeasurement l, double? nsPerCall) => new()
+    {
+        ["module"] = l.Module,
+        ["step"] = l.Name,
+        ["kfunc"] = l.Kfunc,
+        ["release"] = l.Kernel,
+        ["mode"] = SmokeReport.Name(l.Verdict),
+        ["passed"] = l.Passed,
+        ["ns_per_call"] = nsPerCall,
+    };
+
+    /// <summary>A ratio's common fields; <paramref name="unit"/> names the per-operation figures (native_&lt;unit&gt;, backport_&lt;unit&gt;).</summary>
+    private static JsonObject RatioJson(LoadRatio x, string unit, double? native, double? backport) => new()
+    {
+        ["module"] = x.Module,
+        ["step"] = x.Step,
+        ["kfunc"] = x.Kfunc,
+        ["native_kernel"] = x.NativeKernel,
+        ["native_" + unit] = native,
+        ["backport_kernel"] = x.BackportKernel,
+        ["backport_" + unit] = backport,
+        ["ratio"] = Math.Round(x.Ratio, 3),
+    };
+
+    private static JsonObject With(JsonObject o, params (string Key, JsonNode? Value)[] more)
+    {
+        foreach (var (k, v) in more) o[k] = v;
+        return o;
+    }
 
     /// <summary>A previous report's instruction-time figures per (module, step, kernel); empty when it has none (made with --icount=off, or before there was a mode).</summary>
     public static IReadOnlyDictionary<(string Module, string Step, string Kernel), double> PreviousInstructionTimes(JsonNode report)
