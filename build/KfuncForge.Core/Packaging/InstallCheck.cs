@@ -68,6 +68,9 @@ public sealed record InstallCheckResult(
 
     public string? KernelSeen => Boot?.Hello?.Kernel;
 
+    /// <summary>The rmmod after a copy the kernel should refuse: failing there means there was nothing to remove.</summary>
+    private static bool IsCleanUp(CommandRecord c) => c.Name.StartsWith("remove-", StringComparison.Ordinal) && c.Argv.FirstOrDefault() == "rmmod" && c.Code == 1;
+
     public IEnumerable<string> Summary()
     {
         yield return $"install check of {Request.Package} on {Request.Kernel}: {(Passed ? "passed" : "FAILED")}";
@@ -75,7 +78,7 @@ public sealed record InstallCheckResult(
         if (Boot is not null)
             yield return $"  boot: {Boot.Outcome} in {Boot.Wall.TotalSeconds:0.0} s ({Request.Accelerator.ToString().ToLowerInvariant()}), image {ImageBytes / (1024.0 * 1024):0.0} MiB, kernel seen {KernelSeen ?? "none"}";
         foreach (var c in Commands)
-            yield return $"  {c.Name}: {string.Join(' ', c.Argv)} -> {(c.Succeeded ? "ok" : c.Code is { } code ? $"exit {code}" : $"errno {c.Errno} {c.Error}")}";
+            yield return $"  {c.Name}: {string.Join(' ', c.Argv)} -> {(c.Succeeded ? "ok" : IsCleanUp(c) ? "nothing to remove (the copy was refused)" : c.Code is { } code ? $"exit {code}" : $"errno {c.Errno} {c.Error}")}";
         if (SecureBoot is { } sb)
             foreach (var line in sb.Summary()) yield return "  " + line;
         foreach (var l in new[] { Signed, Tampered, Foreign, Unsigned, SignedEnforced, TamperedEnforced })
