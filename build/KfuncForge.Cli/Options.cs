@@ -45,6 +45,15 @@ public sealed class Options
 
     public bool Flag(string name) => Get(name) is "true" or "1" or "yes";
 
+    /// <summary>An on/off switch (--secure-boot, --icount): <paramref name="fallback"/> when absent, anything but on or off is bad input.</summary>
+    public bool OnOff(string name, bool fallback) => Get(name) switch
+    {
+        null => fallback,
+        "on" => true,
+        "off" => false,
+        var other => throw new InputException(new Problem("command line", 0, 0, "", $"--{name} must be on or off, not '{other}'")),
+    };
+
     public int Int(string name, int fallback) =>
         Get(name) is not { } text ? fallback
         : int.TryParse(text, out var n) && n > 0 ? n

@@ -23,7 +23,8 @@ public sealed class FidelityCommand : ICommand
     {
         var distros = (context.Options.Get("distros") ?? string.Join(',', FidelityRun.DefaultDistros))
             .Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct(StringComparer.Ordinal).ToList();
-        // Every id is checked before anything is built, so a typo in the last one costs no build of the first.
+        // Every id and the comparison options (and the previous report) are checked before anything is built, so a typo costs no build.
+        var comparison = Comparison(context);
         var known = Catalog.Load(context.Tree).Distros.Select(d => d.Id).ToList();
         if (distros.Count == 0)
             throw new InputException(new Problem("--distros", 0, 0, "", $"names no distro; give a comma-separated list of profiles, e.g. --distros={string.Join(',', FidelityRun.DefaultDistros)}"));
@@ -51,8 +52,8 @@ public sealed class FidelityCommand : ICommand
 
         var modules = Catalog.Load(context.Tree).SelectModules(context.Options.Get("module"));
         var result = FidelityJudge.Judge(modules, run.Verdicts);
-        if (content == BootContent.Fidelity && InstructionCount(context.Options))
-            result = result with { InstructionTime = InstructionTimeRun(context, distros, workDir) };
+        if (content == BootContent.Fidelity && context.Options.OnOff("icount", true))
+            result = result with { InstructionTime = InstructionTimeRun(context, distros, comparison) };
         var json = FidelityReport.Json(result);
         var selection = new System.Text.Json.Nodes.JsonObject();
         foreach (var s in setups) s.AddTo((System.Text.Json.Nodes.JsonObject)(selection[s.Distro] = new System.Text.Json.Nodes.JsonObject()));
@@ -91,30 +92,38 @@ public sealed class FidelityCommand : ICommand
         return result.Passed ? ExitCodes.Passed(unavailable) : ExitCodes.Failed;
     }
 
-    private static bool InstructionCount(Options o) => o.Get("icount", "on") switch
+    /// <summary>What this run's instruction-time figures are compared with: the report, its figures (read now, before this run replaces it), the threshold.</summary>
+    private sealed record PreviousReport(string? Path, IReadOnlyDictionary<(string Module, string Step, string Kernel), double> Figures, double ThresholdPercent);
+
+    /// <summary>--threshold (percent) and --previous (default: the fidelity.json this run replaces; none: no comparison), checked before anything boots.</summary>
+    private static PreviousReport Comparison(CommandContext context)
     {
-        "on" => true,
-        "off" => false,
-        var other => throw new InputException(new Problem("--icount", 0, 0, "", $"must be on or off, not '{other}'")),
-    };
+        var o = context.Options;
+        var threshold = o.Get("threshold") is null ? DefaultThresholdPercent : MatrixOptions.Threshold(o.Get("threshold"));
+        var given = o.Get("previous");
+        if (given == "none") return new PreviousReport(null, new Dictionary<(string, string, string), double>(), threshold);
+        var path = Path.GetFullPath(given ?? Path.Combine(context.ArtifactsDir, "fidelity", "fidelity.json"));
+        if (!File.Exists(path))
+            return given is null ? new PreviousReport(path, new Dictionary<(string, string, string), double>(), threshold)
+                : throw new InputException(new Problem("--previous", 0, 0, "", $"{path} does not exist; give an earlier fidelity.json, or --previous=none"));
+        try
+        {
+            var report = System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(path)) ?? throw new System.Text.Json.JsonException("empty");
+            return new PreviousReport(path, FidelityReport.PreviousInstructionTimes(report), threshold);
+        }
+        catch (System.Text.Json.JsonException e)
+        {
+            throw new InputException(new Problem(path, 0, 0, "", $"is not a fidelity.json ({e.Message.Split('\n')[0]}); give an earlier report with --previous=<file>, or --previous=none"));
+        }
+    }
 
     /// <summary>
     /// The second boot per kernel: only the test_run load steps, under QEMU's instruction counting (docs/fidelity.md),
     /// compared with the previous report (--previous, else the fidelity.json this run replaces; --previous=none: no comparison).
     /// </summary>
-    private static InstructionTime InstructionTimeRun(CommandContext context, IReadOnlyList<string> distros, string workDir)
+    private static InstructionTime InstructionTimeRun(CommandContext context, IReadOnlyList<string> distros, PreviousReport comparison)
     {
-        var o = context.Options;
-        var threshold = o.Get("threshold") is null ? DefaultThresholdPercent : MatrixOptions.Threshold(o.Get("threshold"));
-        var previousPath = o.Get("previous") is { } p ? (p == "none" ? null : Path.GetFullPath(p)) : Path.Combine(workDir, "fidelity.json");
-        if (o.Get("previous") is { } given && given != "none" && !File.Exists(previousPath))
-            throw new InputException(new Problem("--previous", 0, 0, "", $"{previousPath} does not exist; give an earlier fidelity.json, or --previous=none"));
-        // Read before this run replaces it.
-        var previous = previousPath is not null && File.Exists(previousPath)
-            ? FidelityReport.PreviousInstructionTimes(System.Text.Json.Nodes.JsonNode.Parse(File.ReadAllText(previousPath))
-                ?? throw new InputException(new Problem(previousPath, 0, 0, "", "is empty; give a fidelity.json")))
-            : new Dictionary<(string, string, string), double>();
-
+        var (previousPath, previous, threshold) = comparison;
         var setups = distros.Select(d => SmokeSetup.Prepare(context, Path.Combine("fidelity", "instruction-time"), BootContent.FidelityInstructionTime, d,
             FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
         var boots = setups.SelectMany(s => s.Boots).ToList();

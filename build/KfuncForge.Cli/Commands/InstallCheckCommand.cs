@@ -36,12 +36,7 @@ public sealed class InstallCheckCommand : ICommand
             var other => throw new InputException(new Problem("--accel", 0, 0, "", $"must be auto, tcg or kvm, not '{other}'")),
         };
         // Secure Boot is the default: only with our key enrolled can the kernel tell our signature from any other (docs/signing.md).
-        var secureBoot = o.Get("secure-boot", "on") switch
-        {
-            "on" => true,
-            "off" => false,
-            var other => throw new InputException(new Problem("--secure-boot", 0, 0, "", $"must be on or off, not '{other}'")),
-        };
+        var secureBoot = o.OnOff("secure-boot", true);
         var repo = Path.GetFullPath(o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, "apt"));
         if (!File.Exists(Path.Combine(repo, AptRepository.KeyringFileName)))
             throw new InputException(new Problem(repo, 0, 0, "", $"is not a published apt repository (no {AptRepository.KeyringFileName}); run the Package target first, or give --repo"));

@@ -18,12 +18,7 @@ public sealed class SmokeCommand : ICommand
     public int Run(CommandContext context)
     {
         var setup = SmokeSetup.Prepare(context);
-        if (context.Options.Get("secure-boot", "off") switch
-            {
-                "on" => true,
-                "off" => false,
-                var other => throw new InputException(new Problem("--secure-boot", 0, 0, "", $"must be on or off, not '{other}'")),
-            })
+        if (context.Options.OnOff("secure-boot", false))
             setup = SecureBoot(context, setup);
         var results = Path.Combine(setup.WorkDir, "results.jsonl");
         File.Delete(results);
@@ -98,7 +93,7 @@ public sealed class SmokeCommand : ICommand
         var options = setup.Session.Options with
         {
             SecureBoot = new SecureBootGuests(new SecureBootFirmware(setup.Tools.Cache, ProcessRunner.Instance), certificate.RawData),
-            MemoryMiB = Math.Max(setup.Session.Options.MemoryMiB, SecureBootFirmware.MemoryMiB(0, setup.Session.Options.MemoryMiB)),
+            MemoryMiB = SecureBootFirmware.MemoryMiB(0, setup.Session.Options.MemoryMiB),
         };
         return setup with { Boots = boots, Session = new SmokeSession(setup.Tools, setup.Vms, options) };
     }
@@ -107,16 +102,8 @@ public sealed class SmokeCommand : ICommand
     private static bool SignedCopyOf(string signed, string built)
     {
         var bytes = File.ReadAllBytes(signed);
-        if (!Signing.ModuleSignatureTrailer.HasSignature(bytes)) return false;
-        try
-        {
-            var length = Signing.ModuleSignatureTrailer.Parse(bytes).ContentLength;
-            return bytes.AsSpan(0, length).SequenceEqual(File.ReadAllBytes(built));
-        }
-        catch (Signing.ModuleSignatureException)
-        {
-            return false;
-        }
+        var length = Signing.ModuleSignatureTrailer.ContentLength(bytes);
+        return length < bytes.Length && bytes.AsSpan(0, length).SequenceEqual(File.ReadAllBytes(built));
     }
 }
 
@@ -205,12 +192,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
             Accelerator = accel, Jobs = jobs, Timeout = timeout, MemoryMiB = memory, Busybox = busybox,
             KernelArguments = kernelArguments ?? [],
             // Smoke and bench-smoke on request; the fidelity run makes its instruction-time boots itself.
-            InstructionCount = content == BootContent.Smoke && o.Get("icount", "off") switch
-            {
-                "on" => true,
-                "off" => false,
-                var other => throw new InputException(new Problem("--icount", 0, 0, "", $"must be on or off, not '{other}'")),
-            },
+            InstructionCount = content == BootContent.Smoke && o.OnOff("icount", false),
         };
         IReadOnlyList<BootPlan> boots;
         try

@@ -174,10 +174,8 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     private const string ForeignPath = "kff/foreign/module.ko";
     private const string UnsignedPath = "kff/unsigned/module.ko";
 
-    private static string Lines(IEnumerable<string[]> lines) => string.Concat(lines.Select(l => string.Join('\t', l) + "\n"));
-
     /// <summary>The guest's manifest: depmod, modinfo, modprobe, then the tampered copy without and with enforcement.</summary>
-    public static string Manifest(string bootId, string kernel, string module, string tamperedPath) => Lines(
+    public static string Manifest(string bootId, string kernel, string module, string tamperedPath) => GuestManifest.Text(
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
@@ -191,7 +189,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     ]);
 
     /// <summary>The first Secure Boot boot (once per certificate, then cached): the postinst before enrolment, then MokListRT written through efivarfs in one write.</summary>
-    public static string EnrolmentManifest(string bootId, string kernel, string package) => Lines(
+    public static string EnrolmentManifest(string bootId, string kernel, string package) => GuestManifest.Text(
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
@@ -207,7 +205,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     /// another key and unsigned (each removed again should the kernel take it), then the postinst with the key
     /// enrolled, and again once MokListRT is gone (the keys the kernel loaded at boot stay; only the script's view changes).
     /// </summary>
-    public static string SecureBootManifest(string bootId, string kernel, string module, string package) => Lines(
+    public static string SecureBootManifest(string bootId, string kernel, string module, string package) => GuestManifest.Text(
     [
         ["kff-manifest", "1"],
         ["boot", bootId],
@@ -240,25 +238,12 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     /// <summary>Where the one changed byte goes: inside .comment (never loaded, so only the signature can tell), else the middle of .modinfo.</summary>
     public static long TamperOffset(byte[] signedModule, string what)
     {
-        var body = ModuleSignatureTrailerLength(signedModule);
+        var body = ModuleSignatureTrailer.ContentLength(signedModule);
         var elf = ElfFile.Parse(signedModule[..body], what);
         var section = elf.Section(".comment") is { Size: > 0 } c ? c : elf.Section(".modinfo") ?? throw new StageException($"{what} has neither .comment nor .modinfo to change");
         return section.Offset + section.Size / 2;
     }
 
-    /// <summary>The length of the module without its appended signature.</summary>
-    private static int ModuleSignatureTrailerLength(byte[] module)
-    {
-        if (!Signing.ModuleSignatureTrailer.HasSignature(module)) return module.Length;
-        try
-        {
-            return Signing.ModuleSignatureTrailer.Parse(module).ContentLength;
-        }
-        catch (Signing.ModuleSignatureException)
-        {
-            return module.Length;
-        }
-    }
 
     public async Task<InstallCheckResult> RunAsync(InstallCheckRequest request, AptMirrors mirrors, Action<string>? log = null, CancellationToken cancellation = default)
     {
@@ -424,7 +409,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
         var copies = new List<CpioEntry> { new(TamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered) };
         if (!secureBoot) return copies;
 
-        var unsigned = signed[..ModuleSignatureTrailerLength(signed)];
+        var unsigned = signed[..ModuleSignatureTrailer.ContentLength(signed)];
         copies.Add(new CpioEntry(UnsignedPath, CpioEntryKind.File, 0x1A4, Bytes: unsigned));
         Directory.CreateDirectory(work);
         var keyDir = Path.Combine(work, "foreign-key");

@@ -36,6 +36,20 @@ public static class ModuleSignatureTrailer
         return result;
     }
 
+    /// <summary>The module's own bytes: all of it when it carries no well-formed signature, else what precedes the signature.</summary>
+    public static int ContentLength(ReadOnlySpan<byte> module)
+    {
+        if (!HasSignature(module)) return module.Length;
+        try
+        {
+            return Parse(module).ContentLength;
+        }
+        catch (ModuleSignatureException)
+        {
+            return module.Length;
+        }
+    }
+
     /// <summary>Splits a signed module the way the kernel's mod_check_sig does; errors say what the kernel would reject.</summary>
     public static AppendedSignature Parse(ReadOnlySpan<byte> module)
     {

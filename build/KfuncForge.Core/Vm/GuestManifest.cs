@@ -21,16 +21,26 @@ public static class GuestManifest
     /// <summary>The agent's name of a socket scenario: "ipv4/established", "ipv6/listening", ….</summary>
     public static string Scenario(SocketScenario sc) => $"{sc.Family.ToString().ToLowerInvariant()}/{sc.State.ToString().ToLowerInvariant()}";
 
+    /// <summary>Manifest lines as the agent reads them; a field with a tab or newline would split a line, so it is refused.</summary>
+    public static string Text(IEnumerable<string[]> lines)
+    {
+        var sb = new StringBuilder();
+        foreach (var fields in lines) Append(sb, fields);
+        return sb.ToString();
+    }
+
+    private static void Append(StringBuilder sb, string[] fields)
+    {
+        foreach (var f in fields)
+            if (f.Contains('\t') || f.Contains('\n'))
+                throw new ArgumentException($"manifest field '{f}' contains a tab or newline");
+        sb.Append(string.Join('\t', fields)).Append('\n');
+    }
+
     public static string Render(BootPlan plan)
     {
         var sb = new StringBuilder();
-        void Line(params string[] fields)
-        {
-            foreach (var f in fields)
-                if (f.Contains('\t') || f.Contains('\n'))
-                    throw new ArgumentException($"manifest field '{f}' contains a tab or newline");
-            sb.Append(string.Join('\t', fields)).Append('\n');
-        }
+        void Line(params string[] fields) => Append(sb, fields);
 
         Line("kff-manifest", "1");
         Line("boot", plan.Id);

@@ -35,9 +35,6 @@ public sealed class SecureBootFirmware(ContentCache cache, IProcessRunner runner
     /// <summary>EFI_CERT_X509_GUID: the type of a signature list holding X.509 certificates.</summary>
     public static readonly Guid CertX509Guid = new("a5c059a1-94e4-4aa7-87b5-ab155c2bf072");
 
-    /// <summary>EFI_GLOBAL_VARIABLE: the namespace of SecureBoot.</summary>
-    public static readonly Guid GlobalVariableGuid = new("8be4df61-93ca-11d2-aa0d-00e098032b8c");
-
     public const string EfivarsDirectory = "/sys/firmware/efi/efivars";
 
     /// <summary>What a Secure Boot boot here shows and what it does not; every report of one says it.</summary>

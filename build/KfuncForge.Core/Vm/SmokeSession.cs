@@ -183,7 +183,7 @@ public sealed class SmokeSession(GuestTools tools, IVmRunner vms, SmokeOptions o
             lines = [.. lines, ["module", "efivarfs", "/" + GuestManifest.ModulePath(module), "dependency", "-"]];
         }
         lines = [.. lines, SecureBootFirmware.MountEfivarfs, SecureBootFirmware.EnrolStep("/" + GuestManifest.BusyboxPath, "dd")];
-        entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: System.Text.Encoding.UTF8.GetBytes(string.Concat(lines.Select(l => string.Join('\t', l) + "\n")))));
+        entries.Add(new CpioEntry(GuestManifest.ManifestPath, CpioEntryKind.File, 0x1A4, Bytes: System.Text.Encoding.UTF8.GetBytes(GuestManifest.Text(lines))));
         var image = await _images.BuildAsync(entries).ConfigureAwait(false);
         var boot = await vms.RunAsync(new BootRequest("enrol/" + plan.Kernel.Release, kernel, image.Path, new VmShape(accelerator, SecureBootFirmware.MemoryMiB(image.Size, Options.MemoryMiB)),
             Options.Timeout, BootDirectory(plan) + ".enrol") { Firmware = firmware }, null, cancellation).ConfigureAwait(false);
