@@ -35,6 +35,8 @@ public sealed class BuildParameters
         Previous = context.Argument<string>("previous", null);
         Threshold = context.Argument<string>("threshold", null);
         Shards = context.Argument<string>("shards", null);
+        Commit = context.Argument<string>("commit", null);
+        Release = context.Argument<string>("release", null);
         Configuration = context.Argument("configuration", "Release");
         Artifacts = Out ?? System.IO.Path.Combine(Root, "artifacts");
     }
@@ -63,6 +65,8 @@ public sealed class BuildParameters
     public string Previous { get; }
     public string Threshold { get; }
     public string Shards { get; }
+    public string Commit { get; }
+    public string Release { get; }
 
     /// <summary>The matrix covers every profile unless --distro was given (the other targets default to debian12).</summary>
     public string[] MatrixOptions => DistroGiven
@@ -85,6 +89,7 @@ public sealed class BuildParameters
             ["cache"] = Cache, ["upstream"] = Upstream, ["ref"] = Ref, ["kfunc"] = Kfunc, ["jobs"] = Jobs, ["repeat"] = Repeat,
             ["index"] = Index, ["accel"] = Accel, ["rounds"] = Rounds, ["distros"] = Distros, ["secure-boot"] = SecureBoot, ["icount"] = Icount,
             ["shard"] = Shard, ["until"] = Until, ["previous"] = Previous, ["threshold"] = Threshold, ["shards"] = Shards,
+            ["commit"] = Commit, ["release"] = Release,
         };
         foreach (var name in names)
             if (values.TryGetValue(name, out var value) && !string.IsNullOrEmpty(value))
@@ -216,7 +221,7 @@ Task("MatrixCi")
 Task("Import")
     .Description("Import a kfunc's definition and provenance from a kernel git repository: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>].")
     .IsDependentOn("Engine")
-    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module"));
+    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module", "commit", "release"));
 
 Task("Drift")
     .Description("Compare every kfunc's recorded upstream definition with a newer ref: --upstream=<repo> --ref=<ref>; fails when upstream moved.")

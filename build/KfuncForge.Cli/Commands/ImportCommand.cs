@@ -8,7 +8,7 @@ public sealed class ImportCommand : ICommand
 {
     public string Name => "import";
     public string Summary => "read a kfunc from a kernel git repository at a ref; write or update its module.yaml";
-    public IReadOnlyCollection<string> Accepts => ["upstream", "ref", "kfunc", "module"];
+    public IReadOnlyCollection<string> Accepts => ["upstream", "ref", "kfunc", "module", "commit", "release"];
 
     public int Run(CommandContext context)
     {
@@ -19,7 +19,7 @@ public sealed class ImportCommand : ICommand
         if (o.Get("kfunc") is null) missing.Add(new Problem("command line", 0, 0, "", "import needs --kfunc=<name> (e.g. --kfunc=bpf_strlen)"));
         if (missing.Count > 0) throw new InputException(missing);
 
-        var r = Importer.Run(context.Tree, new ImportRequest(o.Get("upstream")!, o.Get("ref")!, o.Get("kfunc")!, o.Get("module")));
+        var r = Importer.Run(context.Tree, new ImportRequest(o.Get("upstream")!, o.Get("ref")!, o.Get("kfunc")!, o.Get("module"), o.Get("commit"), o.Get("release")));
         var u = r.Upstream;
         var w = context.Out;
         w.WriteLine($"import: {u.Name} from {o.Get("upstream")} at {u.At.Name} ({u.At.CommitId[..12]})");
@@ -36,7 +36,9 @@ public sealed class ImportCommand : ICommand
         w.WriteLine($"  program types: {string.Join(", ", r.Written.ProgramTypes)}");
         w.WriteLine($"  body sha256:  {r.Written.BodySha256}");
         var c = r.Introduced.Commit;
-        w.WriteLine($"  introduced:   {c.Short} \"{c.Subject}\" ({c.When:yyyy-MM-dd}); {(r.ReleaseTag is null ? "no release tag contains it" : $"first in {r.ReleaseTag} -> release {r.Written.Release}")}");
+        w.WriteLine(r.Snapshot
+            ? $"  introduced:   not in this repository: its history starts at {c.Short} \"{c.Subject}\", which already has {u.Name} (a snapshot or shallow clone); recorded commit {r.Written.Commit}"
+            : $"  introduced:   {c.Short} \"{c.Subject}\" ({c.When:yyyy-MM-dd}); {(r.ReleaseTag is null ? "no release tag contains it" : $"first in {r.ReleaseTag} -> release {r.Written.Release}")}");
         w.WriteLine($"  cost:         scanned {r.Scan.FilesRead} C files ({r.Scan.BytesRead / (1024 * 1024)} MiB) in {r.Scan.Elapsed.TotalSeconds:F1} s; walked {r.Introduced.CommitsVisited} commits ({r.Introduced.FileVersionsParsed} file versions parsed) in {r.Introduced.Elapsed.TotalSeconds:F1} s; total {r.Elapsed.TotalSeconds:F1} s");
         w.WriteLine(r.Change switch
         {
@@ -46,6 +48,7 @@ public sealed class ImportCommand : ICommand
             _ => $"{r.ModuleFile} already matches upstream; nothing written",
         });
         foreach (var f in r.CreatedFiles.Where(f => f != r.ModuleFile)) w.WriteLine($"created {f}");
+        foreach (var k in r.Kept) w.WriteLine(k);
         foreach (var f in r.KeptFiles) w.WriteLine($"kept {f} (exists; import never overwrites implementation files)");
         if (r.Todo.Count > 0)
         {

@@ -6,7 +6,9 @@ using YamlDotNet.RepresentationModel;
 
 namespace KfuncForge.Upstream;
 
-public sealed record ImportRequest(string Upstream, string Ref, string Kfunc, string? Module);
+/// <param name="Commit">--commit: the introducing commit, when the repository's history cannot tell (a snapshot) or the user knows better.</param>
+/// <param name="Release">--release: the first release that ships the kfunc (x.y).</param>
+public sealed record ImportRequest(string Upstream, string Ref, string Kfunc, string? Module, string? Commit = null, string? Release = null);
 
 public enum ModuleChange { Created, KfuncAdded, Updated, Unchanged }
 
@@ -23,6 +25,8 @@ public sealed record ImportResult(
     IReadOnlyList<string> CreatedFiles,
     IReadOnlyList<string> KeptFiles,
     IReadOnlyList<string> Todo,
+    IReadOnlyList<string> Kept,
+    bool Snapshot,
     TreeScan Scan,
     TimeSpan Elapsed);
 
@@ -32,7 +36,7 @@ public sealed record ImportResult(
 /// draft module, a new entry in an existing module, or an in-place update of an existing entry.
 /// Existing C files are never overwritten.
 /// </summary>
-public static class Importer
+public static partial class Importer
 {
     public static ImportResult Run(SourceTree tree, ImportRequest request)
     {
@@ -42,6 +46,10 @@ public static class Importer
             problems.Add(new Problem("--kfunc", 0, 0, "", $"'{request.Kfunc}' is not a C identifier; pass the kfunc's name, e.g. --kfunc=bpf_strlen"));
         if (request.Module is not null && Names.ModuleNameProblem(request.Module) is { } moduleProblem)
             problems.Add(new Problem("--module", 0, 0, "", moduleProblem));
+        if (request.Commit is not null && !CommitId().IsMatch(request.Commit))
+            problems.Add(new Problem("--commit", 0, 0, "", $"'{request.Commit}' is not a commit id; pass the 12 to 40 hex digits of the upstream commit that added the kfunc"));
+        if (request.Release is not null && !ReleaseNumber().IsMatch(request.Release))
+            problems.Add(new Problem("--release", 0, 0, "", $"'{request.Release}' is not a kernel release; pass major.minor, e.g. --release=6.17"));
         if (problems.Count > 0) throw new InputException(problems);
 
         using var repo = KernelRepository.Open(request.Upstream);
@@ -56,15 +64,30 @@ public static class Importer
             _ => throw new InvalidOperationException(),
         };
 
+        var moduleDir = Path.Combine(tree.Modules, module);
+        var moduleFile = Path.Combine(moduleDir, "module.yaml");
+        var display = tree.Display(moduleFile);
+        var recorded = Recorded(moduleFile, display, request.Kfunc);
+
+        // A snapshot (or a shallow clone) starts at a commit that already has the kfunc: that commit
+        // only says where the copy begins, so it is never recorded as the introducing commit.
         var introduced = FindIntroduction(repo, upstream);
-        var tag = ReleaseTags.FirstContaining(repo, introduced.Commit.Sha);
+        var snapshot = !LibGit2Sharp.RepositoryExtensions.Lookup<LibGit2Sharp.Commit>(repo.Git, introduced.Commit.Sha).Parents.Any();
+        var tag = snapshot ? null : ReleaseTags.FirstContaining(repo, introduced.Commit.Sha);
+        var foundRelease = tag is { } t ? new KernelVersion(t.Major, t.Minor, 0).ToString() : null;
+        var keptByHand = new List<string>();
+        var commit = Choose("commit", request.Commit, recorded.Commit, snapshot ? null : introduced.Commit.Sha, keptByHand,
+            (old, found) => old.Length >= 7 && found.StartsWith(old, StringComparison.Ordinal))
+            ?? throw new InputException(new Problem("--commit", 0, 0, "",
+                $"{request.Upstream} starts at {introduced.Commit.Short} \"{introduced.Commit.Subject}\", which already defines {request.Kfunc}: a snapshot or shallow clone, so the commit that introduced it is not in this repository; pass --commit=<id> (and --release=<x.y>) from a full kernel clone's history, e.g. git log --diff-filter=A -S'{request.Kfunc}'"));
+        var release = Choose("release", request.Release, recorded.Release is { } r && ReleaseNumber().IsMatch(r) ? r : null, foundRelease, keptByHand, (_, _) => false);
         var written = new ImportedKfunc(
             upstream.Name,
             upstream.Prototype,
             upstream.Flags,
             YamlProgramTypes(upstream),
-            tag is { } t ? new KernelVersion(t.Major, t.Minor, 0).ToString() : null,
-            introduced.Commit.Sha,
+            release,
+            commit,
             upstream.DefinitionPath,
             at.Stable,
             upstream.Definition.BodySha256,
@@ -72,9 +95,6 @@ public static class Importer
             upstream.Filters);
         CheckWritable(upstream, written);
 
-        var moduleDir = Path.Combine(tree.Modules, module);
-        var moduleFile = Path.Combine(moduleDir, "module.yaml");
-        var display = tree.Display(moduleFile);
         var created = new List<string>();
         var kept = new List<string>();
         var changed = new List<string>();
@@ -107,7 +127,39 @@ public static class Importer
         }
 
         var todo = Todo(tree, moduleFile, moduleDir, module, written, addsVariant);
-        return new ImportResult(upstream, written, introduced, tag?.Tag, module, display, change, changed, created, kept, todo, scan, clock.Elapsed);
+        return new ImportResult(upstream, written, introduced, tag?.Tag, module, display, change, changed, created, kept, todo, keptByHand, snapshot, scan, clock.Elapsed);
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]{12,40}$")]
+    private static partial System.Text.RegularExpressions.Regex CommitId();
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"^[1-9][0-9]?\.[0-9]{1,2}$")]
+    private static partial System.Text.RegularExpressions.Regex ReleaseNumber();
+
+    /// <summary>
+    /// An origin value: the command line's, else the one already in module.yaml (set by hand or by an
+    /// earlier import: never overwritten; what import found instead goes to <paramref name="keptByHand"/>),
+    /// else what import found.
+    /// </summary>
+    private static string? Choose(string key, string? given, string? recorded, string? found, List<string> keptByHand, Func<string, string, bool> same)
+    {
+        if (given is not null) return given;
+        if (recorded is null) return found;
+        if (found is not null && found != recorded && !same(recorded, found))
+            keptByHand.Add($"kept upstream.{key} {recorded} as written; import found {found}: pass --{key}={found} to take it");
+        return recorded;
+    }
+
+    /// <summary>upstream.commit and upstream.release of the kfunc's entry in an existing module.yaml, read leniently.</summary>
+    private static (string? Commit, string? Release) Recorded(string moduleFile, string display, string kfunc)
+    {
+        if (!File.Exists(moduleFile)) return (null, null);
+        var editor = YamlTextEditor.Parse(File.ReadAllText(moduleFile), display);
+        var entry = (YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>()
+            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == kfunc);
+        var up = entry is null ? null : YamlTextEditor.Get(entry, "upstream") as YamlMappingNode;
+        string? Scalar(string key) => up is not null && YamlTextEditor.Get(up, key) is YamlScalarNode { Value: { Length: > 0 } v } ? v : null;
+        return (Scalar("commit"), Scalar("release"));
     }
 
     /// <summary>Walks the history of the definition's and registrations' files back to the commit where the kfunc first existed.</summary>
@@ -255,7 +307,7 @@ public static class Importer
         if (addsVariant)
             todo.Add($"write the backport of {k.Name} in {tree.Display(Path.Combine(moduleDir, ModuleDraft.VariantFile(k.Name)))} (its #error stops the build until then), then narrow the '{ModuleDraft.DraftVariant}' variant's kernels");
         if (k.Release is null)
-            todo.Add($"set upstream.release of {k.Name}: no vX.Y tag in the repository contains {k.Commit[..12]}");
+            todo.Add($"set upstream.release of {k.Name} (or pass --release=<x.y>): no vX.Y tag in the repository contains {k.Commit[..Math.Min(12, k.Commit.Length)]}");
         foreach (var filter in k.Filters)
             todo.Add($"upstream restricts {k.Name} with the filter {filter}(); describe that in its attach_restriction");
         var problems = new List<Problem>();

@@ -50,7 +50,9 @@ public sealed class ImportUpdatesExistingModuleTests : IClassFixture<ImportFinds
 
         Assert.Equal("", stderr);
         Assert.Equal(0, exit);
-        Assert.Contains("updated kfunc-modules/string_kfuncs/module.yaml: prototype, upstream.commit, upstream.ref, upstream.body_sha256, upstream.btf_sets, flags, program_types\n", stdout);
+        Assert.Contains("updated kfunc-modules/string_kfuncs/module.yaml: prototype, upstream.ref, upstream.body_sha256, upstream.btf_sets, flags, program_types\n", stdout);
+        // A commit set by hand is never overwritten: import says what it found instead.
+        Assert.Contains($"kept upstream.commit 1234567 as written; import found {_kernel.Introduced}: pass --commit={_kernel.Introduced} to take it\n", stdout);
         Assert.Equal($$"""
             # String kfuncs backported to older kernels.
             name: string_kfuncs
@@ -63,7 +65,7 @@ public sealed class ImportUpdatesExistingModuleTests : IClassFixture<ImportFinds
                 prototype: int bpf_strfoo(const char *s__ign, u32 len)   # old argument name
                 upstream:
                   release: "6.16"
-                  commit: "{{_kernel.Introduced}}"   # wrong on purpose
+                  commit: 1234567   # wrong on purpose
                   path: kernel/bpf/helpers.c
                   ref: v6.17
                   body_sha256: "{{ImportFindsProvenanceTests.BodyHash(KernelHistory.StrfooV2)}}"

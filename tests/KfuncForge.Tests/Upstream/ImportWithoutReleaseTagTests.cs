@@ -29,7 +29,7 @@ public sealed class ImportWithoutReleaseTagTests : IDisposable
         Assert.Contains($"      ref: {(char.IsAsciiDigit(added[0]) ? $"\"{added}\"" : added)}\n", yaml); // a branch is recorded as its commit
         Assert.Contains("    variants:\n      - id: draft\n        file: bpf_strfoo.c\n        notes: ", yaml);
         Assert.Contains("; no release tag contains it\n", stdout);
-        Assert.Contains($"  - set upstream.release of bpf_strfoo: no vX.Y tag in the repository contains {added[..12]}\n", stdout);
+        Assert.Contains($"  - set upstream.release of bpf_strfoo (or pass --release=<x.y>): no vX.Y tag in the repository contains {added[..12]}\n", stdout);
         Assert.Contains("  - fix kfunc-modules/bpf_strfoo/module.yaml:13:16: kfuncs[0].upstream.release: 'unknown' is not a kernel version (e.g. 6.17)\n", stdout);
 
         var (validateExit, _, validateErr) = _tree.Run("validate");

@@ -28,6 +28,9 @@ public sealed class KernelHistory : IDisposable
     {
         Repo = KernelRepoBuilder.Create();
         var f = Repo.Files;
+        // History before the kfuncs: a repository whose first commit already has a kfunc is a snapshot.
+        f["Makefile"] = "VERSION = 6\nPATCHLEVEL = 14\n";
+        Repo.Commit("Linux 6.14");
         f["Makefile"] = "VERSION = 6\nPATCHLEVEL = 15\n";
         f["kernel/sched/core.c"] = "int sched_thing;\n";
         f["kernel/panic.c"] = PanicC;
