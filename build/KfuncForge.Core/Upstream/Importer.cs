@@ -150,13 +150,16 @@ public static partial class Importer
         return recorded;
     }
 
+    /// <summary>The entry of <paramref name="kfunc"/> in a module's kfuncs list, if any.</summary>
+    private static YamlMappingNode? EntryOf(YamlSequenceNode? kfuncs, string kfunc) =>
+        kfuncs?.Children.OfType<YamlMappingNode>().FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == kfunc);
+
     /// <summary>upstream.commit and upstream.release of the kfunc's entry in an existing module.yaml, read leniently.</summary>
     private static (string? Commit, string? Release) Recorded(string moduleFile, string display, string kfunc)
     {
         if (!File.Exists(moduleFile)) return (null, null);
         var editor = YamlTextEditor.Parse(File.ReadAllText(moduleFile), display);
-        var entry = (YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>()
-            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == kfunc);
+        var entry = EntryOf(YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode, kfunc);
         var up = entry is null ? null : YamlTextEditor.Get(entry, "upstream") as YamlMappingNode;
         string? Scalar(string key) => up is not null && YamlTextEditor.Get(up, key) is YamlScalarNode { Value: { Length: > 0 } v } ? v : null;
         return (Scalar("commit"), Scalar("release"));
@@ -251,8 +254,7 @@ public static partial class Importer
         var root = (YamlMappingNode)editor.Root;
         if (YamlTextEditor.Get(root, "kfuncs") is not YamlSequenceNode kfuncs)
             throw new InputException(new Problem(display, (int)root.Start.Line, (int)root.Start.Column, "kfuncs", "no 'kfuncs' list to import into; add 'kfuncs:' with at least one entry or remove the file to get a draft"));
-        var entry = kfuncs.Children.OfType<YamlMappingNode>()
-            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == k.Name);
+        var entry = EntryOf(kfuncs, k.Name);
         if (entry is null)
         {
             editor.Append(kfuncs, ModuleDraft.Entry(k, upstream), display);
@@ -285,8 +287,7 @@ public static partial class Importer
     private static string Checked(string text, string display, ImportedKfunc k)
     {
         var editor = YamlTextEditor.Parse(text, display);
-        var entry = (YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode)?.Children.OfType<YamlMappingNode>()
-            .FirstOrDefault(m => YamlTextEditor.Get(m, "name") is YamlScalarNode { Value: var n } && n == k.Name);
+        var entry = EntryOf(YamlTextEditor.Get((YamlMappingNode)editor.Root, "kfuncs") as YamlSequenceNode, k.Name);
         string? Scalar(YamlMappingNode? m, string key) => m is null ? null : (YamlTextEditor.Get(m, key) as YamlScalarNode)?.Value;
         IEnumerable<string> List(YamlMappingNode? m, string key) =>
             ((m is null ? null : YamlTextEditor.Get(m, key) as YamlSequenceNode)?.Children.OfType<YamlScalarNode>().Select(s => s.Value ?? "") ?? []).Order(StringComparer.Ordinal);
