@@ -17,23 +17,8 @@ public static class CPrototype
     public static (string? Name, string? Problem) Parse(string text)
     {
         if (text.Length > 400) return (null, "is longer than 400 characters");
-        var tokens = new List<Token>();
-        for (var i = 0; i < text.Length;)
-        {
-            var c = text[i];
-            if (c is ' ' or '\t') { i++; continue; }
-            if (char.IsAsciiLetter(c) || c == '_')
-            {
-                var start = i;
-                while (i < text.Length && (char.IsAsciiLetterOrDigit(text[i]) || text[i] == '_')) i++;
-                tokens.Add(new Token(Kind.Identifier, text[start..i], start + 1));
-                continue;
-            }
-            Kind? kind = c switch { '*' => Kind.Star, ',' => Kind.Comma, '(' => Kind.Open, ')' => Kind.Close, ';' => Kind.Semicolon, _ => null };
-            if (kind is null) return (null, $"has '{Grammar.Clip(c.ToString())}' at column {i + 1}, which is not part of a C function declaration (types, '*', the name, '(', parameters separated by ',', ')')");
-            tokens.Add(new Token(kind.Value, c.ToString(), i + 1));
-            i++;
-        }
+        var (tokens, problem) = Tokenize(text);
+        if (problem is not null) return (null, problem);
         if (tokens.Count > 0 && tokens[^1].Kind == Kind.Semicolon) tokens.RemoveAt(tokens.Count - 1);
         if (tokens.FirstOrDefault(t => t.Kind == Kind.Semicolon) is { } semicolon)
             return (null, $"has ';' at column {semicolon.Column}: one declaration only");
@@ -55,6 +40,54 @@ public static class CPrototype
                 if (Declarator(g, requireName: false) is { } p) return (null, $"parameter: {p}");
         }
         return (head[^1].Text, null);
+    }
+
+    /// <summary>One parameter of a valid prototype: its name (null when unnamed), type words before the first '*', and how many '*' follow.</summary>
+    public sealed record Parameter(string? Name, IReadOnlyList<string> Specifiers, int Pointers)
+    {
+        /// <summary>A pointer to void (qualifiers aside): memory of no known size to the verifier.</summary>
+        public bool IsVoidPointer => Pointers == 1 && Specifiers.Contains("void");
+    }
+
+    /// <summary>The parameters of a prototype <see cref="Parse"/> accepts, in order; empty for (void) or an invalid text.</summary>
+    public static IReadOnlyList<Parameter> Parameters(string text)
+    {
+        if (Parse(text).Problem is not null) return [];
+        var tokens = Tokenize(text).Tokens;
+        if (tokens[^1].Kind == Kind.Semicolon) tokens.RemoveAt(tokens.Count - 1);
+        var inner = tokens[(tokens.FindIndex(t => t.Kind == Kind.Open) + 1)..^1];
+        if (inner.Count == 1 && inner[0].Text == "void") return [];
+        return Split(inner).Select(g =>
+        {
+            var words = g.TakeWhile(t => t.Kind == Kind.Identifier).Select(t => t.Text).ToList();
+            var pointers = g.Count(t => t.Kind == Kind.Star);
+            var named = pointers > 0 ? g[^1].Kind == Kind.Identifier : words.Count >= 2;
+            var name = named ? g[^1].Text : null;
+            if (pointers == 0 && named) words.RemoveAt(words.Count - 1);
+            return new Parameter(name, words, pointers);
+        }).ToList();
+    }
+
+    private static (List<Token> Tokens, string? Problem) Tokenize(string text)
+    {
+        var tokens = new List<Token>();
+        for (var i = 0; i < text.Length;)
+        {
+            var c = text[i];
+            if (c is ' ' or '\t') { i++; continue; }
+            if (char.IsAsciiLetter(c) || c == '_')
+            {
+                var start = i;
+                while (i < text.Length && (char.IsAsciiLetterOrDigit(text[i]) || text[i] == '_')) i++;
+                tokens.Add(new Token(Kind.Identifier, text[start..i], start + 1));
+                continue;
+            }
+            Kind? kind = c switch { '*' => Kind.Star, ',' => Kind.Comma, '(' => Kind.Open, ')' => Kind.Close, ';' => Kind.Semicolon, _ => null };
+            if (kind is null) return (tokens, $"has '{Grammar.Clip(c.ToString())}' at column {i + 1}, which is not part of a C function declaration (types, '*', the name, '(', parameters separated by ',', ')')");
+            tokens.Add(new Token(kind.Value, c.ToString(), i + 1));
+            i++;
+        }
+        return (tokens, null);
     }
 
     private static List<List<Token>> Split(List<Token> tokens)

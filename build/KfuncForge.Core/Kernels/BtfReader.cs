@@ -20,7 +20,15 @@ public sealed class BtfReader
 {
     public const ushort Magic = 0xEB9F;
 
-    private BtfReader(IReadOnlyList<BtfType> types, int firstId) { Types = types; FirstId = firstId; }
+    private readonly byte[] _types;
+    private readonly byte[] _strings;
+    private readonly byte[] _baseStrings;
+    private readonly IReadOnlyList<int> _data;
+
+    private BtfReader(IReadOnlyList<BtfType> types, int firstId, IReadOnlyList<int> data, byte[] typeBytes, byte[] strings, byte[] baseStrings)
+    {
+        Types = types; FirstId = firstId; _data = data; _types = typeBytes; _strings = strings; _baseStrings = baseStrings;
+    }
 
     /// <summary>Types in id order; Types[i] has id FirstId + i (ids start at 1 for base BTF).</summary>
     public IReadOnlyList<BtfType> Types { get; }
@@ -44,10 +52,10 @@ public sealed class BtfReader
             throw new InvalidDataException("BTF header points outside the blob (truncated?)");
         var types = blob.Slice((int)(hdrLen + typeOff), (int)typeLen);
         var strings = blob.Slice((int)(hdrLen + strOff), (int)strLen);
-        var baseStrLen = baseStrings.Length;
 
         var firstId = baseBtf is null ? 1 : baseBtf.LastId + 1;
         var list = new List<BtfType>();
+        var data = new List<int>();
         var pos = 0;
         while (pos + 12 <= types.Length)
         {
@@ -57,6 +65,7 @@ public sealed class BtfReader
             var kind = (BtfKind)((info >> 24) & 0x1f);
             var vlen = (int)(info & 0xffff);
             pos += 12;
+            data.Add(pos);
             pos += kind switch
             {
                 BtfKind.Int => 4,
@@ -72,11 +81,31 @@ public sealed class BtfReader
                     or BtfKind.Func or BtfKind.Float or BtfKind.TypeTag => 0,
                 _ => throw new InvalidDataException($"unknown BTF kind {(int)kind} at type {firstId + list.Count}"),
             };
-            var name = nameOff < baseStrLen ? ElfFile.CString(baseStrings, nameOff) : ElfFile.CString(strings, nameOff - baseStrLen);
+            var name = Name(nameOff, strings, baseStrings);
             list.Add(new BtfType(firstId + list.Count, kind, name, vlen, sizeOrType));
         }
         if (pos != types.Length) throw new InvalidDataException("BTF type section ends inside a type record (truncated?)");
-        return new BtfReader(list, firstId);
+        return new BtfReader(list, firstId, data, types.ToArray(), strings.ToArray(), baseStrings.ToArray());
+    }
+
+    private static string Name(uint offset, ReadOnlySpan<byte> strings, ReadOnlySpan<byte> baseStrings) =>
+        offset < baseStrings.Length ? ElfFile.CString(baseStrings, offset) : ElfFile.CString(strings, offset - (uint)baseStrings.Length);
+
+    /// <summary>
+    /// The enumerator names of the named enum (e.g. btf_kfunc_hook: BTF_KFUNC_HOOK_XDP, ...), in declaration
+    /// order; null when the BTF has no enum of that name.
+    /// </summary>
+    public IReadOnlyList<string>? Enumerators(string enumName)
+    {
+        var index = 0;
+        while (index < Types.Count && !(Types[index].Kind is BtfKind.Enum or BtfKind.Enum64 && Types[index].Name == enumName)) index++;
+        if (index == Types.Count) return null;
+        var type = Types[index];
+        var stride = type.Kind == BtfKind.Enum ? 8 : 12;
+        var names = new List<string>(type.Vlen);
+        for (var i = 0; i < type.Vlen; i++)
+            names.Add(Name(BinaryPrimitives.ReadUInt32LittleEndian(_types.AsSpan(_data[index] + i * stride)), _strings, _baseStrings));
+        return names;
     }
 
     /// <summary>The string section of a blob (needed to read split BTF against this base).</summary>

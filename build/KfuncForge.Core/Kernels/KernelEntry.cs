@@ -118,7 +118,7 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
         var symbols = new HashSet<string>(ModuleSymvers(ModuleSymversFile), StringComparer.Ordinal);
         if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
         return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
-            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel);
+            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel) { Verifier = VerifierFactsReader.Read(this) };
     }
 
     private static IReadOnlySet<string> ModuleSymvers(string path) =>

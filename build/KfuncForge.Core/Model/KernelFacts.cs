@@ -20,6 +20,9 @@ public sealed record KernelFacts(
 
     public bool IsResolved => Config is not null;
 
+    /// <summary>What the kernel's kfunc registration and verifier accept (null until the kernel is fetched).</summary>
+    public VerifierFacts? Verifier { get; init; }
+
     /// <summary>Facts for a kernel known only by its line (e.g. 6.1): what Render can use before Fetch.</summary>
     public static KernelFacts Nominal(KernelTarget target, KernelVersion? bpfLevel = null) =>
         new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null, bpfLevel);

@@ -1,3 +1,4 @@
+using KfuncForge.Definitions;
 using KfuncForge.Model;
 
 namespace KfuncForge.Planning;
@@ -56,7 +57,7 @@ public static class Planner
         var matches = new List<KfuncVariant>();
         foreach (var v in kfunc.Variants)
         {
-            var miss = Mismatch(v, kernel);
+            var miss = Mismatch(kfunc, v, kernel);
             if (miss is null) matches.Add(v);
             else misses.Add($"'{v.Id}' {miss}");
         }
@@ -66,7 +67,7 @@ public static class Planner
                 : $"no variant fits: {string.Join("; ", misses)}");
 
         var chosen = matches[0];
-        var why = $"variant '{chosen.Id}' ({chosen.Kernels}{Requirements(chosen)}){assumed}";
+        var why = $"variant '{chosen.Id}' ({chosen.Kernels}{Requirements(chosen)}){assumed}{UnknownSuffixes(module, kfunc, kernel)}";
         if (!kernel.IsResolved && (chosen.RequiresConfig.Count > 0 || chosen.RequiresSymbols.Count > 0))
             why += "; its config and symbol requirements are checked once the kernel is fetched";
         if (matches.Count > 1)
@@ -75,9 +76,10 @@ public static class Planner
     }
 
     /// <summary>Why the variant does not fit this kernel, or null when it does (unknown facts do not disqualify).</summary>
-    private static string? Mismatch(KfuncVariant v, KernelFacts kernel)
+    private static string? Mismatch(Kfunc kfunc, KfuncVariant v, KernelFacts kernel)
     {
         if (!v.Kernels.Contains(kernel.Effective)) return $"covers {v.Kernels}, not {kernel.Effective}";
+        if (kernel.Verifier is { } verifier && Unacceptable(kfunc, v, verifier) is { } rule) return rule;
         if (kernel.Config is not null)
             foreach (var (option, state) in v.RequiresConfig)
             {
@@ -97,6 +99,59 @@ public static class Planner
             if (missing.Count > 0) return $"needs symbols the kernel lacks: {string.Join(", ", missing)}";
         }
         return null;
+    }
+
+    /// <summary>
+    /// The feasibility rules read from the kernel itself (docs/plan.md): a program type the kernel has no kfunc
+    /// hook for, a KF_ flag its headers do not define, a void pointer its verifier would refuse on every call.
+    /// </summary>
+    private static string? Unacceptable(Kfunc kfunc, KfuncVariant v, VerifierFacts verifier)
+    {
+        if (verifier.KfuncHooks is { } hooks)
+            foreach (var type in v.ProgramTypes ?? kfunc.ProgramTypes)
+                if (!type.Hooks.Any(hooks.Contains))
+                    return $"registers for {type.Name} programs, but the kernel has no {ProgramType.HookPrefix}{type.Hooks[0]} kfunc hook " +
+                        $"(its hooks: {string.Join(", ", hooks.Order(StringComparer.Ordinal))}): register_btf_kfunc_id_set would fail with -EINVAL and the module would not load; " +
+                        "register for program types the kernel has (variants[].program_types)";
+        if (verifier.KfFlags is { } defined)
+        {
+            var unknown = (v.Flags ?? kfunc.Flags).Where(f => !defined.Contains(f)).ToList();
+            if (unknown.Count > 0)
+                return $"registers with {string.Join(", ", unknown)}, which the kernel's include/linux/btf.h does not define: the module would not build (variants[].flags)";
+        }
+        if (verifier.ArgSuffixes is { } known)
+        {
+            var parameters = CPrototype.Parameters(kfunc.Prototype);
+            for (var i = 0; i < parameters.Count; i++)
+            {
+                var p = parameters[i];
+                if (!p.IsVoidPointer) continue;
+                var own = p.Name is null ? null : ArgSuffix.Of(p.Name);
+                if (own is not null && known.Contains(own)) continue;
+                var size = i + 1 < parameters.Count && parameters[i + 1].Name is { } next ? ArgSuffix.Of(next) : null;
+                if (size is not null && ArgSuffix.Size.Contains(size) && known.Contains(size)) continue;
+                var why = own is null ? "it has no suffix" : $"the verifier does not know the {own} suffix";
+                return $"argument {i + 1} '{p.Name}' is a void pointer and {why}, and no {ArgSuffix.Size[0]} size argument follows it: " +
+                    "the kernel's verifier checks it as memory of unknown size and refuses every call ('must point to scalar, or struct with scalar')";
+            }
+        }
+        return null;
+    }
+
+    /// <summary>
+    /// Pointer arguments whose suffix this kernel's verifier does not know: they load, but are checked as plain
+    /// memory, not as upstream means. Said only while the module declares no fidelity difference for the kfunc there.
+    /// </summary>
+    private static string UnknownSuffixes(KfuncModule module, Kfunc kfunc, KernelFacts kernel)
+    {
+        if (kernel.Verifier?.ArgSuffixes is not { } known) return "";
+        if (module.Fidelity?.Cases.Any(c => c.Kfunc == kfunc.Name && c.DifferenceOn(kernel.Effective) is not null) == true) return "";
+        var unknown = CPrototype.Parameters(kfunc.Prototype)
+            .Where(p => p.Pointers > 0 && p.Name is { } n && ArgSuffix.Of(n) is { } s && !known.Contains(s))
+            .Select(p => p.Name!).ToList();
+        if (unknown.Count == 0) return "";
+        var suffixes = unknown.Select(n => ArgSuffix.Of(n)!).Distinct();
+        return $"; the verifier does not know {string.Join(", ", suffixes)}: it checks {string.Join(", ", unknown)} as plain pointers to memory, not as upstream does (declare the difference under fidelity)";
     }
 
     private static string Level(KernelFacts k) => k.Effective != k.Version ? $" with BPF backported to {k.Effective}" : "";
