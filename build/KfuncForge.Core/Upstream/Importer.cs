@@ -100,10 +100,20 @@ public static partial class Importer
         var changed = new List<string>();
         ModuleChange change;
         var addsVariant = false;
+        var scaffold = SmokeScaffold.Make(written);
+        var smokeFile = Path.Combine(moduleDir, scaffold.File);
+        void WriteScaffold()
+        {
+            if (File.Exists(smokeFile)) { kept.Add(tree.Display(smokeFile)); return; }
+            Directory.CreateDirectory(Path.GetDirectoryName(smokeFile)!);
+            WriteAtomically(smokeFile, scaffold.Source);
+            created.Add(tree.Display(smokeFile));
+        }
         if (!File.Exists(moduleFile))
         {
             Directory.CreateDirectory(moduleDir);
-            WriteAtomically(moduleFile, ModuleDraft.Module(module, written, upstream));
+            WriteScaffold();
+            WriteAtomically(moduleFile, ModuleDraft.Module(module, written, upstream, scaffold.Entries));
             created.Add(display);
             change = ModuleChange.Created;
             addsVariant = true;
@@ -114,6 +124,7 @@ public static partial class Importer
             var edited = Edit(text, display, written, upstream, changed, out change);
             if (edited != text) WriteAtomically(moduleFile, edited);
             addsVariant = change == ModuleChange.KfuncAdded;
+            if (addsVariant) WriteScaffold();
         }
         if (addsVariant)
         {
@@ -127,6 +138,12 @@ public static partial class Importer
         }
 
         var todo = Todo(tree, moduleFile, moduleDir, module, written, addsVariant);
+        if (addsVariant)
+        {
+            todo.AddRange(scaffold.Todo);
+            if (change == ModuleChange.KfuncAdded)
+                todo.AddRange(scaffold.Entries.Select(e => $"add to the smoke: list of {display}: - {e}"));
+        }
         return new ImportResult(upstream, written, introduced, tag?.Tag, module, display, change, changed, created, kept, todo, keptByHand, snapshot, scan, clock.Elapsed);
     }
 

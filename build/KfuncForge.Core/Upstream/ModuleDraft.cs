@@ -28,13 +28,13 @@ public static class ModuleDraft
 
     public static string VariantFile(string kfunc) => $"{kfunc}.c";
 
-    public static string Module(string module, ImportedKfunc k, UpstreamKfunc upstream)
+    public static string Module(string module, ImportedKfunc k, UpstreamKfunc upstream, IReadOnlyList<string> smoke)
     {
         var sb = new StringBuilder();
         sb.Append("# Draft written by `kfuncforge import`. Still to do before this module is ready:\n");
         sb.Append($"#   - write the backport of {k.Name} in {VariantFile(k.Name)} (its #error stops the build until then);\n");
         sb.Append($"#   - narrow the '{DraftVariant}' variant's kernels and requires_config to what the backport supports;\n");
-        sb.Append("#   - describe the module and add smoke programs (smoke:) that call its kfuncs.\n");
+        sb.Append($"#   - describe the module; run SmokeTest, then turn the smoke programs in {SmokeScaffold.FileOf(k.Name)} into real cases.\n");
         sb.Append($"name: {module}\n");
         sb.Append($"description: {YamlTextEditor.Scalar($"Backport of {k.Name} from upstream Linux (draft)")}\n");
         sb.Append("license: GPL\n");
@@ -43,6 +43,12 @@ public static class ModuleDraft
         var lines = Entry(k, upstream);
         for (var i = 0; i < lines.Count; i++)
             sb.Append(lines[i].Length == 0 ? "" : (i == 0 ? "  - " : "    ") + lines[i]).Append('\n');
+        if (smoke.Count > 0)
+        {
+            sb.Append($"# Scaffolding from kfuncforge import: the programs are in {SmokeScaffold.FileOf(k.Name)}.\n");
+            sb.Append("smoke:\n");
+            foreach (var entry in smoke) sb.Append("  - ").Append(entry).Append('\n');
+        }
         return sb.ToString();
     }
 

@@ -27,7 +27,7 @@ public sealed class ImportFindsProvenanceTests : IClassFixture<ImportFindsProven
             # Draft written by `kfuncforge import`. Still to do before this module is ready:
             #   - write the backport of bpf_strfoo in bpf_strfoo.c (its #error stops the build until then);
             #   - narrow the 'draft' variant's kernels and requires_config to what the backport supports;
-            #   - describe the module and add smoke programs (smoke:) that call its kfuncs.
+            #   - describe the module; run SmokeTest, then turn the smoke programs in bpf/smoke_bpf_strfoo.bpf.c into real cases.
             name: bpf_strfoo
             description: Backport of bpf_strfoo from upstream Linux (draft)
             license: GPL
@@ -49,6 +49,10 @@ public sealed class ImportFindsProvenanceTests : IClassFixture<ImportFindsProven
                     file: bpf_strfoo.c
                     kernels: { before: "6.16" }
                     notes: "draft from kfuncforge import: write the backport in bpf_strfoo.c, then narrow kernels and requires_config"
+            # Scaffolding from kfuncforge import: the programs are in bpf/smoke_bpf_strfoo.bpf.c.
+            smoke:
+              - { name: bpf_strfoo_runs, source: bpf/smoke_bpf_strfoo.bpf.c, program: bpf_strfoo_runs, section: tc, program_type: sched_cls, calls: [bpf_strfoo], expect: { retval: 0 } }
+              - { name: bpf_strfoo_refused_in_xdp, source: bpf/smoke_bpf_strfoo.bpf.c, program: bpf_strfoo_refused_in_xdp, section: xdp, program_type: xdp, calls: [bpf_strfoo], expect: { verifier_rejects: "calling kernel function bpf_strfoo is not allowed" } }
 
             """, yaml);
         Assert.Contains($"  introduced:   {_kernel.Introduced[..12]} \"bpf: Add bpf_strfoo kfunc\" (2025-01-01); first in v6.16 -> release 6.16\n", stdout);
@@ -56,6 +60,7 @@ public sealed class ImportFindsProvenanceTests : IClassFixture<ImportFindsProven
         Assert.Contains(" in set generic_btf_ids via generic_kfunc_set for BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_SCHED_CLS\n", stdout);
         Assert.Contains("created kfunc-modules/bpf_strfoo/module.yaml (draft module 'bpf_strfoo')\n", stdout);
         Assert.Contains("created kfunc-modules/bpf_strfoo/bpf_strfoo.c\n", stdout);
+        Assert.Contains("created kfunc-modules/bpf_strfoo/bpf/smoke_bpf_strfoo.bpf.c\n", stdout);
 
         // The draft is a valid definition: the C file's #error is what stops a build, not the catalog.
         var (validateExit, _, validateErr) = tree.Run("validate");
