@@ -8,7 +8,7 @@ public sealed class ImportCommand : ICommand
 {
     public string Name => "import";
     public string Summary => "read a kfunc from a kernel git repository at a ref; write or update its module.yaml";
-    public IReadOnlyCollection<string> Accepts => ["upstream", "ref", "kfunc", "module", "commit", "release"];
+    public IReadOnlyCollection<string> Accepts => ["upstream", "ref", "kfunc", "module", "commit", "release", "distro", "cache"];
 
     public int Run(CommandContext context)
     {
@@ -40,6 +40,22 @@ public sealed class ImportCommand : ICommand
             ? $"  introduced:   not in this repository: its history starts at {c.Short} \"{c.Subject}\", which already has {u.Name} (a snapshot or shallow clone); recorded commit {r.Written.Commit}"
             : $"  introduced:   {c.Short} \"{c.Subject}\" ({c.When:yyyy-MM-dd}); {(r.ReleaseTag is null ? "no release tag contains it" : $"first in {r.ReleaseTag} -> release {r.Written.Release}")}");
         w.WriteLine($"  cost:         scanned {r.Scan.FilesRead} C files ({r.Scan.BytesRead / (1024 * 1024)} MiB) in {r.Scan.Elapsed.TotalSeconds:F1} s; walked {r.Introduced.CommitsVisited} commits ({r.Introduced.FileVersionsParsed} file versions parsed) in {r.Introduced.Elapsed.TotalSeconds:F1} s; total {r.Elapsed.TotalSeconds:F1} s");
+        var todo = r.Todo.ToList();
+        var calls = UpstreamCalls.Of(u);
+        w.WriteLine($"  calls:        {(calls.Count == 0 ? "(none)" : string.Join(", ", calls))}");
+        var distro = o.Get("distro", "debian12");
+        var kernels = UpstreamCalls.CachedKernels(new Caching.CacheDirectory(o.Get("cache") ?? Caching.CacheDirectory.DefaultRoot()).Kernels, distro);
+        if (kernels.Count == 0)
+            w.WriteLine($"  checked:      no {distro} kernel is fetched yet; run Fetch (--distro={distro}) and import again to check these calls against what each kernel exports");
+        else
+        {
+            var unreachable = UpstreamCalls.Check(calls, kernels);
+            w.WriteLine($"  checked:      against the fetched {distro} kernels {string.Join(", ", kernels.Select(k => k.Release))}: " +
+                (unreachable.Count == 0 ? "every call is exported or defined in their headers" : $"{unreachable.Count} the backport will have to replace"));
+            foreach (var call in unreachable) w.WriteLine($"    {call}");
+            if (unreachable.Count > 0)
+                todo.Add($"replace the calls a module cannot make on the {distro} kernels: {string.Join(", ", unreachable.Select(c => c.Name))} (docs/add-a-kfunc.md)");
+        }
         w.WriteLine(r.Change switch
         {
             ModuleChange.Created => $"created {r.ModuleFile} (draft module '{r.Module}')",
@@ -50,10 +66,10 @@ public sealed class ImportCommand : ICommand
         foreach (var f in r.CreatedFiles.Where(f => f != r.ModuleFile)) w.WriteLine($"created {f}");
         foreach (var k in r.Kept) w.WriteLine(k);
         foreach (var f in r.KeptFiles) w.WriteLine($"kept {f} (exists; import never overwrites implementation files)");
-        if (r.Todo.Count > 0)
+        if (todo.Count > 0)
         {
             w.WriteLine("still to do:");
-            foreach (var t in r.Todo) w.WriteLine($"  - {t}");
+            foreach (var t in todo) w.WriteLine($"  - {t}");
         }
         return ExitCodes.Ok;
     }

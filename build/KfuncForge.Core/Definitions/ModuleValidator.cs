@@ -274,10 +274,12 @@ public static partial class ModuleValidator
                 problems.Add(doc.At($"{path}.{key}", $"'{hook}' is not a C function name"));
 
         if (problems.Count > before || range is null) return null;
+        var source = Path.Combine(moduleDir, v.File!);
         return new KfuncVariant(v.Id!, Normalise(moduleDir, v.File!), range, config, symbols, new VariantHooks(v.Init, v.Exit), v.Notes)
         {
             ProgramTypes = types,
             Flags = v.Flags,
+            Calls = File.Exists(source) ? CCalls.Of(File.ReadAllText(source)) : new HashSet<string>(),
         };
     }
 

@@ -8,22 +8,29 @@ namespace KfuncForge.Kernels;
 /// <summary>
 /// Reads <see cref="VerifierFacts"/> from a fetched kernel: the kfunc hooks from vmlinux's BTF, the argument
 /// suffixes from vmlinux's .rodata (the verifier compares parameter names with these literals), the KF_*
-/// flags from the headers' include/linux/btf.h. Read once per cache entry and kept beside facts.json in
+/// flags from the headers' include/linux/btf.h, and the functions a module cannot call: those vmlinux's
+/// BTF has that Module.symvers does not export and that the headers do not define (as a macro or an inline
+/// function, which a module compiles into itself). Read once per cache entry and kept beside facts.json in
 /// verifier.json (the entry never changes once written); a damaged or older file is read again.
 /// </summary>
 public static partial class VerifierFactsReader
 {
     public const string FileName = "verifier.json";
-    private const int Format = 1;
 
-    private sealed record Document(int Format, List<string>? KfuncHooks, List<string>? ArgSuffixes, List<string>? KfFlags);
+    /// <summary>The names the kernel's headers define (macros, inline functions), one per line: written before verifier.json.</summary>
+    public const string HeaderNamesFile = "header-names.txt";
+
+    private const int Format = 3;
+
+    private sealed record Document(int Format, List<string>? KfuncHooks, List<string>? ArgSuffixes, List<string>? KfFlags, List<string>? Unexported);
 
     public static VerifierFacts Read(KernelEntry entry)
     {
         var file = Path.Combine(entry.Dir, FileName);
         try
         {
-            if (File.Exists(file) && JsonSerializer.Deserialize<Document>(File.ReadAllText(file), KernelFactsDocument.Json) is { Format: Format } cached)
+            if (File.Exists(file) && JsonSerializer.Deserialize<Document>(File.ReadAllText(file), KernelFactsDocument.Json) is { Format: Format } cached
+                && (cached.Unexported is null || File.Exists(Path.Combine(entry.Dir, HeaderNamesFile))))
                 return ToFacts(cached);
         }
         catch (JsonException) { }
@@ -34,7 +41,22 @@ public static partial class VerifierFactsReader
         return ToFacts(document);
     }
 
-    private static VerifierFacts ToFacts(Document d) => new(Set(d.KfuncHooks), Set(d.ArgSuffixes), Set(d.KfFlags));
+    /// <summary>
+    /// What a module built for the kernel can call: the exported symbols (Module.symvers) and the names its
+    /// headers define. Null when the kernel's BTF could not be read (nothing is known).
+    /// </summary>
+    public static IReadOnlySet<string>? Reachable(KernelEntry entry)
+    {
+        if (Read(entry).Unexported is null) return null;
+        var names = new HashSet<string>(File.ReadLines(Path.Combine(entry.Dir, HeaderNamesFile)), StringComparer.Ordinal);
+        names.UnionWith(Exported(entry));
+        return names;
+    }
+
+    private static IEnumerable<string> Exported(KernelEntry entry) =>
+        File.ReadLines(entry.ModuleSymversFile).Select(l => l.Split('\t')).Where(p => p.Length >= 2).Select(p => p[1]);
+
+    private static VerifierFacts ToFacts(Document d) => new(Set(d.KfuncHooks), Set(d.ArgSuffixes), Set(d.KfFlags)) { Unexported = Set(d.Unexported) };
 
     private static HashSet<string>? Set(List<string>? list) => list?.ToHashSet(StringComparer.Ordinal);
 
@@ -47,13 +69,24 @@ public static partial class VerifierFactsReader
         }
         catch (InvalidDataException)
         {
-            return new Document(Format, null, null, KfFlagsOf(entry));
+            return new Document(Format, null, null, KfFlagsOf(entry), null);
         }
         List<string>? hooks = null;
+        List<string>? unexported = null;
         if (elf.Section(".BTF") is { } btfSection)
-            hooks = BtfReader.Parse(elf.Bytes(btfSection)).Enumerators("btf_kfunc_hook")?
+        {
+            var btf = BtfReader.Parse(elf.Bytes(btfSection));
+            hooks = btf.Enumerators("btf_kfunc_hook")?
                 .Where(n => n.StartsWith(ProgramType.HookPrefix, StringComparison.Ordinal) && n != ProgramType.HookPrefix + "MAX")
                 .Select(n => n[ProgramType.HookPrefix.Length..]).ToList();
+            var exported = Exported(entry).ToHashSet(StringComparer.Ordinal);
+            var inHeaders = HeaderDefinitions(HeaderFolders(entry));
+            var namesFile = Path.Combine(entry.Dir, HeaderNamesFile);
+            File.WriteAllLines($"{namesFile}.{Environment.ProcessId}.tmp", inHeaders.Order(StringComparer.Ordinal));
+            File.Move($"{namesFile}.{Environment.ProcessId}.tmp", namesFile, overwrite: true);
+            unexported = btf.Functions.Select(f => f.Name).Where(n => !exported.Contains(n) && !inHeaders.Contains(n))
+                .Distinct().Order(StringComparer.Ordinal).ToList();
+        }
         List<string>? suffixes = null;
         if (elf.Section(".rodata") is { } rodata)
         {
@@ -62,15 +95,55 @@ public static partial class VerifierFactsReader
             foreach (var s in ArgSuffix.Known)
                 if (bytes.IndexOf(Encoding.ASCII.GetBytes($"\0{s}\0")) >= 0) suffixes.Add(s);
         }
-        return new Document(Format, hooks, suffixes, KfFlagsOf(entry));
+        return new Document(Format, hooks, suffixes, KfFlagsOf(entry), unexported);
     }
+
+    /// <summary>The kernel's headers folder first, then its siblings (Debian keeps most headers in a -common sibling).</summary>
+    private static IReadOnlyList<string> HeaderFolders(KernelEntry entry)
+    {
+        var headers = Path.Combine(entry.Tree, entry.Facts.HeadersDir.TrimStart('/'));
+        var parent = Path.GetDirectoryName(headers)!;
+        var siblings = Directory.Exists(parent) ? Directory.EnumerateDirectories(parent).Where(d => d != headers).Order(StringComparer.Ordinal).ToList() : [];
+        return [headers, .. siblings];
+    }
+
+    /// <summary>
+    /// Names the headers define as a macro or an inline function (static inline, __always_inline), which a
+    /// module compiles into itself: such a name is reachable even where vmlinux also has an out-of-line copy.
+    /// A light scan of the text (a definition's name is an identifier before '(' on its line or the next).
+    /// </summary>
+    private static HashSet<string> HeaderDefinitions(IReadOnlyList<string> folders)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var folder in folders.Where(Directory.Exists))
+            foreach (var header in Directory.EnumerateFiles(folder, "*.h", SearchOption.AllDirectories))
+            {
+                var pendingInline = false;
+                foreach (var line in File.ReadLines(header))
+                {
+                    if (MacroDefinition().Match(line) is { Success: true } m) { names.Add(m.Groups[1].Value); continue; }
+                    var inline = line.Contains("inline", StringComparison.Ordinal);
+                    if (!inline && !pendingInline) continue;
+                    // Every name before a '(' on the line: attribute macros (__printf(...)) may come first; an extra
+                    // name only makes the check more lenient, a missed one could refuse a call that compiles.
+                    var found = FunctionName().Matches(inline ? line[line.IndexOf("inline", StringComparison.Ordinal)..] : line);
+                    foreach (Match f in found) names.Add(f.Groups[1].Value);
+                    pendingInline = found.Count == 0 && inline && !line.Contains(';');
+                }
+            }
+        return names;
+    }
+
+    [GeneratedRegex(@"^\s*#\s*define\s+([A-Za-z_]\w*)")]
+    private static partial Regex MacroDefinition();
+
+    [GeneratedRegex(@"([A-Za-z_]\w*)\s*\(")]
+    private static partial Regex FunctionName();
 
     /// <summary>The KF_* names #defined by the kernel's include/linux/btf.h (in the headers folder or a sibling, such as Debian's -common).</summary>
     private static List<string>? KfFlagsOf(KernelEntry entry)
     {
-        var headers = Path.Combine(entry.Tree, entry.Facts.HeadersDir.TrimStart('/'));
-        var candidates = new[] { headers }.Concat(Directory.Exists(Path.GetDirectoryName(headers)) ? Directory.EnumerateDirectories(Path.GetDirectoryName(headers)!).Order(StringComparer.Ordinal) : []);
-        var btfH = candidates.Select(d => Path.Combine(d, "include", "linux", "btf.h")).FirstOrDefault(File.Exists);
+        var btfH = HeaderFolders(entry).Select(d => Path.Combine(d, "include", "linux", "btf.h")).FirstOrDefault(File.Exists);
         return btfH is null ? null : File.ReadLines(btfH).Select(l => KfDefine().Match(l)).Where(m => m.Success).Select(m => m.Groups[1].Value).Distinct().ToList();
     }
 

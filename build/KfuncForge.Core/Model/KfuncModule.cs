@@ -61,6 +61,9 @@ public sealed record KfuncVariant(
 
     /// <summary>KF_* flags the backport registers with, when they differ from upstream's (null: upstream's).</summary>
     public IReadOnlyList<string>? Flags { get; init; }
+
+    /// <summary>The functions the variant's C file calls (read when the definitions are loaded); the plan checks them against what each kernel exports.</summary>
+    public IReadOnlySet<string> Calls { get; init; } = new HashSet<string>();
 }
 
 /// <summary>Functions a variant's C file defines for module_init / module_exit to call (e.g. to set up or flush a workqueue).</summary>

@@ -7,7 +7,11 @@ namespace KfuncForge.Model;
 /// .rodata) and the KF_* flags its include/linux/btf.h defines. Null sets: not known for this kernel, and
 /// nothing is decided on them.
 /// </summary>
-public sealed record VerifierFacts(IReadOnlySet<string>? KfuncHooks, IReadOnlySet<string>? ArgSuffixes, IReadOnlySet<string>? KfFlags);
+public sealed record VerifierFacts(IReadOnlySet<string>? KfuncHooks, IReadOnlySet<string>? ArgSuffixes, IReadOnlySet<string>? KfFlags)
+{
+    /// <summary>Functions vmlinux has but a module cannot call: not exported (Module.symvers) and not defined by the headers.</summary>
+    public IReadOnlySet<string>? Unexported { get; init; }
+}
 
 /// <summary>The kfunc argument-name suffixes the verifier gives a meaning (kernel/bpf/verifier.c), and how the planner reads a prototype's parameters.</summary>
 public static class ArgSuffix

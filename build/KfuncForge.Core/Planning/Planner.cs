@@ -102,8 +102,9 @@ public static class Planner
     }
 
     /// <summary>
-    /// The feasibility rules read from the kernel itself (docs/plan.md): a program type the kernel has no kfunc
-    /// hook for, a KF_ flag its headers do not define, a void pointer its verifier would refuse on every call.
+    /// The feasibility rules read from the kernel itself (docs/kernels.md): a program type the kernel has no kfunc
+    /// hook for, a KF_ flag its headers do not define, a void pointer its verifier would refuse on every call, a
+    /// function the variant calls that the kernel does not export.
     /// </summary>
     private static string? Unacceptable(Kfunc kfunc, KfuncVariant v, VerifierFacts verifier)
     {
@@ -135,6 +136,9 @@ public static class Planner
                     "the kernel's verifier checks it as memory of unknown size and refuses every call ('must point to scalar, or struct with scalar')";
             }
         }
+        if (verifier.Unexported is { } unexported && v.Calls.Where(unexported.Contains).ToList() is { Count: > 0 } unreachable)
+            return $"{v.File} calls {string.Join(", ", unreachable)}, which the kernel has but does not export to modules (not in Module.symvers, not defined in its headers): " +
+                "the module would not load; replace the call (docs/add-a-kfunc.md)";
         return null;
     }
 

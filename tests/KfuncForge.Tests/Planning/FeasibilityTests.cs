@@ -98,6 +98,24 @@ public sealed class FeasibilityTests(RealKernel k61, RealKernel612 k612)
     }
 
     [IntegrationFact]
+    public void A_variant_calling_what_the_kernel_does_not_export_is_infeasible()
+    {
+        var calls = Kfunc("int kff_len(const char *s)", ["syscall"]) with
+        {
+            Variants = [Everywhere with { Calls = new HashSet<string> { "copy_from_kernel_nofault_allowed", "copy_from_kernel_nofault", "pagefault_disable", "memset" } }],
+        };
+        foreach (var kernel in new[] { k61.Kernel, k612.Kernel })
+        {
+            var e = Decide(calls, kernel);
+            Assert.Equal(Verdict.Infeasible, e.Verdict);
+            Assert.Contains("src/a.c calls copy_from_kernel_nofault_allowed, which the kernel has but does not export to modules", e.Reason);
+        }
+        // Exported functions and what the headers define (pagefault_disable is inline, memset exported) are fine.
+        var fine = calls with { Variants = [Everywhere with { Calls = new HashSet<string> { "copy_from_kernel_nofault", "pagefault_disable", "memset", "kff_local_helper" } }] };
+        Assert.Equal(Verdict.Backport, Decide(fine, k61.Kernel).Verdict);
+    }
+
+    [IntegrationFact]
     public void The_facts_are_kept_beside_the_entry_and_a_damaged_copy_is_read_again()
     {
         var file = Path.Combine(k61.Kernel.Dir, VerifierFactsReader.FileName);

@@ -65,6 +65,8 @@ public sealed class ImportScaffoldSmokeTests(RealKernel k61, RealKernel612 k612,
         {
         	u32 i;
 
+        	if (!copy_from_kernel_nofault_allowed(s__ign, len))
+        		return -ERANGE;
         	for (i = 0; i < len && s__ign[i]; i++)
         		cond_resched();
         	return i;
@@ -152,14 +154,21 @@ public sealed class ImportScaffoldSmokeTests(RealKernel k61, RealKernel612 k612,
         tagged.Files["Makefile"] = "VERSION = 6\nPATCHLEVEL = 16\n";
         tagged.Tag("v6.16", tagged.Commit("Linux 6.16"));
 
-        var fill = TestTree.Run("import", $"--root={root}", $"--upstream={tagless.Path}", "--ref=master", "--kfunc=bpf_kff_fill", "--module=kfunc_trial_fill", "--release=6.15");
+        var fill = TestTree.Run("import", $"--root={root}", $"--upstream={tagless.Path}", "--ref=master", "--kfunc=bpf_kff_fill", "--module=kfunc_trial_fill", "--release=6.15", $"--cache={k612.CacheRoot}");
         Assert.True(fill.ExitCode == 0, fill.Stdout + fill.Stderr);
         Assert.Contains($"introduced:   {fillCommit[..12]}", fill.Stdout);
         Assert.Contains("created kfunc-modules/kfunc_trial_fill/bpf/smoke_bpf_kff_fill.bpf.c\n", fill.Stdout);
-        var count = TestTree.Run("import", $"--root={root}", $"--upstream={tagged.Path}", "--ref=v6.16", "--kfunc=bpf_kff_count", "--module=kfunc_trial_count");
+        var count = TestTree.Run("import", $"--root={root}", $"--upstream={tagged.Path}", "--ref=v6.16", "--kfunc=bpf_kff_count", "--module=kfunc_trial_count", $"--cache={k612.CacheRoot}");
         Assert.True(count.ExitCode == 0, count.Stdout + count.Stderr);
         Assert.Contains($"introduced:   {countCommit[..12]}", count.Stdout);
         Assert.Contains("first in v6.16 -> release 6.16", count.Stdout);
+        // Upstream's bodies checked against the fetched kernels: memset is exported; the helper upstream's count
+        // calls is not, so the backport (below) reads each byte with copy_from_kernel_nofault instead.
+        Assert.Contains("  calls:        memset\n", fill.Stdout);
+        Assert.Matches(@"  checked:      against the fetched debian12 kernels 6\.1\.\S+, 6\.12\.\S+: every call is exported or defined in their headers\n", fill.Stdout);
+        Assert.True(count.Stdout.Contains("  calls:        cond_resched, copy_from_kernel_nofault_allowed\n"), count.Stdout);
+        Assert.Matches(@"checked: +against the fetched debian12 kernels .*: 1 the backport will have to replace\n    copy_from_kernel_nofault_allowed: 6\.1\.\S+, 6\.12\.\S+ have it but do not export it to modules\n", count.Stdout);
+        Assert.Contains("  - replace the calls a module cannot make on the debian12 kernels: copy_from_kernel_nofault_allowed (docs/add-a-kfunc.md)\n", count.Stdout);
 
         var fillYaml = File.ReadAllText(Path.Combine(root, "kfunc-modules", "kfunc_trial_fill", "module.yaml"));
         Assert.Contains("section: syscall, program_type: syscall, calls: [bpf_kff_fill], expect: { retval: 0 }", fillYaml);
