@@ -92,7 +92,8 @@ public static partial class Importer
             at.Stable,
             upstream.Definition.BodySha256,
             upstream.BtfSets,
-            upstream.Filters);
+            upstream.Filters)
+        { TreeVersion = release is null ? TreeVersion(repo, at) : null };
         CheckWritable(upstream, written);
 
         var created = new List<string>();
@@ -146,6 +147,19 @@ public static partial class Importer
         }
         return new ImportResult(upstream, written, introduced, tag?.Tag, module, display, change, changed, created, kept, todo, keptByHand, snapshot, scan, clock.Elapsed);
     }
+
+    /// <summary>"X.Y" from the tree's top-level Makefile (VERSION, PATCHLEVEL) at the ref, or null when it has none.</summary>
+    private static string? TreeVersion(KernelRepository repo, ResolvedRef at)
+    {
+        if (KernelRepository.BlobId(at.Commit, "Makefile") is not { } blob) return null;
+        var text = repo.ReadText(blob);
+        var version = MakefileVariable().Matches(text).Where(m => m.Groups[1].Value == "VERSION").Select(m => m.Groups[2].Value).FirstOrDefault();
+        var patch = MakefileVariable().Matches(text).Where(m => m.Groups[1].Value == "PATCHLEVEL").Select(m => m.Groups[2].Value).FirstOrDefault();
+        return version is null || patch is null ? null : $"{version}.{patch}";
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"(?m)^(VERSION|PATCHLEVEL)\s*=\s*([0-9]{1,3})\s*$")]
+    private static partial System.Text.RegularExpressions.Regex MakefileVariable();
 
     [System.Text.RegularExpressions.GeneratedRegex("^[0-9a-f]{12,40}$")]
     private static partial System.Text.RegularExpressions.Regex CommitId();

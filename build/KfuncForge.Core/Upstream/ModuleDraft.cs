@@ -14,7 +14,11 @@ public sealed record ImportedKfunc(
     string Ref,
     string BodySha256,
     IReadOnlyList<string> BtfSets,
-    IReadOnlyList<string> Filters);
+    IReadOnlyList<string> Filters)
+{
+    /// <summary>The tree's own version at the ref (its Makefile), used for the draft's kernel range while the release is unknown.</summary>
+    public string? TreeVersion { get; init; }
+}
 
 /// <summary>
 /// Text of what import creates: a draft module.yaml, a kfunc entry to append to an existing one,
@@ -74,6 +78,8 @@ public static class ModuleDraft
         lines.Add($"  - id: {DraftVariant}");
         lines.Add($"    file: {YamlTextEditor.Scalar(VariantFile(k.Name))}");
         if (k.Release is not null) lines.Add($"    kernels: {{ before: {YamlTextEditor.Quoted(k.Release)} }}");
+        else if (k.TreeVersion is not null)
+            lines.Add($"    kernels: {{ before: {YamlTextEditor.Quoted(k.TreeVersion)} }}  # the tree at {(k.Ref.Length == 40 ? k.Ref[..12] : k.Ref)} is {k.TreeVersion}; narrow this once upstream.release is known");
         lines.Add($"    notes: {YamlTextEditor.Scalar($"draft from kfuncforge import: write the backport in {VariantFile(k.Name)}, then narrow kernels and requires_config")}");
         return lines;
     }

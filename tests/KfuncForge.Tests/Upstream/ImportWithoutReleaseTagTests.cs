@@ -36,4 +36,21 @@ public sealed class ImportWithoutReleaseTagTests : IDisposable
         Assert.Equal(2, validateExit);
         Assert.StartsWith("error: kfunc-modules/bpf_strfoo/module.yaml:13:16: kfuncs[0].upstream.release: 'unknown' is not a kernel version (e.g. 6.17)\n", validateErr);
     }
+
+    [Fact]
+    public void With_a_Makefile_the_draft_variant_stops_before_the_trees_own_version()
+    {
+        _repo.Files["kernel/bpf/helpers.c"] = KernelHistory.Helpers(null, sleepable: false, xdp: false);
+        _repo.Files["Makefile"] = "# SPDX-License-Identifier: GPL-2.0\nVERSION = 6\nPATCHLEVEL = 18\nSUBLEVEL = 2\nEXTRAVERSION =\n";
+        _repo.Commit("Initial tree");
+        _repo.Files["kernel/bpf/helpers.c"] = KernelHistory.Helpers(KernelHistory.StrfooV1, sleepable: false, xdp: false);
+        var added = _repo.Commit("bpf: Add bpf_strfoo kfunc");
+
+        var (exit, _, stderr) = _tree.Run("import", $"--upstream={_repo.Path}", "--ref=master", "--kfunc=bpf_strfoo");
+
+        Assert.Equal("", stderr);
+        Assert.Equal(0, exit);
+        Assert.Contains($"        file: bpf_strfoo.c\n        kernels: {{ before: \"6.18\" }}  # the tree at {added[..12]} is 6.18; narrow this once upstream.release is known\n",
+            File.ReadAllText(_tree.ModuleYaml("bpf_strfoo")));
+    }
 }
