@@ -219,9 +219,9 @@ Task("MatrixCi")
     .Does<BuildParameters>(p => Engine(p, "matrix-ci", "out", "shards"));
 
 Task("Import")
-    .Description("Import a kfunc's definition and provenance from a kernel git repository: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>].")
+    .Description("Import a kfunc's definition and provenance from a kernel git repository, with a draft variant and smoke scaffolding: --upstream=<repo> --ref=<ref> --kfunc=<name> [--module=<name>] [--commit=<id>] [--release=<x.y>]; its calls are checked against --distro's fetched kernels.")
     .IsDependentOn("Engine")
-    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module", "commit", "release"));
+    .Does<BuildParameters>(p => Engine(p, "import", "upstream", "ref", "kfunc", "module", "commit", "release", "distro", "cache"));
 
 Task("Drift")
     .Description("Compare every kfunc's recorded upstream definition with a newer ref: --upstream=<repo> --ref=<ref>; fails when upstream moved.")

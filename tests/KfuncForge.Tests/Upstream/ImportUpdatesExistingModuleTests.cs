@@ -138,9 +138,21 @@ public sealed class ImportUpdatesExistingModuleTests : IClassFixture<ImportFinds
                     file: bpf_sock_thing.c
                     kernels: { before: "6.15" }
             """, yaml);
+        // The smoke scaffolding is written beside it; an existing module's smoke: list is left alone and
+        // import prints the entries to add (bpf_sock_thing takes a kernel object: negative case only).
+        Assert.Contains("created kfunc-modules/string_kfuncs/bpf/smoke_bpf_sock_thing.bpf.c\n", stdout);
+        Assert.True(File.Exists(Path.Combine(tree.Module("string_kfuncs"), "bpf", "smoke_bpf_sock_thing.bpf.c")));
+        Assert.DoesNotContain("smoke:", yaml[HandWritten.TrimEnd('\n').Length..]);
+        Assert.Contains("  - add to the smoke: list of kfunc-modules/string_kfuncs/module.yaml: - { name: bpf_sock_thing_refused_in_tc, source: bpf/smoke_bpf_sock_thing.bpf.c,", stdout);
+        Assert.Contains("  - write a positive smoke program for bpf_sock_thing in bpf/smoke_bpf_sock_thing.bpf.c: ", stdout);
         var (validateExit, _, validateErr) = tree.Run("validate");
         Assert.Equal("", validateErr);
         Assert.Equal(0, validateExit);
+
+        // Imported again, the BPF file someone edited is kept.
+        File.WriteAllText(Path.Combine(tree.Module("string_kfuncs"), "bpf", "smoke_bpf_sock_thing.bpf.c"), "/* mine */\n");
+        tree.Run("import", $"--upstream={_kernel.Path}", "--ref=v6.17", "--kfunc=bpf_sock_thing", "--module=string_kfuncs");
+        Assert.Equal("/* mine */\n", File.ReadAllText(Path.Combine(tree.Module("string_kfuncs"), "bpf", "smoke_bpf_sock_thing.bpf.c")));
     }
 
     [Fact]
