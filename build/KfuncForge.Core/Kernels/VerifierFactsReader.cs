@@ -42,15 +42,15 @@ public static partial class VerifierFactsReader
     }
 
     /// <summary>
-    /// What a module built for the kernel can call: the exported symbols (Module.symvers) and the names its
-    /// headers define. Null when the kernel's BTF could not be read (nothing is known).
+    /// Which of <paramref name="names"/> a module built for the kernel can call: those its Module.symvers exports
+    /// or its headers define. Null when the kernel's BTF could not be read (nothing is known). The files are
+    /// streamed, not loaded: a header-names file holds some 300,000 names.
     /// </summary>
-    public static IReadOnlySet<string>? Reachable(KernelEntry entry)
+    public static IReadOnlySet<string>? Reachable(KernelEntry entry, IReadOnlyCollection<string> names)
     {
         if (Read(entry).Unexported is null) return null;
-        var names = new HashSet<string>(File.ReadLines(Path.Combine(entry.Dir, HeaderNamesFile)), StringComparer.Ordinal);
-        names.UnionWith(Exported(entry));
-        return names;
+        var wanted = names.ToHashSet(StringComparer.Ordinal);
+        return File.ReadLines(Path.Combine(entry.Dir, HeaderNamesFile)).Concat(Exported(entry)).Where(wanted.Contains).ToHashSet(StringComparer.Ordinal);
     }
 
     private static IEnumerable<string> Exported(KernelEntry entry) =>

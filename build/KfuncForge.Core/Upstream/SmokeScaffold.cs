@@ -83,27 +83,21 @@ public static class SmokeScaffold
         }
 
         var negative = Negatives.FirstOrDefault(n => !everywhere && !k.ProgramTypes.Contains(n.Type));
-        var zeros = string.Join(", ", CPrototype.Parameters(prototype).Select(_ => "0"));
+        void Refused(string program, (string Type, string Section, string Context) at, string why, string message, string? kernels)
+        {
+            var zeros = string.Join(", ", CPrototype.Parameters(prototype).Select(_ => "0"));
+            body.Append($"/* Negative: {why} */\n");
+            body.Append($"SEC(\"{at.Section}\")\nint {program}({at.Context})\n{{\n\t{(returnsVoid ? "" : "return ")}{k.Name}({zeros});\n{(returnsVoid ? "\treturn 0;\n" : "")}}}\n");
+            entries.Add(Entry(program, file, at.Section, at.Type, k.Name, $"verifier_rejects: {YamlTextEditor.Quoted(message)}", kernels));
+        }
         if (negative.Type is not null)
-        {
-            var program = $"{k.Name}_refused_in_{negative.Section}";
-            var message = string.Format(NotAllowed, k.Name);
-            body.Append($"/* Negative: upstream does not register {k.Name} for {negative.Type} programs, so the verifier refuses the call. */\n");
-            body.Append($"SEC(\"{negative.Section}\")\nint {program}({negative.Context})\n{{\n\t{(returnsVoid ? "" : "return ")}{k.Name}({zeros});\n{(returnsVoid ? "\treturn 0;\n" : "")}}}\n");
-            entries.Add(Entry(program, file, negative.Section, negative.Type, k.Name, $"verifier_rejects: {YamlTextEditor.Quoted(message)}", null));
-        }
+            Refused($"{k.Name}_refused_in_{negative.Section}", negative,
+                $"upstream does not register {k.Name} for {negative.Type} programs, so the verifier refuses the call.", string.Format(NotAllowed, k.Name), null);
         else if (sleepable)
-        {
-            var program = $"{k.Name}_refused_not_sleepable";
-            var message = string.Format(MustSleep, k.Name);
-            body.Append($"/* Negative: {k.Name} may sleep and a tc program may not. 6.1's verifier has no such check (the entry covers 6.2 and later). */\n");
-            body.Append($"SEC(\"tc\")\nint {program}(struct __sk_buff *skb)\n{{\n\t{(returnsVoid ? "" : "return ")}{k.Name}({zeros});\n{(returnsVoid ? "\treturn 0;\n" : "")}}}\n");
-            entries.Add(Entry(program, file, "tc", "sched_cls", k.Name, $"verifier_rejects: {YamlTextEditor.Quoted(message)}", "{ from: \"6.2\" }"));
-        }
+            Refused($"{k.Name}_refused_not_sleepable", Negatives[0],
+                $"{k.Name} may sleep and a tc program may not. 6.1's verifier has no such check (the entry covers 6.2 and later).", string.Format(MustSleep, k.Name), "{ from: \"6.2\" }");
         else
-        {
             body.Append($"/* No negative program: upstream registers {k.Name} for every program type and it does not sleep. */\n");
-        }
 
         var source = new StringBuilder();
         source.Append("// SPDX-License-Identifier: GPL-2.0\n");

@@ -46,7 +46,7 @@ public static class UpstreamCalls
 
     public static IReadOnlyList<UnreachableCall> Check(IReadOnlyList<string> calls, IReadOnlyList<KernelEntry> kernels)
     {
-        var known = kernels.Select(k => (k.Release, Reachable: VerifierFactsReader.Reachable(k), Unexported: VerifierFactsReader.Read(k).Unexported))
+        var known = kernels.Select(k => (k.Release, Reachable: VerifierFactsReader.Reachable(k, calls), Unexported: VerifierFactsReader.Read(k).Unexported))
             .Where(k => k.Reachable is not null).ToList();
         var result = new List<UnreachableCall>();
         foreach (var name in calls)
