@@ -49,9 +49,12 @@ public sealed class ImportCommand : ICommand
             w.WriteLine($"  checked:      no {distro} kernel is fetched yet; run Fetch (--distro={distro}) and import again to check these calls against what each kernel exports");
         else
         {
-            var unreachable = UpstreamCalls.Check(calls, kernels);
-            w.WriteLine($"  checked:      against the fetched {distro} kernels {string.Join(", ", kernels.Select(k => k.Release))}: " +
-                (unreachable.Count == 0 ? "every call is exported or defined in their headers" : $"{unreachable.Count} the backport will have to replace"));
+            var unreachable = UpstreamCalls.Check(calls, kernels, out var unread);
+            var checkedKernels = kernels.Select(k => k.Release).Where(r => !unread.Any(x => x.StartsWith(r + ":", StringComparison.Ordinal))).ToList();
+            foreach (var x in unread) w.WriteLine($"  not checked:  {x}");
+            if (checkedKernels.Count > 0)
+                w.WriteLine($"  checked:      against the fetched {distro} kernels {string.Join(", ", checkedKernels)}: " +
+                    (unreachable.Count == 0 ? "every call is exported or defined in their headers" : $"{unreachable.Count} the backport will have to replace"));
             foreach (var call in unreachable) w.WriteLine($"    {call}");
             if (unreachable.Count > 0)
                 todo.Add($"replace the calls a module cannot make on the {distro} kernels: {string.Join(", ", unreachable.Select(c => c.Name))} (docs/add-a-kfunc.md)");

@@ -17,9 +17,11 @@ public static partial class CCalls
         var code = text.Code;
         var calls = new SortedSet<string>(StringComparer.Ordinal);
         var defined = new HashSet<string>(StringComparer.Ordinal);
+        var inactive = InactiveLines(text);
         foreach (Match m in Call().Matches(code))
         {
             var name = m.Groups[1].Value;
+            if (inactive.Contains(text.LineOf(m.Index))) continue;
             if (text.AtFileScope(m.Index))
             {
                 var close = text.Matching(m.Index + m.Length - 1);
@@ -36,6 +38,31 @@ public static partial class CCalls
         calls.ExceptWith(defined);
         return calls;
     }
+
+    /// <summary>Lines inside <c>#if 0</c> ... <c>#endif</c> (import's draft keeps upstream's body there), nested conditionals included; up to an <c>#else</c>.</summary>
+    private static HashSet<int> InactiveLines(CText text)
+    {
+        var lines = new HashSet<int>();
+        var all = text.Original.Split('\n');
+        var depth = 0; // > 0: inside #if 0, counting nested #if
+        for (var i = 0; i < all.Length; i++)
+        {
+            var d = Directive().Match(all[i]);
+            if (depth == 0)
+            {
+                if (d.Success && d.Groups[1].Value == "if" && d.Groups[2].Value.Trim() == "0") depth = 1;
+                continue;
+            }
+            if (d.Success && d.Groups[1].Value.StartsWith("if", StringComparison.Ordinal)) depth++;
+            else if (d.Success && d.Groups[1].Value == "endif") depth--;
+            else if (d.Success && depth == 1 && d.Groups[1].Value is "else" or "elif") { depth = 0; continue; }
+            if (depth > 0) lines.Add(i + 1);
+        }
+        return lines;
+    }
+
+    [GeneratedRegex(@"^\s*#\s*(if|ifdef|ifndef|elif|else|endif)\b(.*)$")]
+    private static partial Regex Directive();
 
     [GeneratedRegex(@"\b([A-Za-z_]\w*)\s*\(")]
     private static partial Regex Call();

@@ -98,7 +98,8 @@ public sealed class BtfReader
     public IReadOnlyList<string>? Enumerators(string enumName)
     {
         var index = 0;
-        while (index < Types.Count && !(Types[index].Kind is BtfKind.Enum or BtfKind.Enum64 && Types[index].Name == enumName)) index++;
+        // A forward declaration (no members) is not the enum: look on for the one that has them.
+        while (index < Types.Count && !(Types[index].Kind is BtfKind.Enum or BtfKind.Enum64 && Types[index].Name == enumName && Types[index].Vlen > 0)) index++;
         if (index == Types.Count) return null;
         var type = Types[index];
         var stride = type.Kind == BtfKind.Enum ? 8 : 12;

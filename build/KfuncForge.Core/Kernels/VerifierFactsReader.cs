@@ -24,7 +24,24 @@ public static partial class VerifierFactsReader
 
     private sealed record Document(int Format, List<string>? KfuncHooks, List<string>? ArgSuffixes, List<string>? KfFlags, List<string>? Unexported);
 
+    /// <summary>Reads in progress, per entry: parallel matrix cells of one kernel wait for one measurement instead of each writing the files.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<VerifierFacts>> InProgress = new(StringComparer.Ordinal);
+
     public static VerifierFacts Read(KernelEntry entry)
+    {
+        var key = Path.GetFullPath(entry.Dir);
+        var read = InProgress.GetOrAdd(key, _ => new Lazy<VerifierFacts>(() => ReadOrMeasure(entry)));
+        try
+        {
+            return read.Value;
+        }
+        finally
+        {
+            InProgress.TryRemove(new KeyValuePair<string, Lazy<VerifierFacts>>(key, read));
+        }
+    }
+
+    private static VerifierFacts ReadOrMeasure(KernelEntry entry)
     {
         var file = Path.Combine(entry.Dir, FileName);
         try
@@ -35,10 +52,27 @@ public static partial class VerifierFactsReader
         }
         catch (JsonException) { }
         var document = Measure(entry);
-        var temp = $"{file}.{Environment.ProcessId}.tmp";
-        File.WriteAllText(temp, JsonSerializer.Serialize(document, KernelFactsDocument.Json));
-        File.Move(temp, file, overwrite: true);
+        Publish(file, JsonSerializer.Serialize(document, KernelFactsDocument.Json));
         return ToFacts(document);
+    }
+
+    /// <summary>
+    /// Writes a cache file whole: a temporary file of its own (processes in other PID namespaces may share the
+    /// cache), then a rename. Losing the race to another writer of the same facts is fine; a cache that cannot
+    /// be written only costs measuring again next time.
+    /// </summary>
+    private static void Publish(string file, string text)
+    {
+        var temp = $"{file}.{Path.GetRandomFileName()}.tmp";
+        try
+        {
+            File.WriteAllText(temp, text);
+            File.Move(temp, file, overwrite: true);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            try { File.Delete(temp); } catch (Exception d) when (d is IOException or UnauthorizedAccessException) { }
+        }
     }
 
     /// <summary>
@@ -48,7 +82,7 @@ public static partial class VerifierFactsReader
     /// </summary>
     public static IReadOnlySet<string>? Reachable(KernelEntry entry, IReadOnlyCollection<string> names)
     {
-        if (Read(entry).Unexported is null) return null;
+        if (Read(entry).Unexported is null || !File.Exists(Path.Combine(entry.Dir, HeaderNamesFile))) return null;
         var wanted = names.ToHashSet(StringComparer.Ordinal);
         return File.ReadLines(Path.Combine(entry.Dir, HeaderNamesFile)).Concat(Exported(entry)).Where(wanted.Contains).ToHashSet(StringComparer.Ordinal);
     }
@@ -75,15 +109,21 @@ public static partial class VerifierFactsReader
         List<string>? unexported = null;
         if (elf.Section(".BTF") is { } btfSection)
         {
-            var btf = BtfReader.Parse(elf.Bytes(btfSection));
+            BtfReader btf;
+            try
+            {
+                btf = BtfReader.Parse(elf.Bytes(btfSection));
+            }
+            catch (InvalidDataException)
+            {
+                return new Document(Format, null, null, KfFlagsOf(entry), null);
+            }
             hooks = btf.Enumerators("btf_kfunc_hook")?
                 .Where(n => n.StartsWith(ProgramType.HookPrefix, StringComparison.Ordinal) && n != ProgramType.HookPrefix + "MAX")
                 .Select(n => n[ProgramType.HookPrefix.Length..]).ToList();
             var exported = Exported(entry).ToHashSet(StringComparer.Ordinal);
             var inHeaders = HeaderDefinitions(HeaderFolders(entry));
-            var namesFile = Path.Combine(entry.Dir, HeaderNamesFile);
-            File.WriteAllLines($"{namesFile}.{Environment.ProcessId}.tmp", inHeaders.Order(StringComparer.Ordinal));
-            File.Move($"{namesFile}.{Environment.ProcessId}.tmp", namesFile, overwrite: true);
+            Publish(Path.Combine(entry.Dir, HeaderNamesFile), string.Join("\n", inHeaders.Order(StringComparer.Ordinal)) + "\n");
             unexported = btf.Functions.Select(f => f.Name).Where(n => !exported.Contains(n) && !inHeaders.Contains(n))
                 .Distinct().Order(StringComparer.Ordinal).ToList();
         }

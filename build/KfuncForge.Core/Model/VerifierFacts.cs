@@ -1,7 +1,7 @@
 namespace KfuncForge.Model;
 
 /// <summary>
-/// What a kernel's kfunc registration and BPF verifier accept, read from the kernel itself (docs/plan.md,
+/// What a kernel's kfunc registration and BPF verifier accept, read from the kernel itself (docs/kernels.md,
 /// "Feasibility rules"): the kfunc hooks of its BTF (enum btf_kfunc_hook: a program type without one cannot
 /// be registered), the argument-name suffixes its verifier knows (their names are strings in vmlinux's
 /// .rodata) and the KF_* flags its include/linux/btf.h defines. Null sets: not known for this kernel, and

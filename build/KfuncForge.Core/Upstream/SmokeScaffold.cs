@@ -51,6 +51,12 @@ public static class SmokeScaffold
         var body = new StringBuilder();
 
         var prototype = k.Prototype.TrimEnd().TrimEnd(';');
+        if (CPrototype.Parse(prototype).Problem is { } unreadable)
+        {
+            var reason = $"the prototype {unreadable}, so no call to {k.Name} could be written";
+            return new Result(file, $"// SPDX-License-Identifier: GPL-2.0\n/* Smoke programs for {k.Name}: none written by `kfuncforge import`: {reason}. */\n", [],
+                [$"write the smoke programs for {k.Name} in {file} by hand: {reason}"]);
+        }
         var head = prototype[..prototype.IndexOf('(')];
         var returnsPointer = head.Contains('*');
         var returnsVoid = !returnsPointer && head.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [.., "void", _];
@@ -87,7 +93,7 @@ public static class SmokeScaffold
         {
             var zeros = string.Join(", ", CPrototype.Parameters(prototype).Select(_ => "0"));
             body.Append($"/* Negative: {why} */\n");
-            body.Append($"SEC(\"{at.Section}\")\nint {program}({at.Context})\n{{\n\t{(returnsVoid ? "" : "return ")}{k.Name}({zeros});\n{(returnsVoid ? "\treturn 0;\n" : "")}}}\n");
+            body.Append($"SEC(\"{at.Section}\")\nint {program}({at.Context})\n{{\n\t{k.Name}({zeros});\n\treturn 0;\n}}\n");
             entries.Add(Entry(program, file, at.Section, at.Type, k.Name, $"verifier_rejects: {YamlTextEditor.Quoted(message)}", kernels));
         }
         if (negative.Type is not null)
@@ -117,7 +123,7 @@ public static class SmokeScaffold
     }
 
     private static string Entry(string program, string file, string section, string type, string kfunc, string expect, string? kernels) =>
-        $"{{ name: {program}, source: {file}, program: {program}, section: {section}, program_type: {type}, calls: [{kfunc}], " +
+        $"{{ name: {YamlTextEditor.Scalar(program)}, source: {YamlTextEditor.Scalar(file)}, program: {YamlTextEditor.Scalar(program)}, section: {section}, program_type: {type}, calls: [{YamlTextEditor.Scalar(kfunc)}], " +
         (kernels is null ? "" : $"kernels: {kernels}, ") + $"expect: {{ {expect} }} }}";
 
     /// <summary>Globals, locals and argument expressions for a positive call, or why the prototype needs a hand-written argument.</summary>

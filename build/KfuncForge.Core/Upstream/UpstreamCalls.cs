@@ -40,14 +40,29 @@ public static class UpstreamCalls
         return Directory.EnumerateDirectories(dir).Select(KernelEntry.TryOpen).OfType<KernelEntry>()
             .Select(e => (Entry: e, Version: Model.KernelVersion.Parse(e.Facts.UpstreamVersion)))
             .GroupBy(e => (e.Version.Major, e.Version.Minor))
-            .Select(g => g.MaxBy(e => e.Version))
+            .Select(g => g.OrderByDescending(e => e.Version).ThenBy(e => e.Entry.Release, StringComparer.Ordinal).First())
             .OrderBy(e => e.Version).Select(e => e.Entry).ToList();
     }
 
-    public static IReadOnlyList<UnreachableCall> Check(IReadOnlyList<string> calls, IReadOnlyList<KernelEntry> kernels)
+    /// <summary>The calls some kernel cannot give a module; Unread: the kernels whose facts could not be read, with why (nothing is said about them).</summary>
+    public static IReadOnlyList<UnreachableCall> Check(IReadOnlyList<string> calls, IReadOnlyList<KernelEntry> kernels, out IReadOnlyList<string> unread)
     {
-        var known = kernels.Select(k => (k.Release, Reachable: VerifierFactsReader.Reachable(k, calls), Unexported: VerifierFactsReader.Read(k).Unexported))
-            .Where(k => k.Reachable is not null).ToList();
+        var failed = new List<string>();
+        var known = new List<(string Release, IReadOnlySet<string>? Reachable, IReadOnlySet<string>? Unexported)>();
+        foreach (var k in kernels)
+        {
+            try
+            {
+                var reachable = VerifierFactsReader.Reachable(k, calls);
+                if (reachable is null) failed.Add($"{k.Release}: its BTF could not be read");
+                else known.Add((k.Release, reachable, VerifierFactsReader.Read(k).Unexported));
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or InvalidDataException)
+            {
+                failed.Add($"{k.Release}: {e.Message.Split('\n')[0]}");
+            }
+        }
+        unread = failed;
         var result = new List<UnreachableCall>();
         foreach (var name in calls)
         {

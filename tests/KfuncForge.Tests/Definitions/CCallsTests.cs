@@ -26,6 +26,16 @@ public sealed class CCallsTests
             	ops.run (sk);
             	return copy_from_kernel_nofault_allowed (sk, 1);
             }
+
+            #if 0
+            __bpf_kfunc int upstream_body(void)
+            {
+            #ifdef CONFIG_X
+            	return copy_remote_vm_str(0);
+            #endif
+            	return access_process_vm(0);
+            }
+            #endif
             """);
 
         Assert.Equal(["clamp_val", "copy_from_kernel_nofault_allowed", "pr_info"], calls);

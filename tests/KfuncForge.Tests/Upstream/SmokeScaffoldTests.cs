@@ -6,7 +6,7 @@ namespace KfuncForge.Tests.Upstream;
 public sealed class SmokeScaffoldTests
 {
     private static ImportedKfunc Kfunc(string prototype, string[] types, params string[] flags) =>
-        new(KfuncForge.Definitions.CPrototype.Parse(prototype).Name!, prototype, flags, types, "6.16", "0123456789ab", "kernel/bpf/helpers.c", "v6.16", "00", [], []);
+        new(KfuncForge.Definitions.CPrototype.Parse(prototype).Name ?? "invalid", prototype, flags, types, "6.16", "0123456789ab", "kernel/bpf/helpers.c", "v6.16", "00", [], []);
 
     [Fact]
     public void A_kernel_object_argument_gets_no_positive_program_and_the_todo_names_it()
@@ -43,5 +43,18 @@ public sealed class SmokeScaffoldTests
         Assert.Contains("returns a pointer the program must release", Assert.Single(acquire.Todo));
         Assert.Empty(acquire.Entries);
         Assert.Contains("No negative program: upstream registers bpf_cpumask_create for every program type and it does not sleep.", acquire.Source);
+
+        // Registered for some types: the negative calls it as a statement (returning a pointer from an int program would not compile).
+        var task = SmokeScaffold.Make(Kfunc("struct task_struct *bpf_task_acquire(struct task_struct *p)", ["tracing", "struct_ops"], "KF_ACQUIRE", "KF_RET_NULL"));
+        Assert.Contains("int bpf_task_acquire_refused_in_tc(struct __sk_buff *skb)\n{\n\tbpf_task_acquire(0);\n\treturn 0;\n}\n", task.Source);
+    }
+
+    [Fact]
+    public void A_prototype_the_grammar_refuses_gets_no_programs()
+    {
+        var s = SmokeScaffold.Make(Kfunc("int bpf_arr(u8 b[16])", ["syscall"]) with { Name = "bpf_arr" });
+        Assert.Empty(s.Entries);
+        Assert.StartsWith("write the smoke programs for bpf_arr in bpf/smoke_bpf_arr.bpf.c by hand: the prototype has '[' at column", Assert.Single(s.Todo));
+        Assert.DoesNotContain("extern", s.Source);
     }
 }
