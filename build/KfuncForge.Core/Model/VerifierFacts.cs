@@ -16,7 +16,7 @@ public sealed record VerifierFacts(IReadOnlySet<string>? KfuncHooks, IReadOnlySe
 /// <summary>The kfunc argument-name suffixes the verifier gives a meaning (kernel/bpf/verifier.c), and how the planner reads a prototype's parameters.</summary>
 public static class ArgSuffix
 {
-    /// <summary>Longest first, so that a name ending in __szk is not read as __sz... (no suffix here ends another).</summary>
+    /// <summary>The suffixes the verifier gives a meaning; none of them ends another, so the order does not matter.</summary>
     public static readonly IReadOnlyList<string> Known =
         ["__sz", "__szk", "__k", "__ign", "__str", "__uninit", "__alloc", "__opt", "__nullable", "__refcounted_kptr", "__map", "__prog", "__irq_flag"];
 
