@@ -24,20 +24,29 @@ public static partial class VerifierFactsReader
 
     private sealed record Document(int Format, List<string>? KfuncHooks, List<string>? ArgSuffixes, List<string>? KfFlags, List<string>? Unexported);
 
-    /// <summary>Reads in progress, per entry: parallel matrix cells of one kernel wait for one measurement instead of each writing the files.</summary>
-    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<VerifierFacts>> InProgress = new(StringComparer.Ordinal);
+    /// <summary>
+    /// Facts already read in this process, per entry, with the write time of the verifier.json they came from. The
+    /// planner asks for them on every plan (each test, each matrix cell), and the file is large (the unexported
+    /// names); parallel cells of one kernel share one read or measurement. A re-fetched entry has a new file and
+    /// is read again.
+    /// </summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, Lazy<(DateTime Written, VerifierFacts Facts)>> Known = new(StringComparer.Ordinal);
 
     public static VerifierFacts Read(KernelEntry entry)
     {
         var key = Path.GetFullPath(entry.Dir);
-        var read = InProgress.GetOrAdd(key, _ => new Lazy<VerifierFacts>(() => ReadOrMeasure(entry)));
-        try
+        var file = Path.Combine(key, FileName);
+        while (true)
         {
-            return read.Value;
-        }
-        finally
-        {
-            InProgress.TryRemove(new KeyValuePair<string, Lazy<VerifierFacts>>(key, read));
+            var read = Known.GetOrAdd(key, _ => new Lazy<(DateTime, VerifierFacts)>(() =>
+            {
+                var facts = ReadOrMeasure(entry);
+                return (File.GetLastWriteTimeUtc(file), facts);
+            }));
+            var (written, facts) = read.Value;
+            if (written == File.GetLastWriteTimeUtc(file)) return facts;
+            // The file changed (or vanished, or could not be written) since: read it again, once.
+            if (Known.TryRemove(new KeyValuePair<string, Lazy<(DateTime, VerifierFacts)>>(key, read)) && !File.Exists(file)) return facts;
         }
     }
 
