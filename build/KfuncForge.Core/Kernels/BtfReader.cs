@@ -120,6 +120,17 @@ public sealed class BtfReader
 
     public IEnumerable<BtfType> Functions => Types.Where(t => t.Kind == BtfKind.Func);
 
+    /// <summary>
+    /// Every DECL_TAG as (tag text, tagged type, component index: -1 for the declaration itself, else the
+    /// parameter or member it sits on), in type order. BPF objects carry their test annotations this way.
+    /// </summary>
+    public IEnumerable<(string Tag, BtfType Target, int Component)> DeclTags()
+    {
+        for (var i = 0; i < Types.Count; i++)
+            if (Types[i].Kind == BtfKind.DeclTag && this[(int)Types[i].SizeOrType] is { } target)
+                yield return (Types[i].Name, target, BinaryPrimitives.ReadInt32LittleEndian(_types.AsSpan(_data[i])));
+    }
+
     /// <summary>Functions carrying a decl tag (e.g. "bpf_kfunc", which pahole emits for __bpf_kfunc functions on newer kernels).</summary>
     public IReadOnlySet<string> FunctionsTagged(string tag) =>
         Types.Where(t => t.Kind == BtfKind.DeclTag && t.Name == tag)

@@ -20,6 +20,7 @@ public sealed record ElfSymbol(string Name, long Value, long Size, int SectionIn
 public sealed class ElfFile
 {
     private const uint SHT_SYMTAB = 2;
+    private const uint SHT_REL = 9;
     private const uint SHT_NOTE = 7;
     private const uint SHT_NOBITS = 8;
     private const ulong SHF_EXECINSTR = 0x4;
@@ -109,6 +110,37 @@ public sealed class ElfFile
         Symbols().Where(s => s.Kind == STT_FUNC && s.SectionIndex > 0 && s.SectionIndex < Sections.Count
                 && (Sections[s.SectionIndex].Flags & SHF_EXECINSTR) != 0 && Sections[s.SectionIndex].Name != ".text")
             .Select(s => (s.Name, Sections[s.SectionIndex].Name)).ToList();
+
+    /// <summary>
+    /// The functions each BPF program of this object calls through a relocation (kfuncs and other externs, by
+    /// symbol name): every REL entry of the program's section whose offset lies inside the program's symbol.
+    /// Calls made from subprograms in .text are not attributed.
+    /// </summary>
+    public ILookup<string, string> BpfProgramCalls()
+    {
+        var symbols = Symbols();
+        var programs = symbols.Where(s => s.Kind == STT_FUNC && s.SectionIndex > 0 && s.SectionIndex < Sections.Count && (Sections[s.SectionIndex].Flags & SHF_EXECINSTR) != 0).ToList();
+        var calls = new List<(string Program, string Callee)>();
+        var span = _data.AsSpan();
+        var shoff = (long)BinaryPrimitives.ReadUInt64LittleEndian(span[40..]);
+        var shentsize = BinaryPrimitives.ReadUInt16LittleEndian(span[58..]);
+        foreach (var rel in Sections.Where(s => s.Type == SHT_REL))
+        {
+            var target = (int)BinaryPrimitives.ReadUInt32LittleEndian(span[(int)(shoff + (long)rel.Index * shentsize + 44)..]);
+            var bytes = Bytes(rel);
+            for (var off = 0; off + 16 <= bytes.Length; off += 16)
+            {
+                var at = (long)BinaryPrimitives.ReadUInt64LittleEndian(bytes[off..]);
+                var symbol = (int)(BinaryPrimitives.ReadUInt64LittleEndian(bytes[(off + 8)..]) >> 32);
+                if (symbol < 1 || symbol > symbols.Count) continue;
+                var callee = symbols[symbol - 1];
+                if (callee.SectionIndex != 0 || callee.Name.Length == 0) continue; // only externs
+                var program = programs.FirstOrDefault(p => p.SectionIndex == target && at >= p.Value && at < p.Value + p.Size);
+                if (program is not null) calls.Add((program.Name, callee.Name));
+            }
+        }
+        return calls.Distinct().ToLookup(c => c.Program, c => c.Callee, StringComparer.Ordinal);
+    }
 
     /// <summary>
     /// Whether a kernel has a PVH entry point (ELF note "Xen", type XEN_ELFNOTE_PHYS32_ENTRY = 18): QEMU can

@@ -95,21 +95,25 @@ public sealed class GuestTools(ContentCache cache, IProcessRunner runner)
     /// <summary>
     /// Compiles one BPF C file with clang -target bpf. Include folders: the source's own folder, the
     /// given ones (vmlinux.h's folder first), then the multiarch system headers. The key covers the
-    /// source, every header in those folders (except the system's), the defines and clang's version.
+    /// source, every header in those folders (except the system's), the defines, a forced include (clang -include,
+    /// read before the source) and clang's version.
     /// </summary>
-    public async Task<string> CompileBpfAsync(string source, IReadOnlyList<string> includeDirs, IReadOnlyDictionary<string, string>? defines = null, CancellationToken cancellation = default)
+    public async Task<string> CompileBpfAsync(string source, IReadOnlyList<string> includeDirs, IReadOnlyDictionary<string, string>? defines = null, CancellationToken cancellation = default,
+        string? forcedInclude = null)
     {
         var clang = await ClangVersionAsync(cancellation).ConfigureAwait(false);
         var dirs = new[] { Path.GetDirectoryName(Path.GetFullPath(source))! }.Concat(includeDirs.Select(Path.GetFullPath)).Distinct(StringComparer.Ordinal).ToList();
         var defineArgs = (defines ?? new Dictionary<string, string>()).OrderBy(d => d.Key, StringComparer.Ordinal).Select(d => $"-D{d.Key}={d.Value}").ToList();
         var headers = dirs.SelectMany(d => Directory.Exists(d) ? Directory.GetFiles(d, "*.h") : []).Order(StringComparer.Ordinal).Select(h => h + "=" + Hashing.File(h));
-        var key = Hashing.Combine([Hashing.File(source), clang, .. defineArgs, .. headers, .. dirs]);
+        var forced = forcedInclude is null ? [] : new[] { "-include", Path.GetFullPath(forcedInclude) };
+        var key = Hashing.Combine([Hashing.File(source), clang, .. defineArgs, .. headers, .. dirs, .. forced, .. forcedInclude is null ? [] : new[] { Hashing.File(forcedInclude) }]);
         var name = Path.GetFileNameWithoutExtension(source).Replace(".bpf", "", StringComparison.Ordinal) + ".bpf.o";
         var dir = await Cache.GetOrCreateAsync("bpf", key, async temp =>
         {
             var args = new List<string> { "-O2", "-g", "-Wall", "-target", "bpf", "-D__TARGET_ARCH_x86" };
             args.AddRange(defineArgs);
             foreach (var d in dirs) args.AddRange(["-I", d]);
+            args.AddRange(forced);
             args.AddRange(["-I", "/usr/include/x86_64-linux-gnu", "-c", source, "-o", Path.Combine(temp, name)]);
             await runner.CheckedAsync(new ProcessSpec("clang", args) { Timeout = ToolTimeout }, cancellation).ConfigureAwait(false);
         }).ConfigureAwait(false);
