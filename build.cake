@@ -181,10 +181,10 @@ Task("BenchSmoke")
     .Does<BuildParameters>(p => Engine(p, "bench-smoke", "distro", "module", "kernel", "out", "cache", "index", "jobs", "accel", "rounds", "icount"));
 
 Task("Fidelity")
-    .Description("Run every module's fidelity suite on native and backport kernels of several profiles in QEMU (--distros, default debian12,debian13: 6.1, 6.12 and 7.3), building each profile first; then the test_run load steps again in instruction time (-icount; --icount=off skips it), compared with the previous report (--previous, --threshold=<percent>, default 10); fails on any undeclared difference or regression; report in artifacts/fidelity/.")
+    .Description("Run every module's fidelity suite on native and backport kernels of several profiles in QEMU (--distros, default debian12,debian13: 6.1, 6.12 and 7.3), building each profile first; then the test_run load steps again in instruction time (-icount; --icount=off skips it), compared with the previous report (--previous, --threshold=<percent>, default 10); with --upstream=<kernel repository> --ref=<tag>, also upstream's own BPF selftests for the modules' kfuncs; fails on any undeclared difference or regression; report in artifacts/fidelity/.")
     .IsDependentOn("Setup")
     .IsDependentOn("Validate")
-    .Does<BuildParameters>(p => Engine(p, "fidelity", "distros", "module", "container", "cache", "jobs", "accel", "out", "icount", "previous", "threshold"));
+    .Does<BuildParameters>(p => Engine(p, "fidelity", "distros", "module", "container", "cache", "jobs", "accel", "out", "icount", "previous", "threshold", "upstream", "ref"));
 
 Task("Sign")
     .Description("Sign every built module (the profile's key, else a development key outside the tree, with a warning naming the certificate to enroll), digest from each kernel's config; verified.")

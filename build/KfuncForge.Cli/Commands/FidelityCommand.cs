@@ -14,7 +14,7 @@ public sealed class FidelityCommand : ICommand
     public string Name => "fidelity";
     public string Summary => "run the fidelity suites on native and backport kernels (--distros, default debian12,debian13); report in <out>/fidelity/";
     public IReadOnlyCollection<string> Accepts => [.. SmokeSetup.Options.Where(o => o != "distro" && o != "kernel" && o != "index"), "distros", "console", "container", "skip-build", "skip-load",
-        "previous", "threshold"];
+        "previous", "threshold", "upstream", "ref"];
 
     /// <summary>How much an instruction-time figure may grow against the previous report before it is a regression, in percent.</summary>
     public const double DefaultThresholdPercent = 10;
@@ -30,6 +30,8 @@ public sealed class FidelityCommand : ICommand
             throw new InputException(new Problem("--distros", 0, 0, "", $"names no distro; give a comma-separated list of profiles, e.g. --distros={string.Join(',', FidelityRun.DefaultDistros)}"));
         if (distros.Where(d => !known.Contains(d)).ToList() is { Count: > 0 } unknown)
             throw new InputException(new Problem("--distros", 0, 0, "", $"unknown distro id {string.Join(", ", unknown.Select(u => $"'{u}'"))}; known: {string.Join(", ", known)} (one per distros/<id>.yaml)"));
+        // Upstream's selftests (--upstream, --ref) are read before anything is built, so a wrong path or ref costs no build.
+        var selftests = Selftests(context);
         // Each profile's kernels are fetched and its modules built first (the build index is the hand-over), unless --skip-build.
         if (!context.Options.Flag("skip-build"))
             foreach (var d in distros)
@@ -39,7 +41,7 @@ public sealed class FidelityCommand : ICommand
                 if (built is not (ExitCodes.Ok or ExitCodes.Unavailable)) return built;
             }
         var content = context.Options.Flag("skip-load") ? BootContent.FidelityCasesOnly : BootContent.Fidelity;
-        var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true)).ToList();
+        var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true, selftests: selftests)).ToList();
         var workDir = setups[0].WorkDir;
         var boots = setups.SelectMany(s => s.Boots).ToList();
         context.Out.WriteLine($"fidelity: {boots.Count} kernels of {string.Join(", ", distros)}; logs in {workDir}");
@@ -52,6 +54,7 @@ public sealed class FidelityCommand : ICommand
 
         var modules = Catalog.Load(context.Tree).SelectModules(context.Options.Get("module"));
         var result = FidelityJudge.Judge(modules, run.Verdicts);
+        if (selftests is not null) result = result with { Selftests = SelftestJudge.Judge(selftests, run.Verdicts) };
         if (content == BootContent.Fidelity && context.Options.OnOff("icount", true))
             result = result with { InstructionTime = InstructionTimeRun(context, distros, comparison) };
         var json = FidelityReport.Json(result);
@@ -66,6 +69,14 @@ public sealed class FidelityCommand : ICommand
         {
             var cells = result.Cases.SelectMany(c => c.Kernels).Where(c => c.Kernel == k.Release).ToList();
             context.Out.WriteLine($"{k.Release,-24} same {cells.Count(c => c.Status == CaseStatus.Same),4}  declared {cells.Count(c => c.Status == CaseStatus.Declared),4}  differs {cells.Count(c => c.Status == CaseStatus.Differs),4}  error {cells.Count(c => c.Status == CaseStatus.Error),3}  skipped {cells.Count(c => c.Status == CaseStatus.Skipped),3}");
+        }
+        if (result.Selftests is { } st)
+        {
+            foreach (var (kernel, n) in SelftestReport.Totals(st))
+                context.Out.WriteLine($"{kernel,-24} upstream selftests: passed {n[SelftestStatus.Passed],3}  declared {n[SelftestStatus.Declared],3}  failed {n[SelftestStatus.Failed],3}  not run {n[SelftestStatus.NotRun],3}  skipped {n[SelftestStatus.Skipped],3}");
+            foreach (var p in st.Programs)
+                foreach (var k in p.Kernels.Where(k => k.Status == SelftestStatus.Failed))
+                    context.Out.WriteLine($"FAIL upstream selftest {p.Module} {Path.GetFileName(p.File)} {p.Program} on {k.Kernel}: {k.Message}");
         }
         foreach (var f in result.BootFailures)
             context.Out.WriteLine($"FAIL {f.Kernel} {f.Module} {f.Kind} {f.Name}: {f.Reason}: {f.Message}");
@@ -90,6 +101,25 @@ public sealed class FidelityCommand : ICommand
         }
         context.Out.WriteLine($"fidelity: {(result.Passed ? "pass" : "FAIL")}{(unavailable ? " (some kernels unavailable)" : "")}; report: {Path.Combine(workDir, "fidelity.md")}");
         return result.Passed ? ExitCodes.Passed(unavailable) : ExitCodes.Failed;
+    }
+
+    /// <summary>
+    /// --upstream=&lt;kernel repository&gt; --ref=&lt;tag or commit&gt;: the selftest files that call the selected modules'
+    /// kfuncs, written under &lt;out&gt;/fidelity/upstream-selftests (docs/fidelity.md); null without --upstream.
+    /// </summary>
+    private static Upstream.SelftestTree? Selftests(CommandContext context)
+    {
+        var o = context.Options;
+        if (o.Get("upstream") is not { } upstream)
+            return o.Get("ref") is null ? null
+                : throw new InputException(new Problem("--ref", 0, 0, "", "--ref names a ref of the upstream tree; give the tree too (--upstream=<kernel repository>)"));
+        if (o.Get("ref") is not { } reference)
+            throw new InputException(new Problem("--upstream", 0, 0, "", "fidelity with --upstream needs --ref=<tag or commit> of that tree (e.g. --ref=v6.18)"));
+        var kfuncs = Catalog.Load(context.Tree).SelectModules(o.Get("module")).SelectMany(m => m.Kfuncs).Select(k => k.Name).ToList();
+        var tree = Upstream.UpstreamSelftests.Extract(upstream, reference, kfuncs, Path.Combine(context.ArtifactsDir, "fidelity", "upstream-selftests"));
+        context.Out.WriteLine($"fidelity: upstream selftests from {upstream} at {tree.Ref}: {tree.Files.Count} files call the modules' kfuncs"
+            + (tree.Files.Count == 0 ? "" : $" ({string.Join(", ", tree.Files.Select(f => f.Stem + (f.NotRun is null ? "" : " (not run)")))})"));
+        return tree;
     }
 
     /// <summary>What this run's instruction-time figures are compared with: the report, its figures (read now, before this run replaces it), the threshold.</summary>

@@ -59,6 +59,18 @@ public sealed class ImportCommand : ICommand
             if (unreachable.Count > 0)
                 todo.Add($"replace the calls a module cannot make on the {distro} kernels: {string.Join(", ", unreachable.Select(c => c.Name))} (docs/add-a-kfunc.md)");
         }
+        using (var repo = KernelRepository.Open(o.Get("upstream")!))
+        {
+            // Upstream's own tests for the kfunc: the second oracle the Fidelity target can run (docs/fidelity.md).
+            var selftests = UpstreamSelftests.Find(repo, repo.Resolve(o.Get("ref")!), [u.Name]);
+            w.WriteLine(selftests switch
+            {
+                null => $"  selftests:    none ({UpstreamSelftests.ProgsPath} is not in the tree at {u.At.Name})",
+                { Count: 0 } => $"  selftests:    no program in {UpstreamSelftests.ProgsPath} calls {u.Name}",
+                _ => $"  selftests:    {string.Join(", ", selftests.Select(f => Path.GetFileName(f.Source) + (f.NotRun is null ? "" : " (not annotation-driven)")))}; "
+                    + $"run them on every kernel with: dotnet cake --target=Fidelity --upstream={o.Get("upstream")} --ref={o.Get("ref")}",
+            });
+        }
         w.WriteLine(r.Change switch
         {
             ModuleChange.Created => $"created {r.ModuleFile} (draft module '{r.Module}')",

@@ -161,7 +161,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
     };
 
     public static SmokeSetup Prepare(CommandContext context, string folder = "smoke", BootContent content = BootContent.Smoke, string? distro = null,
-        IReadOnlyList<string>? kernelArguments = null, int defaultTimeoutSeconds = 180, bool sharedFolder = false)
+        IReadOnlyList<string>? kernelArguments = null, int defaultTimeoutSeconds = 180, bool sharedFolder = false, Upstream.SelftestTree? selftests = null)
     {
         var o = context.Options;
         var busybox = o.Get("busybox", GuestImageBuilder.DefaultBusybox);
@@ -197,7 +197,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         IReadOnlyList<BootPlan> boots;
         try
         {
-            boots = new SmokePlanner(tools, entry, content).MakeAsync(plan, index).GetAwaiter().GetResult();
+            boots = new SmokePlanner(tools, entry, content) { Selftests = selftests }.MakeAsync(plan, index).GetAwaiter().GetResult();
         }
         catch (Exception e) when (e is ProcessFailedException or InvalidDataException)
         {

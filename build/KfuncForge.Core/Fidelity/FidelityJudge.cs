@@ -82,7 +82,10 @@ public sealed record FidelityResult(
     /// <summary>The per-call figures of the instruction-count boots (null: that boot was not run, --icount=off).</summary>
     public InstructionTime? InstructionTime { get; init; }
 
-    public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0
+    /// <summary>Upstream's selftests run beside the cases (--upstream), or null.</summary>
+    public SelftestRun? Selftests { get; init; }
+
+    public bool Passed => Cases.Count > 0 && Cases.All(c => c.Passed) && BootFailures.Count == 0 && (Selftests is null || Selftests.Passed)
         && (InstructionTime is null || (InstructionTime.Failures.Count == 0 && InstructionTime.Regressions.Count == 0));
 }
 
@@ -298,7 +301,7 @@ public static class FidelityJudge
         return ratios;
     }
 
-    private static KernelVersion Version(string release) => KernelVersion.TryParse(release, out var v) ? v : default;
+    public static KernelVersion Version(string release) => KernelVersion.TryParse(release, out var v) ? v : default;
 
     private static string LineWith(string log, string text) =>
         log.Split('\n').FirstOrDefault(l => l.Contains(text, StringComparison.Ordinal))?.Trim() ?? text;

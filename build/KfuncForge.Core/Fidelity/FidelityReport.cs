@@ -56,6 +56,7 @@ public static class FidelityReport
                 ["message"] = k.Message,
             }).ToArray()),
         }).ToArray()),
+        ["upstream_selftests"] = r.Selftests is { } selftests ? SelftestReport.Json(selftests) : null,
         ["load"] = new JsonArray(Ordered(r.Loads).Select(l => (JsonNode)With(LoadJson(l, Round(l.NsPerCall)),
             ("sockets", l.Driver == LoadDriver.SocketIterator ? l.Count : null),
             ("aborted", l.Driver == LoadDriver.SocketIterator ? l.Aborted : null),
@@ -284,6 +285,8 @@ public static class FidelityReport
                 sb.Append(inv, $"| {s.Module} | {s.Step} | {s.Kernel} | {SmokeReport.Name(s.Mode)} | {s.Sockets} | {s.Aborted} | {(s.Proto == "tcp" ? $"{s.LocalAborted} / {s.PeersAborted} / {s.PeersReset}" : "–")} | {s.InuseBefore} → {s.InuseOpen} → {s.InuseAfter} | {s.SetupSeconds:0.00} s | {s.IteratorSeconds:0.00} s | {s.CompleteSeconds:0.00} s | {(s.Passed ? "yes" : "**no**")} |\n");
             sb.Append('\n');
         }
+
+        if (r.Selftests is { } selftests) SelftestReport.Markdown(sb, selftests);
 
         var failed = r.Cases.SelectMany(c => c.Kernels.Where(k => k.Status is CaseStatus.Differs or CaseStatus.Error).Select(k => (c, k))).ToList();
         if (r.Cases.Any(c => c.OracleKernel is null) || failed.Count > 0 || r.BootFailures.Count > 0)

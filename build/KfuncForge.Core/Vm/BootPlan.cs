@@ -33,6 +33,12 @@ public sealed record GuestSmoke(string Module, string Name, string Object, strin
 
     /// <summary>A fidelity case: the declared difference that set Expect on this kernel, if any (Expect is then its alternative).</summary>
     public DeclaredDifference? Declared { get; init; }
+
+    /// <summary>An upstream selftest program (docs/fidelity.md): judged by its annotations, not by Expect.</summary>
+    public UpstreamSelftest? Selftest { get; init; }
+
+    /// <summary>What the agent does: "retval" (load, run once), "reject" (load alone, expecting a refusal), "load" (load only: a selftest without __retval).</summary>
+    public string Mode => Selftest is { Spec: { ExpectFailure: false, Retval: null } } ? "load" : Expect.VerifierRejects is null ? "retval" : "reject";
 }
 
 /// <summary>
@@ -70,3 +76,9 @@ public sealed record BootPlan(
     /// <summary>Fault injection for the harness's own tests: the agent kills itself after the last step.</summary>
     public bool CrashAgentAtEnd { get; init; }
 }
+
+/// <summary>
+/// An upstream selftest program planned on one kernel: its file (tools/testing/selftests/bpf/progs/&lt;stem&gt;.c),
+/// upstream's annotations, and the differences module.yaml declares on this kernel for the kfuncs it calls.
+/// </summary>
+public sealed record UpstreamSelftest(string File, Fidelity.SelftestSpec Spec, IReadOnlyList<DeclaredDifference> Declared);

@@ -48,7 +48,7 @@ public static class GuestManifest
             Line("module", m.Name, "/" + ModulePath(m), m.Kind == GuestModuleKind.Built ? "built" : "dependency", m.Kfuncs.Count == 0 ? "-" : string.Join(',', m.Kfuncs));
         foreach (var s in plan.Smoke)
         {
-            string[] fields = ["smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program, s.Expect.VerifierRejects is null ? "retval" : "reject"];
+            string[] fields = ["smoke", s.Module, s.Name, "/" + ObjectPath(s.Module, s.Object), s.Program, s.Mode];
             Line(s.Sockets is { } sc ? [.. fields, Scenario(sc)] : fields);
         }
         foreach (var l in plan.Loads)

@@ -176,10 +176,11 @@ public static class SmokeJudge
         {
             if (!smokeRecords.TryGetValue((s.Module, s.Name), out var r))
             {
-                Add(Missing(s.Module, "smoke", s.Name, bootReason, bootWhy, unfinished));
+                if (s.Selftest is null) Add(Missing(s.Module, "smoke", s.Name, bootReason, bootWhy, unfinished));
                 continue;
             }
-            Add(JudgeSmoke(s, r));
+            // Upstream selftests are judged by their own annotations (Fidelity/SelftestJudge), not as smoke checks.
+            if (s.Selftest is null) Add(JudgeSmoke(s, r));
             // Loading proves the kfunc's BTF id resolved and the verifier accepted the call; running proves it is callable.
             // Whether it returned the right value is the smoke check's business, not registration's.
             if (r.Loaded && r.Ran && s.Expect.VerifierRejects is null)
@@ -191,7 +192,7 @@ public static class SmokeJudge
         {
             var built = plan.Modules.Any(m => m.Kind == GuestModuleKind.Built && m.Name == k.Module);
             if (!built) continue; // the NotRun entry says why
-            var positive = plan.Smoke.Where(s => s.Module == k.Module && s.Expect.VerifierRejects is null && s.Calls.Contains(k.Kfunc, StringComparer.Ordinal)).ToList();
+            var positive = plan.Smoke.Where(s => s.Module == k.Module && s.Selftest is null && s.Expect.VerifierRejects is null && s.Calls.Contains(k.Kfunc, StringComparer.Ordinal)).ToList();
             if (provenBy.TryGetValue(k.Kfunc, out var by))
                 Add(new CheckResult(k.Module, "registration", k.Kfunc, CheckStatus.Pass, null, $"{k.Kfunc} resolved and ran from BPF ({by})"));
             else if (positive.Count == 0)

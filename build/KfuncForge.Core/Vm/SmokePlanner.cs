@@ -3,6 +3,7 @@ using KfuncForge.Kernels;
 using KfuncForge.Model;
 using KfuncForge.Planning;
 using KfuncForge.Processes;
+using KfuncForge.Upstream;
 
 namespace KfuncForge.Vm;
 
@@ -14,6 +15,9 @@ namespace KfuncForge.Vm;
 /// </summary>
 public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = BootEntry.Auto, BootContent content = BootContent.Smoke)
 {
+    /// <summary>Upstream's selftests to run beside the fidelity cases (Fidelity with --upstream), or null.</summary>
+    public SelftestTree? Selftests { get; init; }
+
     [GeneratedRegex(@"^iter(\.s)?/(tcp|udp)$")]
     private static partial Regex SocketIterSection();
 
@@ -132,6 +136,8 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
                 }
             else if (content != BootContent.FidelityInstructionTime && module.Fidelity is { } suite)
                 await FidelityCasesAsync(module, suite, version, Blocked, vmlinuxH, smoke, notRun, cancellation).ConfigureAwait(false);
+            if (content is BootContent.Fidelity or BootContent.FidelityCasesOnly && Selftests is { } tree)
+                await SelftestsAsync(module, tree, version, Blocked, vmlinuxH, smoke, notRun, cancellation).ConfigureAwait(false);
 
             IReadOnlyList<LoadStep> steps = content switch
             {
@@ -208,6 +214,68 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
             }
             smoke.Add(new GuestSmoke(module.Name, c.Name, obj, c.Name, section, [c.Kfunc], c.ExpectOn(version)) { Sockets = c.Sockets, Declared = c.DifferenceOn(version) });
         }
+    }
+
+    /// <summary>
+    /// Upstream's selftest programs that call the module's kfuncs (Fidelity with --upstream): each file compiled
+    /// against this kernel's vmlinux.h, the module's kfunc declarations and the tree's own headers; each program
+    /// planned with upstream's annotations and the differences the module declares here for the kfuncs it calls.
+    /// </summary>
+    private async Task SelftestsAsync(KfuncModule module, SelftestTree tree, KernelVersion version, Func<IEnumerable<string>, string?> blocked,
+        string vmlinuxH, List<GuestSmoke> smoke, List<NotRun> notRun, CancellationToken cancellation)
+    {
+        var kfuncs = module.Kfuncs.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
+        var declarations = KfuncDeclarations(module);
+        foreach (var file in tree.Calling(kfuncs))
+        {
+            var what = $"{SelftestPrefix}{file.Stem}";
+            if (file.NotRun is { } why) { notRun.Add(new NotRun(module.Name, what, why, null)); continue; }
+            string obj;
+            try
+            {
+                obj = await tools.CompileBpfAsync(Path.Combine(tree.ProgsDir, file.Stem + ".c"), [vmlinuxH, Path.GetDirectoryName(declarations)!, .. tree.IncludeDirs], null, cancellation,
+                    forcedInclude: declarations).ConfigureAwait(false);
+            }
+            catch (ProcessFailedException e)
+            {
+                notRun.Add(new NotRun(module.Name, what, $"clang could not compile {file.Source} for this kernel: {CommandLine.Tail(e.Result.Stderr, 8)}", FailureReason.BpfCompileFailed));
+                continue;
+            }
+            foreach (var spec in Fidelity.SelftestSpecs.Read(obj).Where(p => !p.Auxiliary))
+            {
+                var name = $"{what}.{spec.Program}";
+                var calls = spec.Calls.Where(kfuncs.Contains).DefaultIfEmpty().Where(c => c is not null).Select(c => c!).ToList();
+                if (spec.Unsupported is { } tag) { notRun.Add(new NotRun(module.Name, name, $"uses {tag}, which this harness does not check", null)); continue; }
+                if (blocked(calls.Count > 0 ? calls : file.Kfuncs.Where(kfuncs.Contains)) is { } stop) { notRun.Add(new NotRun(module.Name, name, stop, null)); continue; }
+                var declared = module.Fidelity?.Cases.Where(c => (calls.Count > 0 ? calls : file.Kfuncs).Contains(c.Kfunc)).Select(c => c.DifferenceOn(version)).OfType<DeclaredDifference>()
+                    .Distinct().ToList() ?? [];
+                var expect = spec.ExpectFailure ? new SmokeExpectation(null, spec.Messages.FirstOrDefault() ?? "") : new SmokeExpectation(spec.Retval ?? 0, null);
+                smoke.Add(new GuestSmoke(module.Name, name, obj, spec.Program, spec.Section, calls, expect) { Selftest = new UpstreamSelftest(file.Source, spec, declared) });
+            }
+        }
+    }
+
+    /// <summary>Names of upstream selftest steps: "selftest.&lt;file stem&gt;[.&lt;program&gt;]".</summary>
+    public const string SelftestPrefix = "selftest.";
+
+    /// <summary>
+    /// The module's kfuncs declared for BPF C (each prototype as module.yaml gives it, as a __ksym extern), after
+    /// vmlinux.h: upstream's selftests get their declarations from a vmlinux.h that has them, which an older
+    /// kernel's does not. Written once per module and content.
+    /// </summary>
+    private string KfuncDeclarations(KfuncModule module)
+    {
+        var text = new System.Text.StringBuilder();
+        text.Append("/* Written by KfuncForge from ").Append(module.Name).Append("/module.yaml: the kfuncs upstream's selftests call. */\n");
+        text.Append("#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n");
+        foreach (var k in module.Kfuncs) text.Append("extern ").Append(k.Prototype).Append(" __ksym;\n");
+        var content = text.ToString();
+        var dir = tools.Cache.GetOrCreateAsync("kfunc-declarations", Hashing.Text(content), temp =>
+        {
+            File.WriteAllText(Path.Combine(temp, "kfuncforge_kfuncs.h"), content);
+            return Task.CompletedTask;
+        }).GetAwaiter().GetResult();
+        return Path.Combine(dir, "kfuncforge_kfuncs.h");
     }
 
     private async Task<string?> CompileAsync(KfuncModule module, string source, string vmlinuxH, List<NotRun> notRun, string what, CancellationToken cancellation)
