@@ -58,6 +58,7 @@ public sealed class ImportFindsProvenanceTests : IClassFixture<ImportFindsProven
         Assert.Contains($"  introduced:   {_kernel.Introduced[..12]} \"bpf: Add bpf_strfoo kfunc\" (2025-01-01); first in v6.16 -> release 6.16\n", stdout);
         Assert.Contains("  registered:   kernel/bpf/helpers.c:", stdout);
         Assert.Contains(" in set generic_btf_ids via generic_kfunc_set for BPF_PROG_TYPE_TRACING, BPF_PROG_TYPE_SCHED_CLS\n", stdout);
+        Assert.Contains("  selftests:    none (tools/testing/selftests/bpf/progs is not in the tree at v6.16)\n", stdout);
         Assert.Contains("created kfunc-modules/bpf_strfoo/module.yaml (draft module 'bpf_strfoo')\n", stdout);
         Assert.Contains("created kfunc-modules/bpf_strfoo/bpf_strfoo.c\n", stdout);
         Assert.Contains("created kfunc-modules/bpf_strfoo/bpf/smoke_bpf_strfoo.bpf.c\n", stdout);
