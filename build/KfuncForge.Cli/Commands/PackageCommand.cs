@@ -21,6 +21,17 @@ public sealed class PackageCommand : ICommand
 
     public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
 
+    /// <summary>Why a built cell's signed copy cannot be published (missing, or signed from another build of the module), or null.</summary>
+    private static string? SignedCopyProblem(Compilation.BuiltCell cell, string artifactsDir)
+    {
+        var signed = cell.SignedPath(artifactsDir);
+        if (!File.Exists(signed)) return $"{cell.Release}/{cell.Module} was built but not signed ({signed} is missing)";
+        var copy = File.ReadAllBytes(signed);
+        var content = Signing.ModuleSignatureTrailer.HasSignature(copy) ? Signing.ModuleSignatureTrailer.ContentLength(copy) : copy.Length;
+        return copy.AsSpan(0, content).SequenceEqual(File.ReadAllBytes(cell.ModuleFile)) ? null
+            : $"{signed} was signed from an earlier build of {cell.Release}/{cell.Module}, not from {cell.ModuleFile}";
+    }
+
     private static async Task<int> RunAsync(CommandContext context)
     {
         var o = context.Options;
@@ -34,9 +45,14 @@ public sealed class PackageCommand : ICommand
             // Pipeline mode: every module the last Build made (its build index) and the Sign stage signed.
             var index = Vm.BuildIndex.Load(Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
             unavailable = index.Unavailable;
-            var built = index.BuiltCells(context.ArtifactsDir, distro.Id).Where(c => File.Exists(c.SignedPath(context.ArtifactsDir))).ToList();
-            if (built.Count == 0)
+            var built = index.BuiltCells(context.ArtifactsDir, distro.Id).ToList();
+            if (!built.Any(c => File.Exists(c.SignedPath(context.ArtifactsDir))))
                 throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
+            // A signed copy must be of exactly the module the last build made: a rebuild that Sign has not seen
+            // (or a cell it never signed) is refused whole, so an older build can never be published.
+            var stale = built.Select(c => SignedCopyProblem(c, context.ArtifactsDir)).OfType<string>().ToList();
+            if (stale.Count > 0)
+                throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", stale)}; run the Sign target again (Package takes exactly the modules of the last build)");
             Packager.RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
             cells = built.Select(c => c.Directory).ToList();
             modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();

@@ -62,7 +62,8 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
     /// Issue 14's stale-cell scenario: a module built for 6.1 and 6.12, then its variant restricted to 6.2 and
     /// later (infeasible on 6.1). The 6.1 build folder is still there, but Sign and Package take exactly the
     /// cells of the last build index: the 6.1 package is not signed, not published, and the repository
-    /// serves 6.12 only.
+    /// serves 6.12 only. Then the module is rebuilt without signing it again: Package refuses the signed copy of
+    /// the earlier build.
     /// </summary>
     [IntegrationFact]
     public void A_cell_the_plan_no_longer_builds_is_never_signed_or_published()
@@ -93,5 +94,19 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         Assert.True(File.Exists(Path.Combine(output, "build", "debian12", release61, "kfunc_fixture_ok", "kfunc_fixture_ok.ko")), "the stale build folder is still there (the scenario needs it)");
         Assert.DoesNotContain(release61, Packager.ServedKernels(repo)!);
         Assert.Empty(Directory.GetFiles(repo, $"*{release61}*.deb", SearchOption.AllDirectories));
+
+        // The module changes and is built again, but Sign does not run: its signed copy is of the earlier build,
+        // so Package refuses (exit 1) and the repository keeps serving what it served.
+        var source = Path.Combine(root, "kfunc-modules", "kfunc_fixture_ok", "src", "fixture.c");
+        File.WriteAllText(source, File.ReadAllText(source).Replace("return a + b;", "return a + b + 1;"));
+        var generation = new DirectoryInfo(repo).LinkTarget;
+        var rebuild = Verb("build", $"--cache={real.CacheRoot}", "--container=bwrap");
+        Assert.True(rebuild.ExitCode == 0, rebuild.Stdout + rebuild.Stderr);
+        var unsigned = Verb("package", $"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}");
+        Assert.True(unsigned.ExitCode == 1, unsigned.Stdout + unsigned.Stderr);
+        Assert.Matches(@"nothing published for debian12: \S+/sign/debian12/6\.12\.[^/]+/kfunc_fixture_ok\.ko was signed from an earlier build of 6\.12\.\S+/kfunc_fixture_ok, not from \S+; run the Sign target again", unsigned.Stderr);
+        Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
+        Pipeline();
+        Assert.NotEqual(generation, new DirectoryInfo(repo).LinkTarget);
     }
 }
