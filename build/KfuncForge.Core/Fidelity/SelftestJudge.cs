@@ -49,21 +49,22 @@ public static class SelftestJudge
             var (stem, program) = (parts[0], parts.Length > 1 ? parts[1] : "*");
             var file = tree.Files.FirstOrDefault(f => f.Stem == stem);
             var spec = planned.TryGetValue((module, name), out var p) ? p.Selftest!.Spec : null;
-            var kernels = ordered.Select(b => OnKernel(b, module, name, SmokePlanner.SelftestPrefix + stem)).ToList();
-            results.Add(new SelftestResult(module, file?.Source ?? stem, program, spec?.Calls.Count > 0 ? spec.Calls : file?.Kfuncs ?? [], spec?.Describe() ?? "-", kernels));
+            var kernels = ordered.Select(b => OnKernel(tree, b, module, name, SmokePlanner.SelftestPrefix + stem)).ToList();
+            results.Add(new SelftestResult(module, file?.Source ?? stem, program, p?.Calls ?? file?.Kfuncs ?? [], spec?.Describe() ?? "-", kernels));
         }
         return new SelftestRun(tree.Location, tree.Ref, tree.Commit, results);
     }
 
-    private static SelftestOnKernel OnKernel(BootVerdict boot, string module, string name, string fileStep)
+    private static SelftestOnKernel OnKernel(SelftestTree tree, BootVerdict boot, string module, string name, string fileStep)
     {
         var release = boot.Plan.Kernel.Release;
         var s = boot.Plan.Smoke.FirstOrDefault(x => x.Module == module && x.Name == name && x.Selftest is not null);
         if (s is null)
         {
             var why = boot.Plan.NotRun.FirstOrDefault(n => n.Module == module && (n.What == name || n.What == fileStep));
-            var infeasible = why?.Reason.Contains(" is infeasible on ", StringComparison.Ordinal) == true;
-            return new SelftestOnKernel(release, null, infeasible ? SelftestStatus.Skipped : SelftestStatus.NotRun, "-",
+            var calls = tree.Files.FirstOrDefault(f => SmokePlanner.SelftestPrefix + f.Stem == fileStep)?.Kfuncs ?? [];
+            var fileMode = Mode(boot.Plan, module, calls);
+            return new SelftestOnKernel(release, fileMode, fileMode == Verdict.Infeasible ? SelftestStatus.Skipped : SelftestStatus.NotRun, "-",
                 why?.Reason ?? (boot.Boot is null ? "the kernel was not booted" : "not planned on this kernel"));
         }
         var mode = Mode(boot.Plan, module, s.Calls);
@@ -78,7 +79,7 @@ public static class SelftestJudge
         if (Holds(spec, r, log))
             return new SelftestOnKernel(release, mode, SelftestStatus.Passed, observed, $"{spec.Describe()} as upstream expects");
         foreach (var d in s.Selftest.Declared)
-            if (Matches(d.Expect, r, log))
+            if (Matches(d.Expect, spec, r, log))
                 return new SelftestOnKernel(release, mode, SelftestStatus.Declared, observed, $"declared difference: {FidelityJudge.Describe(d.Expect)}") { DeclaredReason = d.Reason };
         return new SelftestOnKernel(release, mode, SelftestStatus.Failed, observed, $"upstream expects {spec.Describe()}, got {observed}");
     }
@@ -98,14 +99,20 @@ public static class SelftestJudge
             }
             return true;
         }
-        return r.Loaded && (spec.Retval is not { } want || (r.Ran && (int)(uint)(r.Retval ?? 0) == want));
+        if (!r.Loaded) return false;
+        if (!spec.Runs) return true;
+        return r.Ran && (spec.Retval is not { } want || (int)(uint)(r.Retval ?? 0) == want);
     }
 
-    /// <summary>A declared alternative: refused with its text in the log, or loaded (and, when it ran, returned its value).</summary>
-    private static bool Matches(SmokeExpectation e, SmokeRecord r, string log) =>
+    /// <summary>
+    /// A declared alternative: refused with its text in the log; or loaded and, when upstream runs the program
+    /// (__retval), run and returned exactly the declared value (a failed run matches nothing). A program upstream
+    /// expects to be refused, or only loads, is never run: for it a declared result means that it loads.
+    /// </summary>
+    private static bool Matches(SmokeExpectation e, SelftestSpec spec, SmokeRecord r, string log) =>
         e.VerifierRejects is { } text
             ? !r.Loaded && log.Contains(text, StringComparison.Ordinal)
-            : r.Loaded && (!r.Ran || (int)(uint)(r.Retval ?? 0) == e.Retval);
+            : r.Loaded && (!spec.Runs || (r.Ran && (int)(uint)(r.Retval ?? 0) == e.Retval));
 
     private static Verdict? Mode(BootPlan plan, string module, IReadOnlyList<string> calls)
     {

@@ -20,9 +20,15 @@ public sealed record SelftestSpec(string Program, string Section, bool ExpectFai
     /// <summary>__auxiliary: a helper program of the file, not a test.</summary>
     public bool Auxiliary { get; init; }
 
+    /// <summary>__retval(POINTER_VALUE): upstream runs the program and accepts any result.</summary>
+    public bool AnyValue { get; init; }
+
+    /// <summary>Whether upstream runs the program once after loading it (__retval given).</summary>
+    public bool Runs => Retval is not null || AnyValue;
+
     public string Describe() => ExpectFailure
         ? Messages.Count == 0 ? "rejected" : $"rejected ({string.Join(" … ", Messages.Select(m => $"\"{m}\""))})"
-        : Retval is { } r ? $"returns {r}" : "loads";
+        : Retval is { } r ? $"returns {r}" : AnyValue ? "runs (any result)" : "loads";
 }
 
 /// <summary>
@@ -35,8 +41,8 @@ public static partial class SelftestSpecs
     [GeneratedRegex(@"^comment:(?:(\d+):)?(.*)$", RegexOptions.Singleline)]
     private static partial Regex Comment();
 
-    /// <summary>Tags with no effect on a privileged run's verdict: unprivileged variants (this harness loads as root), the log level, descriptions.</summary>
-    private static bool Ignored(string key) => key.EndsWith("_unpriv", StringComparison.Ordinal) || key is "test_log_level" or "test_description" or "test_caps_unpriv";
+    /// <summary>Tags with no effect on a privileged run's verdict: the log level (only __msg reads the log, and only of refused programs here).</summary>
+    private static bool Ignored(string key) => key is "test_log_level";
 
     /// <summary>Every program of the object with its annotations, in the object's order.</summary>
     public static IReadOnlyList<SelftestSpec> Read(string objectFile)
@@ -55,10 +61,11 @@ public static partial class SelftestSpecs
 
     public static SelftestSpec Spec(string program, string section, IReadOnlyList<string> tags, IReadOnlyList<string> calls)
     {
-        bool failure = false, auxiliary = false;
+        bool failure = false, auxiliary = false, anyValue = false, privileged = false, unprivileged = false;
         long? retval = null;
         string? description = null, unsupported = null;
         var messages = new List<string>();
+        var arches = new List<string>();
         foreach (var tag in tags)
         {
             var eq = tag.IndexOf('=');
@@ -66,25 +73,45 @@ public static partial class SelftestSpecs
             var value = eq < 0 ? "" : tag[(eq + 1)..];
             switch (key)
             {
-                case "test_expect_success": failure = false; break;
-                case "test_expect_failure": failure = true; break;
-                case "test_expect_msg": messages.Add(value); break;
+                case "test_expect_success": failure = false; privileged = true; break;
+                case "test_expect_failure": failure = true; privileged = true; break;
+                case "test_expect_msg":
+                    privileged = true;
+                    // {{...}} marks a regular expression in upstream's loader; literal matching would be wrong.
+                    if (value.Contains("{{", StringComparison.Ordinal)) unsupported ??= $"__msg(\"{value}\") with a regular expression";
+                    messages.Add(value);
+                    break;
                 case "test_auxiliary": auxiliary = true; break;
                 case "test_description": description = value; break;
-                case "test_arch" when value == "X86_64": break;
+                case "test_arch": arches.Add(value); break;
                 case "test_retval":
-                    if (Retval(value) is { } r) retval = r;
+                    privileged = true;
+                    var r = Retval(value);
+                    if (value.Trim() == "POINTER_VALUE" || r == PointerValue) anyValue = true;
+                    else if (r is { } v) retval = v;
                     else unsupported ??= $"__retval({value}), a value the harness cannot read";
                     break;
                 default:
-                    if (!Ignored(key)) unsupported ??= eq < 0 ? key : $"{key}={value}";
+                    if (key.EndsWith("_unpriv", StringComparison.Ordinal)) unprivileged = true;
+                    else if (!Ignored(key)) unsupported ??= eq < 0 ? key : $"{key}={value}";
                     break;
             }
         }
-        return new SelftestSpec(program, section, failure, retval, messages, calls) { Description = description, Unsupported = unsupported, Auxiliary = auxiliary };
+        // Upstream runs a program unprivileged only when all its expectations are _unpriv ones; this harness loads as root.
+        if (unprivileged && !privileged) unsupported ??= "only unprivileged expectations (__failure_unpriv, __msg_unpriv, ...): upstream does not load it as root";
+        if (arches.Count > 0 && !arches.Contains("X86_64")) unsupported ??= $"test_arch={string.Join(",", arches)}";
+        // The agent keeps the verifier's log only of a program it refused.
+        if (!failure && messages.Count > 0) unsupported ??= "__msg on a program expected to load (the harness keeps the verifier log of refused programs only)";
+        return new SelftestSpec(program, section, failure, retval, messages, calls)
+        {
+            Description = description, Unsupported = unsupported, Auxiliary = auxiliary, AnyValue = anyValue,
+        };
     }
 
-    /// <summary>A retval as upstream's loader reads it: decimal or hex (possibly negative), or one of the names it knows.</summary>
+    /// <summary>Upstream's POINTER_VALUE (bpf_misc.h): __retval(POINTER_VALUE) accepts any result.</summary>
+    public const long PointerValue = 0xbadcafe;
+
+    /// <summary>A retval as upstream's loader reads it: decimal or hex (possibly negative) as a 32-bit int, or one of the names it knows.</summary>
     public static long? Retval(string text)
     {
         var t = text.Trim();
@@ -99,7 +126,7 @@ public static partial class SelftestSpecs
         long value;
         if (digits.StartsWith("0x", StringComparison.OrdinalIgnoreCase) ? long.TryParse(digits[2..], NumberStyles.HexNumber, CultureInfo.InvariantCulture, out value)
             : long.TryParse(digits, NumberStyles.None, CultureInfo.InvariantCulture, out value))
-            return negative ? -value : value;
+            return value == PointerValue && !negative ? value : unchecked((int)(negative ? -value : value)); // upstream keeps an int
         return null;
     }
 }

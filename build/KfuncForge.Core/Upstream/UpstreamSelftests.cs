@@ -40,7 +40,8 @@ public static partial class UpstreamSelftests
     public const string ProgsPath = SelftestsPath + "/progs";
     public const string ProgTestsPath = SelftestsPath + "/prog_tests";
 
-    [GeneratedRegex(@"\bRUN_TESTS\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)")]
+    /// <summary>How prog_tests/*.c hand a program file to upstream's annotation loader: RUN_TESTS(x), verifier.c's RUN(x), or run_tests_aux("x", ...).</summary>
+    [GeneratedRegex(@"\bRUN(?:_TESTS)?\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*\)|\brun_tests_aux\(\s*""([A-Za-z_][A-Za-z0-9_]*)""")]
     private static partial Regex RunTests();
 
     /// <summary>
@@ -54,11 +55,12 @@ public static partial class UpstreamSelftests
         var resolved = repo.Resolve(reference);
         var temp = workDir + ".tmp";
         if (Directory.Exists(temp)) Directory.Delete(temp, recursive: true);
+        Directory.CreateDirectory(temp);
         IReadOnlyList<SelftestFile> files;
         try
         {
             files = Select(resolved, kfuncs, (path, text) => Write(Path.Combine(temp, path), text))
-                ?? throw new InputException(new Problem("--upstream", 0, 0, "", $"{resolved.At(ProgsPath)} does not exist: '{upstream}' is not a Linux tree with BPF selftests (string kfunc tests are in Linux since 6.17)"));
+                ?? throw new InputException(new Problem("--upstream", 0, 0, "", $"{resolved.At(ProgsPath)} does not exist: '{upstream}' is not a Linux tree with BPF selftests; give a kernel repository and a ref that has them"));
             if (resolved.Commit[SelftestsPath] is { TargetType: TreeEntryTargetType.Tree } selftests)
                 foreach (var e in Blobs((Tree)selftests.Target, ".h")) Write(Path.Combine(temp, SelftestsPath, e.Name), Text(e));
         }
@@ -85,7 +87,7 @@ public static partial class UpstreamSelftests
         if (commit[ProgTestsPath] is { TargetType: TreeEntryTargetType.Tree } testsEntry)
             foreach (var e in Blobs((Tree)testsEntry.Target, ".c"))
                 foreach (Match m in RunTests().Matches(Text(e)))
-                    runByLoader.Add(m.Groups[1].Value);
+                    runByLoader.Add(m.Groups[1].Success ? m.Groups[1].Value : m.Groups[2].Value);
         var needles = kfuncs.Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal)
             .Select(k => (Name: k, Pattern: new Regex($@"\b{Regex.Escape(k)}\s*\(", RegexOptions.CultureInvariant))).ToList();
         var files = new List<SelftestFile>();
@@ -100,7 +102,7 @@ public static partial class UpstreamSelftests
             var stem = e.Name[..^2];
             write?.Invoke($"{ProgsPath}/{e.Name}", text);
             files.Add(new SelftestFile(stem, $"{ProgsPath}/{e.Name}", named,
-                runByLoader.Contains(stem) ? null : $"upstream drives {e.Name} from its own C test, not from its annotations (no RUN_TESTS({stem}) in {ProgTestsPath}/)"));
+                runByLoader.Contains(stem) ? null : $"upstream drives {e.Name} from its own C test, not from its annotations (no RUN_TESTS({stem}) or RUN({stem}) in {ProgTestsPath}/)"));
         }
         return files;
     }

@@ -37,8 +37,15 @@ public sealed record GuestSmoke(string Module, string Name, string Object, strin
     /// <summary>An upstream selftest program (docs/fidelity.md): judged by its annotations, not by Expect.</summary>
     public UpstreamSelftest? Selftest { get; init; }
 
-    /// <summary>What the agent does: "retval" (load, run once), "reject" (load alone, expecting a refusal), "load" (load only: a selftest without __retval).</summary>
-    public string Mode => Selftest is { Spec: { ExpectFailure: false, Retval: null } } ? "load" : Expect.VerifierRejects is null ? "retval" : "reject";
+    /// <summary>
+    /// What the agent does: "retval" (load, run once; consecutive ones of an object share one load), "reject" (load
+    /// alone, expecting a refusal; run if it loads), and for upstream selftests, which upstream loads each from a
+    /// fresh object: "run" (load alone, run once: __retval) or "load" (load alone, never run, as upstream never runs
+    /// a program without __retval or one it expects to be refused).
+    /// </summary>
+    public string Mode => Selftest is { Spec: var spec }
+        ? spec.Runs ? "run" : "load"
+        : Expect.VerifierRejects is null ? "retval" : "reject";
 }
 
 /// <summary>

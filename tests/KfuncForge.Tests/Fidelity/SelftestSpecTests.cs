@@ -40,6 +40,31 @@ public sealed class SelftestSpecTests
         SEC("syscall") NEW("test_retval=POINTER_VALUE")
         int pointer_value(void *ctx) { return 0; }
 
+        SEC("syscall") __attribute__((btf_decl_tag("comment:9:test_expect_msg=written first, numbered last")))
+            __attribute__((btf_decl_tag("comment:2:test_expect_msg=written last, numbered first"))) __attribute__((btf_decl_tag("comment:1:test_expect_failure")))
+        int numbered(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_retval=" XSTR(0xbadcafe))
+        int pointer_value_expanded(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_retval=0xffffffff")
+        int all_ones(void *ctx) { return -1; }
+
+        SEC("syscall") NEW("test_expect_failure_unpriv") NEW("test_expect_msg_unpriv=no")
+        int unpriv_only(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_arch=ARM64") NEW("test_arch=X86_64") NEW("test_expect_success")
+        int two_arches(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_arch=ARM64")
+        int arm_only(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_expect_failure") NEW("test_expect_msg=R1 {{.*}} expected")
+        int regex_msg(void *ctx) { return 0; }
+
+        SEC("syscall") NEW("test_expect_success") NEW("test_log_level=2") NEW("test_expect_msg=processed")
+        int msg_on_success(void *ctx) { return 0; }
+
         SEC("syscall") NEW("test_auxiliary")
         int aux(void *ctx) { return bpf_kff_two(0); }
 
@@ -58,7 +83,8 @@ public sealed class SelftestSpecTests
 
         var specs = SelftestSpecs.Read(obj).ToDictionary(s => s.Program);
 
-        Assert.Equal(["old_success", "old_failure", "new_failure", "jited", "pointer_value", "aux", "plain"], SelftestSpecs.Read(obj).Select(s => s.Program));
+        Assert.Equal(["old_success", "old_failure", "new_failure", "jited", "pointer_value", "numbered", "pointer_value_expanded", "all_ones", "unpriv_only", "two_arches", "arm_only",
+            "regex_msg", "msg_on_success", "aux", "plain"], SelftestSpecs.Read(obj).Select(s => s.Program));
         var a = specs["old_success"];
         Assert.False(a.ExpectFailure);
         Assert.Equal(-34, a.Retval);
@@ -75,7 +101,19 @@ public sealed class SelftestSpecTests
         Assert.Empty(c.Calls);
         Assert.Equal("test_jited=nop", specs["jited"].Unsupported);
         Assert.Equal(16, specs["jited"].Retval);
-        Assert.Equal("__retval(POINTER_VALUE), a value the harness cannot read", specs["pointer_value"].Unsupported);
+        // POINTER_VALUE, by name or expanded: upstream runs the program and takes any result.
+        foreach (var any in new[] { specs["pointer_value"], specs["pointer_value_expanded"] })
+        {
+            Assert.Null(any.Unsupported);
+            Assert.True(any.AnyValue && any.Runs && any.Retval is null);
+        }
+        Assert.Equal(["written last, numbered first", "written first, numbered last"], specs["numbered"].Messages);
+        Assert.Equal(-1, specs["all_ones"].Retval); // an int, as upstream keeps it
+        Assert.Contains("only unprivileged expectations", specs["unpriv_only"].Unsupported);
+        Assert.Null(specs["two_arches"].Unsupported);
+        Assert.Equal("test_arch=ARM64", specs["arm_only"].Unsupported);
+        Assert.Contains("with a regular expression", specs["regex_msg"].Unsupported);
+        Assert.Contains("__msg on a program expected to load", specs["msg_on_success"].Unsupported);
         Assert.True(specs["aux"].Auxiliary);
         var plain = specs["plain"];
         Assert.False(plain.ExpectFailure);
@@ -89,6 +127,8 @@ public sealed class SelftestSpecTests
     [InlineData("-(14)", -14L)]
     [InlineData("0xff", 255L)]
     [InlineData("INT_MIN", (long)int.MinValue)]
+    [InlineData("0xffffffff", -1L)]
+    [InlineData("-2147483648", (long)int.MinValue)]
     [InlineData("-ERANGE", null)]
     [InlineData("", null)]
     public void Retvals_are_read_as_upstream_writes_them(string text, long? expected) =>
