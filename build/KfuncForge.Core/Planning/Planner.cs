@@ -25,33 +25,33 @@ public static class Planner
 
     public static PlanEntry Decide(KfuncModule module, Kfunc kfunc, KernelFacts kernel)
     {
-        PlanEntry Entry(Verdict v, string reason, KfuncVariant? variant = null) => new(module.Name, kfunc.Name, kernel.Release, v, variant, reason);
+        PlanEntry Entry(Verdict v, string code, string reason, KfuncVariant? variant = null) => new(module.Name, kfunc.Name, kernel.Release, v, variant, reason) { Code = code };
 
         if (kernel.NativeKfuncs is { } native)
         {
-            if (native.Contains(kfunc.Name)) return Entry(Verdict.Native, $"the kernel's BTF already has {kfunc.Name}");
+            if (native.Contains(kfunc.Name)) return Entry(Verdict.Native, "in-btf", $"the kernel's BTF already has {kfunc.Name}");
         }
         else if (kernel.Effective >= kfunc.Upstream.Release)
         {
-            return Entry(Verdict.Native, $"upstream has had {kfunc.Name} since {kfunc.Upstream.Release} (by version{Level(kernel)}; the kernel's BTF has not been read yet)");
+            return Entry(Verdict.Native, "by-version", $"upstream has had {kfunc.Name} since {kfunc.Upstream.Release} (by version{Level(kernel)}; the kernel's BTF has not been read yet)");
         }
 
         var assumed = "";
         if (kernel.Symbols is { } known)
         {
             if (!known.Contains(RegistrationSymbol))
-                return Entry(Verdict.Infeasible, $"the kernel does not have {RegistrationSymbol}: it cannot register kfuncs from a module");
+                return Entry(Verdict.Infeasible, "no-registration", $"the kernel does not have {RegistrationSymbol}: it cannot register kfuncs from a module");
         }
         else if (kernel.Effective < ModuleKfuncsSince)
         {
-            return Entry(Verdict.Infeasible, $"kernel {kernel.Version}{Level(kernel)} cannot register kfuncs from a module (needs {ModuleKfuncsSince} or later)");
+            return Entry(Verdict.Infeasible, "too-old", $"kernel {kernel.Version}{Level(kernel)} cannot register kfuncs from a module (needs {ModuleKfuncsSince} or later)");
         }
         else if (kernel.Effective != kernel.Version)
         {
             assumed = $"; assumed from the distro's BPF level {kernel.Effective} until the kernel is fetched";
         }
         if (kernel.Config is not null && kernel.ConfigValue(ModuleBtfOption) != "y")
-            return Entry(Verdict.Infeasible, $"{ModuleBtfOption} is not set in the kernel's config: modules get no BTF, so their kfuncs cannot register");
+            return Entry(Verdict.Infeasible, "no-module-btf", $"{ModuleBtfOption} is not set in the kernel's config: modules get no BTF, so their kfuncs cannot register");
 
         var misses = new List<string>();
         var matches = new List<KfuncVariant>();
@@ -62,7 +62,7 @@ public static class Planner
             else misses.Add($"'{v.Id}' {miss}");
         }
         if (matches.Count == 0)
-            return Entry(Verdict.Infeasible, kfunc.Variants.Count == 0
+            return Entry(Verdict.Infeasible, kfunc.Variants.Count == 0 ? "no-variant" : "no-fit", kfunc.Variants.Count == 0
                 ? "no implementation variant is defined"
                 : $"no variant fits: {string.Join("; ", misses)}");
 
@@ -72,7 +72,7 @@ public static class Planner
             why += "; its config and symbol requirements are checked once the kernel is fetched";
         if (matches.Count > 1)
             why += $"; also possible until the kernel's config is known: {string.Join(", ", matches.Skip(1).Select(m => m.Id))}";
-        return Entry(Verdict.Backport, why, chosen);
+        return Entry(Verdict.Backport, $"variant:{chosen.Id}", why, chosen);
     }
 
     /// <summary>Why the variant does not fit this kernel, or null when it does (unknown facts do not disqualify).</summary>

@@ -127,9 +127,10 @@ public sealed class RealKernelBuildTests(RealKernel real)
         var code = Cli.Cli.Run(["build", "--dryrun", $"--root={real.SourceRoot}", $"--templates={real.Templates}", "--distro=debian12", "--kernel=6.1",
             $"--cache={real.CacheRoot}", $"--out={real.Temp.Combine("cli-out")}"], stdout, stderr);
         Assert.True(code == 0, stderr.ToString());
-        Assert.Contains($"kernel {real.Kernel.Release}", stdout.ToString());
-        Assert.Contains("bpf_kfuncforge_fixture_add  backport", stdout.ToString());
-        Assert.DoesNotContain("not fetched yet", stdout.ToString());
+        // The plan's table: the fetched release (no "not fetched" mark), each kfunc's verdict and rule, the reasons below.
+        Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(real.Kernel.Release)}\s+kfunc_fixture_", stdout.ToString());
+        Assert.Matches(@"(?m)^\s+kfunc_fixture_ok\s+bpf_kfuncforge_fixture_add\s+backport\s+variant:\S+\s+\d+$", stdout.ToString());
+        Assert.DoesNotContain(KfuncForge.Planning.PlanPrinter.NotFetched, stdout.ToString());
     }
 
     [IntegrationFact]
