@@ -26,9 +26,7 @@ public sealed class PackageCommand : ICommand
     {
         var signed = cell.SignedPath(artifactsDir);
         if (!File.Exists(signed)) return $"{cell.Release}/{cell.Module} was built but not signed ({signed} is missing)";
-        var copy = File.ReadAllBytes(signed);
-        var content = Signing.ModuleSignatureTrailer.HasSignature(copy) ? Signing.ModuleSignatureTrailer.ContentLength(copy) : copy.Length;
-        return copy.AsSpan(0, content).SequenceEqual(File.ReadAllBytes(cell.ModuleFile)) ? null
+        return Signing.ModuleSignatureTrailer.IsSignedCopyOf(signed, cell.ModuleFile) ? null
             : $"{signed} was signed from an earlier build of {cell.Release}/{cell.Module}, not from {cell.ModuleFile}";
     }
 
@@ -53,6 +51,11 @@ public sealed class PackageCommand : ICommand
             var stale = built.Select(c => SignedCopyProblem(c, context.ArtifactsDir)).OfType<string>().ToList();
             if (stale.Count > 0)
                 throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", stale)}; run the Sign target again (Package takes exactly the modules of the last build)");
+            // And only modules that passed in QEMU, byte for byte (SmokeTest records them).
+            var passes = Vm.SmokePasses.Load(Vm.SmokePasses.PathFor(context.ArtifactsDir, distro.Id));
+            var unproven = built.Select(c => Vm.SmokePasses.Unproven(passes, c.Release, c.Module, c.ModuleFile)).OfType<string>().ToList();
+            if (unproven.Count > 0)
+                throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", unproven)}; run the SmokeTest target (Package publishes only modules that passed in QEMU)");
             Packager.RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
             cells = built.Select(c => c.Directory).ToList();
             modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();

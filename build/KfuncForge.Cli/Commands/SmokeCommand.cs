@@ -42,6 +42,11 @@ public sealed class SmokeCommand : ICommand
             lock (gate) context.Out.WriteLine(SmokeReport.Line(v));
             File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
         }, live).GetAwaiter().GetResult();
+        // What passed, by the exact module bytes: Package publishes nothing else (docs/smoke.md).
+        var built = Compilation.BuiltCell.Find(context.ArtifactsDir, setup.Distro).ToDictionary(c => (c.Release, c.Module));
+        SmokePasses.Record(SmokePasses.PathFor(context.ArtifactsDir, setup.Distro), run.Verdicts
+            .SelectMany(v => v.Cells.Where(c => built.ContainsKey((v.Plan.Kernel.Release, c.Module)))
+                .Select(c => (new SmokePass(v.Plan.Kernel.Release, c.Module, Hashing.File(built[(v.Plan.Kernel.Release, c.Module)].ModuleFile)), c.Passed))));
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
         var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText()
@@ -80,7 +85,7 @@ public sealed class SmokeCommand : ICommand
                 if (m.Kind != GuestModuleKind.Built) return m;
                 var signed = Compilation.BuiltCell.SignedPathOf(context.ArtifactsDir, setup.Distro, b.Kernel.Release, m.Name);
                 if (!File.Exists(signed)) unsigned.Add($"{b.Kernel.Release}/{m.Name}");
-                else if (!SignedCopyOf(signed, m.KoPath)) stale.Add($"{b.Kernel.Release}/{m.Name}");
+                else if (!Signing.ModuleSignatureTrailer.IsSignedCopyOf(signed, m.KoPath)) stale.Add($"{b.Kernel.Release}/{m.Name}");
                 return m with { KoPath = signed };
             }).ToList(),
         }).ToList();
@@ -99,12 +104,6 @@ public sealed class SmokeCommand : ICommand
     }
 
     /// <summary>Whether <paramref name="signed"/> is <paramref name="built"/> with a signature appended (the bytes before the trailer are the module's).</summary>
-    private static bool SignedCopyOf(string signed, string built)
-    {
-        var bytes = File.ReadAllBytes(signed);
-        var length = Signing.ModuleSignatureTrailer.ContentLength(bytes);
-        return length < bytes.Length && bytes.AsSpan(0, length).SequenceEqual(File.ReadAllBytes(built));
-    }
 }
 
 /// <summary>Measures boots per hour and where a boot's time goes (boot, load, tests, harness overhead vs a bare boot).</summary>

@@ -50,6 +50,14 @@ public static class ModuleSignatureTrailer
         }
     }
 
+    /// <summary>Whether the file at <paramref name="signed"/> carries a signature and, before it, exactly the module at <paramref name="built"/>.</summary>
+    public static bool IsSignedCopyOf(string signed, string built)
+    {
+        var bytes = File.ReadAllBytes(signed);
+        var length = ContentLength(bytes);
+        return length < bytes.Length && bytes.AsSpan(0, length).SequenceEqual(File.ReadAllBytes(built));
+    }
+
     /// <summary>Splits a signed module the way the kernel's mod_check_sig does; errors say what the kernel would reject.</summary>
     public static AppendedSignature Parse(ReadOnlySpan<byte> module)
     {

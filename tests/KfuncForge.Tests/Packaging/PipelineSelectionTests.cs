@@ -28,6 +28,8 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
             var build = Verb("build", $"--cache={real.CacheRoot}", "--container=bwrap");
             Assert.True(build.ExitCode == 3, build.Stdout + build.Stderr);
             Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(expected)}\s+kfunc_fixture_ok\s+unavailable\s", build.Stdout);
+            var smoke = Verb("smoke", $"--cache={real.CacheRoot}");
+            Assert.True(smoke.ExitCode == 3, smoke.Stdout + smoke.Stderr);
             var sign = Verb("sign", $"--keys-dir={keys}");
             Assert.True(sign.ExitCode == 3, sign.Stdout + sign.Stderr);
             return Verb("package", $"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}");
@@ -63,7 +65,8 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
     /// later (infeasible on 6.1). The 6.1 build folder is still there, but Sign and Package take exactly the
     /// cells of the last build index: the 6.1 package is not signed, not published, and the repository
     /// serves 6.12 only. Then the module is rebuilt without signing it again: Package refuses the signed copy of
-    /// the earlier build.
+    /// the earlier build; signed again but not smoke-tested, it is refused too: only modules that passed in QEMU,
+    /// byte for byte, are published.
     /// </summary>
     [IntegrationFact]
     public void A_cell_the_plan_no_longer_builds_is_never_signed_or_published()
@@ -76,7 +79,8 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         CliResult Verb(string verb, params string[] extra) => TestTree.Run([verb, "--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12", .. extra]);
         void Pipeline()
         {
-            foreach (var (verb, extra) in new[] { ("build", new[] { $"--cache={real.CacheRoot}", "--container=bwrap" }), ("sign", [$"--keys-dir={keys}"]), ("package", [$"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}"]) })
+            foreach (var (verb, extra) in new[] { ("build", new[] { $"--cache={real.CacheRoot}", "--container=bwrap" }), ("smoke", [$"--cache={real.CacheRoot}"]), ("sign", [$"--keys-dir={keys}"]),
+                ("package", [$"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}"]) })
             {
                 var r = Verb(verb, extra);
                 Assert.True(r.ExitCode == 0, $"{verb}: {r.Stdout}{r.Stderr}");
@@ -95,16 +99,24 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         Assert.DoesNotContain(release61, Packager.ServedKernels(repo)!);
         Assert.Empty(Directory.GetFiles(repo, $"*{release61}*.deb", SearchOption.AllDirectories));
 
-        // The module changes and is built again, but Sign does not run: its signed copy is of the earlier build,
+        // The module changes (not its behaviour) and is built again, but Sign does not run: its signed copy is of the earlier build,
         // so Package refuses (exit 1) and the repository keeps serving what it served.
         var source = Path.Combine(root, "kfunc-modules", "kfunc_fixture_ok", "src", "fixture.c");
-        File.WriteAllText(source, File.ReadAllText(source).Replace("return a + b;", "return a + b + 1;"));
+        File.WriteAllText(source, File.ReadAllText(source) + "\nstatic int kff_fixture_rebuilt __used = 1;\n"); // other bytes, same behaviour
         var generation = new DirectoryInfo(repo).LinkTarget;
         var rebuild = Verb("build", $"--cache={real.CacheRoot}", "--container=bwrap");
         Assert.True(rebuild.ExitCode == 0, rebuild.Stdout + rebuild.Stderr);
         var unsigned = Verb("package", $"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}");
         Assert.True(unsigned.ExitCode == 1, unsigned.Stdout + unsigned.Stderr);
         Assert.Matches(@"nothing published for debian12: \S+/sign/debian12/6\.12\.[^/]+/kfunc_fixture_ok\.ko was signed from an earlier build of 6\.12\.\S+/kfunc_fixture_ok, not from \S+; run the Sign target again", unsigned.Stderr);
+        Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
+
+        // Signed again, but SmokeTest has not seen this build: it did not pass in QEMU, so nothing is published.
+        var signed = Verb("sign", $"--keys-dir={keys}");
+        Assert.True(signed.ExitCode == 0, signed.Stdout + signed.Stderr);
+        var untested = Verb("package", $"--keys-dir={keys}", $"--gnupg-home={f.Keyring.Home}");
+        Assert.True(untested.ExitCode == 1, untested.Stdout + untested.Stderr);
+        Assert.Matches(@"nothing published for debian12: 6\.12\.\S+/kfunc_fixture_ok was built again since it passed SmokeTest; run the SmokeTest target", untested.Stderr);
         Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
         Pipeline();
         Assert.NotEqual(generation, new DirectoryInfo(repo).LinkTarget);
