@@ -56,5 +56,9 @@ public static class SmokePasses
         return pass.Sha256 == Hashing.File(koFile) ? null : $"{release}/{module} was built again since it passed SmokeTest";
     }
 
-    private static readonly JsonSerializerOptions Options = new() { PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true };
+    private static readonly JsonSerializerOptions Options = new()
+    {
+        PropertyNamingPolicy = JsonNamingPolicy.SnakeCaseLower, WriteIndented = true,
+        Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping, // releases as written: 6.12.117+deb12-amd64
+    };
 }
