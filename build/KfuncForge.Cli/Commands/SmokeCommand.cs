@@ -42,11 +42,11 @@ public sealed class SmokeCommand : ICommand
             lock (gate) context.Out.WriteLine(SmokeReport.Line(v));
             File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
         }, live).GetAwaiter().GetResult();
-        // What passed, by the exact module bytes: Package publishes nothing else (docs/smoke.md).
-        var built = Compilation.BuiltCell.Find(context.ArtifactsDir, setup.Distro).ToDictionary(c => (c.Release, c.Module));
+        // What passed, by the bytes of the module the guest loaded: Package publishes nothing else (docs/smoke.md).
         SmokePasses.Record(SmokePasses.PathFor(context.ArtifactsDir, setup.Distro), run.Verdicts
-            .SelectMany(v => v.Cells.Where(c => built.ContainsKey((v.Plan.Kernel.Release, c.Module)))
-                .Select(c => (new SmokePass(v.Plan.Kernel.Release, c.Module, Hashing.File(built[(v.Plan.Kernel.Release, c.Module)].ModuleFile)), c.Passed))));
+            .SelectMany(v => v.Cells.Select(c => (Cell: c, Ko: v.Plan.Modules.FirstOrDefault(m => m.Kind == GuestModuleKind.Built && m.Name == c.Module)?.KoPath))
+                .Where(x => x.Ko is not null)
+                .Select(x => (new SmokePass(v.Plan.Kernel.Release, x.Cell.Module, SmokePasses.ModuleSha256(x.Ko!)), x.Cell.Passed))));
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
         var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText()

@@ -53,7 +53,14 @@ public static class SmokePasses
     {
         var pass = passes.FirstOrDefault(p => p.Release == release && p.Module == module);
         if (pass is null) return $"{release}/{module} has not passed SmokeTest";
-        return pass.Sha256 == Hashing.File(koFile) ? null : $"{release}/{module} was built again since it passed SmokeTest";
+        return pass.Sha256 == ModuleSha256(koFile) ? null : $"{release}/{module} was built again since it passed SmokeTest";
+    }
+
+    /// <summary>SHA-256 of a module's own bytes, before any appended signature: a signed copy (Secure Boot smoke) and its built module hash alike.</summary>
+    public static string ModuleSha256(string koFile)
+    {
+        var bytes = File.ReadAllBytes(koFile);
+        return Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(bytes.AsSpan(0, Signing.ModuleSignatureTrailer.ContentLength(bytes))));
     }
 
     private static readonly JsonSerializerOptions Options = new()
