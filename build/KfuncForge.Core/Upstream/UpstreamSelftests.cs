@@ -107,10 +107,18 @@ public static partial class UpstreamSelftests
         return files;
     }
 
-    /// <summary>Regular files (not symlinks, which the selftests use for copies of other folders' files) with one of the endings, by name.</summary>
+    /// <summary>
+    /// Regular files (not symlinks, which the selftests use for copies of other folders' files) with one of the endings,
+    /// by name. A name becomes a file name here and a step name in the guest's manifest, so only plain C file names
+    /// are taken (upstream's are all of this form); anything else in the tree is left alone.
+    /// </summary>
     private static IEnumerable<TreeEntry> Blobs(Tree tree, params string[] endings) =>
-        tree.Where(e => e.TargetType == TreeEntryTargetType.Blob && e.Mode != Mode.SymbolicLink && endings.Any(x => e.Name.EndsWith(x, StringComparison.Ordinal)))
+        tree.Where(e => e.TargetType == TreeEntryTargetType.Blob && e.Mode != Mode.SymbolicLink && PlainName().IsMatch(e.Name)
+                && endings.Any(x => e.Name.EndsWith(x, StringComparison.Ordinal)))
             .OrderBy(e => e.Name, StringComparer.Ordinal);
+
+    [GeneratedRegex(@"^[A-Za-z0-9_][A-Za-z0-9_+-]*\.[ch]$")]
+    private static partial Regex PlainName();
 
     private static string Text(TreeEntry e)
     {

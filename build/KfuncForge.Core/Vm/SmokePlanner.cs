@@ -225,7 +225,7 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
         string vmlinuxH, List<GuestSmoke> smoke, List<NotRun> notRun, CancellationToken cancellation)
     {
         var kfuncs = module.Kfuncs.Select(k => k.Name).ToHashSet(StringComparer.Ordinal);
-        var declarations = KfuncDeclarations(module);
+        var declarations = await KfuncDeclarationsAsync(module).ConfigureAwait(false);
         foreach (var file in tree.Calling(kfuncs))
         {
             var what = $"{SelftestPrefix}{file.Stem}";
@@ -267,18 +267,15 @@ public sealed partial class SmokePlanner(GuestTools tools, BootEntry entry = Boo
     /// vmlinux.h: upstream's selftests get their declarations from a vmlinux.h that has them, which an older
     /// kernel's does not. Written once per module and content.
     /// </summary>
-    private string KfuncDeclarations(KfuncModule module)
+    private async Task<string> KfuncDeclarationsAsync(KfuncModule module)
     {
         var text = new System.Text.StringBuilder();
         text.Append("/* Written by KfuncForge from ").Append(module.Name).Append("/module.yaml: the kfuncs upstream's selftests call. */\n");
         text.Append("#include \"vmlinux.h\"\n#include <bpf/bpf_helpers.h>\n");
         foreach (var k in module.Kfuncs) text.Append("extern ").Append(k.Prototype).Append(" __ksym;\n");
         var content = text.ToString();
-        var dir = tools.Cache.GetOrCreateAsync("kfunc-declarations", Hashing.Text(content), temp =>
-        {
-            File.WriteAllText(Path.Combine(temp, "kfuncforge_kfuncs.h"), content);
-            return Task.CompletedTask;
-        }).GetAwaiter().GetResult();
+        var dir = await tools.Cache.GetOrCreateAsync("kfunc-declarations", Hashing.Text(content),
+            temp => File.WriteAllTextAsync(Path.Combine(temp, "kfuncforge_kfuncs.h"), content)).ConfigureAwait(false);
         return Path.Combine(dir, "kfuncforge_kfuncs.h");
     }
 

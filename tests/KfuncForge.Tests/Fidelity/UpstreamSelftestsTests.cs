@@ -37,6 +37,23 @@ public sealed class UpstreamSelftestsTests
     }
 
     [Fact]
+    public void Only_plain_C_file_names_are_taken_from_the_tree()
+    {
+        using var repo = SelftestFixture.Create();
+        // Names that would become odd file and step names: a space, a second dot, a leading dash.
+        foreach (var name in new[] { "odd name.c", "two.dots.c", "-dash.c" })
+            repo.Files["tools/testing/selftests/bpf/progs/" + name] = "int f(void) { return bpf_sock_destroy(0); }\n";
+        repo.Files["tools/testing/selftests/bpf/prog_tests/odd.c"] = "RUN_TESTS(two);\n";
+        repo.Commit("odd names");
+        using var temp = TestTree.Temp();
+
+        var tree = UpstreamSelftests.Extract(repo.Path, "master", ["bpf_sock_destroy"], Path.Combine(temp.Path, "selftests"));
+
+        Assert.Equal(["kff_manual", "kff_sock_destroy"], tree.Files.Select(f => f.Stem));
+        Assert.Equal(["kff_manual.c", "kff_misc.h", "kff_sock_destroy.c"], Directory.GetFiles(tree.ProgsDir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
     public void Import_finds_the_same_files_without_writing_anything()
     {
         using var repo = SelftestFixture.Create();
