@@ -17,7 +17,8 @@ public sealed class MatrixCommand : ICommand
     public string Name => "matrix";
     public string Summary => "run the compatibility matrix (distro × kernel × module), incremental and shardable; reports in <out>/matrix/";
     public IReadOnlyCollection<string> Accepts => ["distro", "module", "kernel", "container", "cache", "jobs", "shard", "until", "store", "report-dir",
-        "previous", "threshold", "rerun-failed", "timeout", "accel", "source-date-epoch", "progress"];
+        "previous", "threshold", "rerun-failed", "timeout", "accel", "source-date-epoch", "progress",
+        "key", "cert", "signer-command", "keys-dir", "gnupg-home", "package-key-id"];
 
     public int Run(CommandContext context)
     {
@@ -40,6 +41,7 @@ public sealed class MatrixCommand : ICommand
             RerunFailed = o.Flag("rerun-failed"), VmTimeout = timeout, Accelerator = accel, SourceDate = date,
             Previous = previous?.Cells.ToDictionary(c => c.Id, StringComparer.Ordinal),
             KeyRequest = profile => SignCommand.KeyRequest(context, profile),
+            GnupgHome = o.Get("gnupg-home"), PackageKeyId = o.Get("package-key-id"),
         };
         var live = o.Get("progress") switch
         {

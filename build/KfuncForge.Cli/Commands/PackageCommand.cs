@@ -2,6 +2,7 @@ using KfuncForge.Definitions;
 using KfuncForge.Diagnostics;
 using KfuncForge.Model;
 using KfuncForge.Packaging;
+using KfuncForge.Pipeline;
 using KfuncForge.Processes;
 using KfuncForge.Rendering;
 using KfuncForge.Signing;
@@ -66,7 +67,7 @@ public sealed class PackageCommand : ICommand
             modules = Split(o.Get("ko") ?? throw Bad("--ko", "name the signed module(s), one per --cell entry: --ko=<path>[,...]"));
         }
         if (cells.Count != modules.Count) throw Bad("--ko", $"{modules.Count} modules for {cells.Count} cells; give one signed module per rendered cell, in the same order");
-        var inputs = cells.Zip(modules, (c, m) => new PackageInput(RenderedCellFiles.Load(c), Path.GetFullPath(m), Compilation.BuildRecord.TryLoad(c))).ToList();
+        var inputs = cells.Zip(modules, (c, m) => PackageProvenance.Input(context.Tree, c, m)).ToList();
         var mismatched = inputs.Where(i => i.Cell.Distro != distro.Id).Select(i => new Problem(i.Cell.Directory, 0, 0, "", $"was rendered for {i.Cell.Distro}, not {distro.Id}")).ToList();
         if (mismatched.Count > 0) throw new InputException(mismatched);
 
@@ -74,62 +75,19 @@ public sealed class PackageCommand : ICommand
         using var certificate = SignCommand.ModuleCertificate(context, distro.Signing);
 
         var runner = ProcessRunner.Instance;
-        var keyring = new GpgKeyring(runner, o.Get("gnupg-home") ?? GpgKeyring.DefaultDevelopmentHome());
-        GpgKey packageKey;
-        string? warning = null;
-        if ((o.Get("package-key-id") ?? distro.Signing.PackageKeyId) is { } keyId)
-            packageKey = await keyring.FindAsync(keyId).ConfigureAwait(false);
-        else
-        {
-            (packageKey, _) = await keyring.EnsureDevelopmentKeyAsync().ConfigureAwait(false);
-            warning = "development";
-        }
-
+        await using var packageKey = await PackageSigningKey.ResolveAsync(runner, o.Get("gnupg-home"), o.Get("package-key-id") ?? distro.Signing.PackageKeyId).ConfigureAwait(false);
         var sourceDate = o.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
-        var provenance = new ProvenanceInputs(
-            SourceRevision.From(Provenance.ProjectProvenance.Read(context.Tree.Root)),
-            [],
-            Definitions(context.Tree, distro, inputs),
-            Files(context.Tree.Templates, "templates"),
-            await Packager.ToolVersionsAsync(runner, distro.Family).ConfigureAwait(false),
-            new Dictionary<string, string>());
-        var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, keyring, packageKey, provenance, distro.Id);
-
-        PackagingResult result;
-        try
-        {
-            result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
-        }
-        finally
-        {
-            // The development keyring is the engine's own: leave no gpg-agent running behind a one-shot run.
-            if (warning is not null) await keyring.StopAgentAsync().ConfigureAwait(false);
-        }
+        var provenance = await PackageProvenance.ForRunAsync(context.Tree, distro, runner).ConfigureAwait(false);
+        var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id);
+        var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
         foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
         foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
         var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;
-        context.Out.WriteLine($"published {result.Repository} (signed by {packageKey.Fingerprint}; public key: {Path.Combine(result.Repository, publicKey)})");
-        if (warning is not null) context.Err.WriteLine(keyring.DevelopmentWarning(packageKey, Path.Combine(result.Repository, publicKey)));
+        context.Out.WriteLine($"published {result.Repository} (signed by {packageKey.Key.Fingerprint}; public key: {Path.Combine(result.Repository, publicKey)})");
+        if (packageKey.Warning(Path.Combine(result.Repository, publicKey)) is { } warning) context.Err.WriteLine(warning);
         foreach (var u in unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, not packaged: {u.Reason}");
         return ExitCodes.Passed(unavailable.Count > 0);
     }
-
-    private static List<ArtifactDigest> Definitions(SourceTree tree, DistroProfile distro, IEnumerable<PackageInput> inputs)
-    {
-        var list = new List<ArtifactDigest>();
-        var profile = Path.Combine(tree.Distros, distro.Id + ".yaml");
-        if (File.Exists(profile)) list.Add(ArtifactDigest.OfFile(tree.Display(profile), profile));
-        var packaging = Path.Combine(tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml");
-        if (File.Exists(packaging)) list.Add(ArtifactDigest.OfFile(tree.Display(packaging), packaging));
-        foreach (var module in inputs.Select(i => i.Cell.Module).Distinct(StringComparer.Ordinal))
-            list.AddRange(Files(Path.Combine(tree.Modules, module), tree.Display(Path.Combine(tree.Modules, module))));
-        return list;
-    }
-
-    private static List<ArtifactDigest> Files(string dir, string prefix) =>
-        !Directory.Exists(dir) ? []
-        : Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal)
-            .Select(f => ArtifactDigest.OfFile(prefix + "/" + Path.GetRelativePath(dir, f).Replace('\\', '/'), f)).ToList();
 
     private static List<string> Split(string list) => list.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
 

@@ -66,28 +66,13 @@ public sealed class SignCommand : ICommand
             .Select(c => new Problem(c.Directory, 0, 0, "", $"the kernel {c.Release} is not in the cache any more; run the Build target again")).ToList();
         if (missing.Count > 0) throw new InputException(missing);
 
-        // One digest per kernel (its own config decides), one key setup per digest.
-        var hashes = built.Select(c => c.Release).Distinct().ToDictionary(r => r, r => HashFor(context, distro, kernels[r]));
-        foreach (var byHash in built.GroupBy(c => hashes[c.Release].Name))
-        {
-            var hash = hashes[byHash.First().Release];
-            using var keys = ModuleKeySetup.Resolve(KeyRequest(context, distro.Signing), hash, ProcessRunner.Instance);
-            if (keys.Warning is not null) context.Err.WriteLine(keys.Warning);
-            foreach (var cell in byHash)
-            {
-                var output = cell.SignedPath(context.ArtifactsDir);
-                Directory.CreateDirectory(Path.GetDirectoryName(output)!);
-                var signed = new ModuleSigner(keys.Source).SignAsync(cell.ModuleFile, output).GetAwaiter().GetResult();
-                context.Out.WriteLine($"signed {cell.Release}/{cell.Module}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, signed.Path)}");
-            }
-        }
+        var requests = built.Select(c => new Pipeline.SignRequest(c.Release, c.Module, c.ModuleFile, c.SignedPath(context.ArtifactsDir), kernels[c.Release])).ToList();
+        var signed = Pipeline.SignStage.RunAsync(requests, distro, KeyRequest(context, distro.Signing), context.Options.Get("hash"), ProcessRunner.Instance, context.Err.WriteLine)
+            .GetAwaiter().GetResult();
+        foreach (var s in signed)
+            context.Out.WriteLine($"signed {s.Request.Release}/{s.Request.Module}: {s.Hash.Name}, {s.KeyDescription}, sha256 {s.Signed.Sha256} → {Path.GetRelativePath(context.ArtifactsDir, s.Signed.Path)}");
         return ExitCodes.Passed(index.Unavailable.Count > 0);
     }
-
-    private static ModuleHash HashFor(CommandContext context, Model.DistroProfile distro, Kernels.KernelEntry kernel) =>
-        context.Options.Get("hash") is { } name
-            ? KernelHashPolicy.Parse(name)
-            : KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(kernel.ConfigFile, kernel.Release), "signing.module_hash");
 
     /// <summary>The digest: --hash, else the kernel config's CONFIG_MODULE_SIG_HASH (checked against what that kernel accepts), else the profile's fixed choice.</summary>
     internal static ModuleHash? ResolveHash(CommandContext context, string profileHash)

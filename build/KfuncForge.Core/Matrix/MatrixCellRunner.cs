@@ -5,6 +5,7 @@ using KfuncForge.Diagnostics;
 using KfuncForge.Kernels;
 using KfuncForge.Model;
 using KfuncForge.Packaging;
+using KfuncForge.Pipeline;
 using KfuncForge.Planning;
 using KfuncForge.Processes;
 using KfuncForge.Rendering;
@@ -30,8 +31,8 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
     private readonly QemuVmRunner _vms;
     private readonly Lock _lock = new();
     private Task<AcceleratorChoice>? _accelerator;
-    private Task<(GpgKeyring, GpgKey)>? _packageKey;
-    private Task<IReadOnlyDictionary<string, string>>? _packagingTools;
+    private readonly Dictionary<string, Task<PackageSigningKey>> _packageKeys = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Task<ProvenanceInputs>> _provenance = new(StringComparer.Ordinal);
 
     public MatrixCellRunner(MatrixSettings settings, IProcessRunner processes, CellStore store, string runId)
     {
@@ -141,7 +142,7 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
             watch.Restart();
             rendered = _renderer.Render(planned, Path.Combine(work.Staging, "render"));
             var built = await new KbuildBuilder(cell.Run.Workspace!.Container).BuildAsync(new KbuildRequest(distro, entry, module.Name, rendered.Directory,
-                Path.Combine(work.Staging, "build", module.Name), Path.Combine(work.Staging, "build.log"), planned.Backports.Select(b => b.Kfunc).ToList()), cancellation).ConfigureAwait(false);
+                Path.Combine(work.Staging, "build", module.Name), Path.Combine(work.Staging, "build.log"), planned.Backports.Select(b => b.Kfunc).ToList()) { SourceDate = _settings.SourceDate }, cancellation).ConfigureAwait(false);
             if (built.IsFailure)
             {
                 Fail(work, MatrixStage.Build, built.Reason, watch, "build.log");
@@ -190,33 +191,26 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
         // Sign with the profile's key (else the development key) and the digest the kernel's config asks for.
         at(MatrixStage.Sign);
         watch.Restart();
-        var hash = KernelHashPolicy.Resolve(distro.Signing.ModuleHash, KernelConfigFile.Read(entry.ConfigFile, entry.Release), "signing.module_hash");
-        using var keys = ModuleKeySetup.Resolve(_settings.KeyRequest(distro.Signing), hash, _processes);
-        var signedPath = Path.Combine(work.Staging, "sign", module.Name + ".ko");
-        Directory.CreateDirectory(Path.GetDirectoryName(signedPath)!);
-        var signed = await new ModuleSigner(keys.Source).SignAsync(ko, signedPath, cancellation).ConfigureAwait(false);
+        var signLog = new System.Text.StringBuilder();
+        var signed = (await SignStage.RunAsync([new SignRequest(entry.Release, module.Name, ko, Path.Combine(work.Staging, "sign", module.Name + ".ko"), entry)],
+            distro, _settings.KeyRequest(distro.Signing), null, _processes, w => signLog.Append(w).Append('\n'), cancellation).ConfigureAwait(false)).Single();
         await File.WriteAllTextAsync(Path.Combine(work.Staging, "sign.log"),
-            $"signed {module.Name}.ko for {entry.Release}: {signed.Signature.Hash.Name}, {keys.Description}, sha256 {signed.Sha256}\n{keys.Warning}\n", cancellation).ConfigureAwait(false);
-        work.Stages = work.Stages with { Sign = Done(watch, $"{signed.Signature.Hash.Name} signature by '{signed.Signature.Signer}'", "sign.log") };
+            $"signed {module.Name}.ko for {entry.Release}: {signed.Hash.Name}, {signed.KeyDescription}, sha256 {signed.Signed.Sha256}\n{signLog}", cancellation).ConfigureAwait(false);
+        work.Stages = work.Stages with { Sign = Done(watch, $"{signed.Hash.Name} signature by '{signed.Signed.Signature.Signer}'", "sign.log") };
         if (_settings.Until < MatrixStage.Package) return;
 
-        // Package: a .deb/.rpm and its signed repository, from the rendered files and the signed module.
+        // Package: a .deb/.rpm and its signed repository, from the built cell's files and the signed module, with the
+        // package verb's own key choice and provenance.
         at(MatrixStage.Package);
         watch.Restart();
-        var (keyring, packageKey) = await PackageKeyAsync(distro).ConfigureAwait(false);
-        using var certificate = SigningKey.LoadCertificate(keys.CertificatePath);
-        var provenance = new ProvenanceInputs(
-            SourceRevision.From(Provenance.ProjectProvenance.Read(_settings.Tree.Root)),
-            entry.Facts.Packages.Select(p => new ArtifactDigest($"{p.Package}_{p.Version}", p.Sha256)).ToList(),
-            [new ArtifactDigest($"distros/{distro.Id}", cell.Run.Definitions), new ArtifactDigest($"kfunc-modules/{module.Name}", cell.Inputs["module"])],
-            [new ArtifactDigest("templates", cell.Inputs["templates"])],
-            await PackagingToolsAsync(distro.Family).ConfigureAwait(false),
-            new Dictionary<string, string>());
+        var packageKey = await PackageKeyAsync(distro).ConfigureAwait(false);
+        using var certificate = SigningKey.LoadCertificate(signed.CertificatePath);
+        var provenance = await ProvenanceAsync(distro, cancellation).ConfigureAwait(false);
         var repo = Path.Combine(work.Staging, "package", distro.Family == PackageFamily.Deb ? "apt" : "yum");
-        var packaged = await new Packager(_processes).RunAsync([new PackageInput(RenderedCellFiles.Load(rendered.Directory), signed.Path)],
-            new PackagingSettings(repo, distro.Family, "amd64", _settings.SourceDate, certificate, hash, keyring, packageKey, provenance, distro.Id), cancellation).ConfigureAwait(false);
+        var packaged = await new Packager(_processes).RunAsync([PackageProvenance.Input(_settings.Tree, Path.GetDirectoryName(ko)!, signed.Signed.Path)],
+            new PackagingSettings(repo, distro.Family, "amd64", _settings.SourceDate, certificate, signed.Hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id), cancellation).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(work.Staging, "package.log"),
-            string.Concat(packaged.Packages.Select(p => $"package {p.FileName}: sha256 {p.Sha256}\n")) + $"repository {Path.GetRelativePath(work.Staging, repo)} signed by {packageKey.Fingerprint}\n", cancellation).ConfigureAwait(false);
+            string.Concat(packaged.Packages.Select(p => $"package {p.FileName}: sha256 {p.Sha256}\n")) + $"repository {Path.GetRelativePath(work.Staging, repo)} signed by {packageKey.Key.Fingerprint}\n", cancellation).ConfigureAwait(false);
         work.Stages = work.Stages with { Package = Done(watch, string.Join(", ", packaged.Packages.Select(p => p.FileName)), "package.log") };
     }
 
@@ -254,30 +248,30 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
                 .AcceleratorAsync(boots, cancellation);
     }
 
-    private Task<(GpgKeyring, GpgKey)> PackageKeyAsync(DistroProfile distro)
+    private Task<PackageSigningKey> PackageKeyAsync(DistroProfile distro)
     {
         lock (_lock)
-            return _packageKey ??= Make();
-
-        async Task<(GpgKeyring, GpgKey)> Make()
         {
-            var keyring = new GpgKeyring(_processes, GpgKeyring.DefaultDevelopmentHome());
-            if (distro.Signing.PackageKeyId is { } id) return (keyring, await keyring.FindAsync(id).ConfigureAwait(false));
-            var (key, _) = await keyring.EnsureDevelopmentKeyAsync().ConfigureAwait(false);
-            return (keyring, key);
+            if (!_packageKeys.TryGetValue(distro.Id, out var key))
+                _packageKeys[distro.Id] = key = PackageSigningKey.ResolveAsync(_processes, _settings.GnupgHome, _settings.PackageKeyId ?? distro.Signing.PackageKeyId);
+            return key;
         }
     }
 
-    private Task<IReadOnlyDictionary<string, string>> PackagingToolsAsync(PackageFamily family)
+    private Task<ProvenanceInputs> ProvenanceAsync(DistroProfile distro, CancellationToken cancellation)
     {
         lock (_lock)
-            return _packagingTools ??= Packager.ToolVersionsAsync(_processes, family);
+        {
+            if (!_provenance.TryGetValue(distro.Id, out var inputs))
+                _provenance[distro.Id] = inputs = PackageProvenance.ForRunAsync(_settings.Tree, distro, _processes, cancellation);
+            return inputs;
+        }
     }
 
     public async ValueTask DisposeAsync()
     {
         // The development keyring is the engine's own: leave no gpg-agent running behind the run.
-        if (_packageKey is { IsCompletedSuccessfully: true } k) await k.Result.Item1.StopAgentAsync().ConfigureAwait(false);
+        foreach (var key in _packageKeys.Values.Where(k => k.IsCompletedSuccessfully)) await key.Result.DisposeAsync().ConfigureAwait(false);
     }
 
     private static StageOutcome Done(Stopwatch watch, string reason, string? log) =>

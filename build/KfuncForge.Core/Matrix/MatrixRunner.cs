@@ -34,6 +34,10 @@ public sealed record MatrixSettings
     /// <summary>The previous report's cells, for the expected cost of each cell (sharding).</summary>
     public IReadOnlyDictionary<string, CellRecord>? Previous { get; init; }
 
+    /// <summary>The package signing keyring and key id from the command line (else the profile's key id, else the development key).</summary>
+    public string? GnupgHome { get; init; }
+    public string? PackageKeyId { get; init; }
+
     /// <summary>The module key a profile's signing settings name (the Sign stage's rule).</summary>
     public required Func<SigningSettings, ModuleKeyRequest> KeyRequest { get; init; }
 }

@@ -10,10 +10,12 @@ using KfuncForge.Signing;
 namespace KfuncForge.Packaging;
 
 /// <summary>
-/// One package to make: a rendered cell, the signed module the build produced for it, and the build's record
-/// (kernel packages and pinned kbuild environment; when given, the provenance records these for this package).
+/// One package to make: a rendered cell, the signed module the build produced for it, the build's record
+/// (kernel packages and pinned kbuild environment) and the digests of the module's definition files; when
+/// given, the provenance records these for this package (Pipeline.PackageProvenance makes inputs with both).
 /// </summary>
-public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule, Compilation.BuildRecord? Build = null);
+public sealed record PackageInput(RenderedCellFiles Cell, string SignedModule, Compilation.BuildRecord? Build = null,
+    IReadOnlyList<ArtifactDigest>? ModuleDefinitions = null);
 
 /// <summary>Everything a Package run needs besides its inputs. Keys are referred to, never held as bytes.</summary>
 public sealed record PackagingSettings(
@@ -139,7 +141,14 @@ public sealed class Packager(IProcessRunner runner)
     {
         var cell = input.Cell;
         // Packages derive from the rendered files: the commit that rendered them is the one to record.
-        settings = settings with { Provenance = settings.Provenance with { Source = cell.RenderedFrom ?? settings.Provenance.Source } };
+        settings = settings with
+        {
+            Provenance = settings.Provenance with
+            {
+                Source = cell.RenderedFrom ?? settings.Provenance.Source,
+                Definitions = [.. settings.Provenance.Definitions, .. input.ModuleDefinitions ?? []],
+            },
+        };
         // What the module was really built against and with, as the build recorded it.
         if (input.Build is { } build)
             settings = settings with

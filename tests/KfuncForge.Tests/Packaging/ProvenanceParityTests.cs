@@ -1,0 +1,50 @@
+using KfuncForge.Tests.Infrastructure;
+using KfuncForge.Tests.Support;
+
+namespace KfuncForge.Tests.Packaging;
+
+/// <summary>
+/// One Package stage, whoever runs it: the same cell (fixture module × debian12's 6.1 kernel) taken through the
+/// stage verbs (build, smoke, sign, package) and through one matrix cell gives the same package, byte for byte,
+/// with the same provenance statement and SBOM beside it. Before the stages were shared, the matrix recorded one
+/// digest per module folder, kernel packages without package URLs, no kbuild environment, and built with another
+/// timestamp.
+/// </summary>
+[Collection(RealKernelCollection.Name)]
+public sealed class ProvenanceParityTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
+{
+    [IntegrationFact]
+    public void The_matrix_and_the_package_verb_make_the_same_package_with_the_same_provenance()
+    {
+        var root = real.Temp.Combine("parity-tree");
+        RealKernel.MakeSourceTree(root);
+        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var output = real.Temp.Combine("parity-out");
+        string[] common = ["--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12"];
+        string[] keys = [$"--keys-dir={real.Temp.Combine("parity-keys")}", $"--gnupg-home={f.Keyring.Home}"];
+        string[] cell = ["--module=kfunc_fixture_ok", "--kernel=6.1", $"--cache={real.CacheRoot}"];
+
+        foreach (var args in new string[][]
+        {
+            ["build", .. common, .. cell, "--container=bwrap"], ["smoke", .. common, .. cell], ["sign", .. common, keys[0]], ["package", .. common, .. keys],
+            ["matrix", .. common, .. cell, .. keys, "--container=bwrap", "--jobs=1", "--progress=plain", $"--store={real.Temp.Combine("parity-store")}"],
+        })
+        {
+            var r = TestTree.Run(args);
+            Assert.True(r.ExitCode == 0, $"{args[0]}: {r.Stdout}{r.Stderr}");
+        }
+
+        var fromVerbs = Directory.GetFiles(Path.Combine(output, "repo", "debian12", "apt"), "*.deb", SearchOption.AllDirectories).Single();
+        var cellFolder = Directory.GetDirectories(real.Temp.Combine("parity-store")).Single(d => !Path.GetFileName(d).StartsWith('.'));
+        var fromMatrix = Directory.GetFiles(Path.Combine(cellFolder, "package", "apt"), "*.deb", SearchOption.AllDirectories).Single();
+        Assert.Equal(Path.GetFileName(fromVerbs), Path.GetFileName(fromMatrix));
+        foreach (var sidecar in new[] { ".intoto.json", ".cdx.json" })
+            Assert.Equal(File.ReadAllText(fromVerbs + sidecar), File.ReadAllText(fromMatrix + sidecar));
+        Assert.Equal(File.ReadAllBytes(fromVerbs), File.ReadAllBytes(fromMatrix));
+        // The statement is the full one: a digest per definition file, kernel packages with package URLs, the kbuild environment.
+        var statement = File.ReadAllText(fromVerbs + ".intoto.json");
+        Assert.Contains("\"definition:kfunc-modules/kfunc_fixture_ok/module.yaml\"", statement);
+        Assert.Contains("\"uri\": \"pkg:deb/debian/linux-headers-", statement);
+        Assert.Contains("\"KBUILD_BUILD_TIMESTAMP\"", statement);
+    }
+}
