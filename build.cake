@@ -163,6 +163,11 @@ Task("BenchBuild")
     .IsDependentOn("Fetch")
     .Does<BuildParameters>(p => Engine(p, "bench-build", "distro", "module", "kernel", "container", "cache", "repeat"));
 
+Task("BenchPackage")
+    .Description("Benchmark stage reuse: the Package verbs on a copy of the tree, first (empty store), with nothing changed, and after one module's C changed (--module); engine time per verb, cells rebuilt, boots rerun, ratios to the first round.")
+    .IsDependentOn("Fetch")
+    .Does<BuildParameters>(p => Engine(p, "bench-package", "distro", "module", "container", "cache"));
+
 // The Sign stage's options: the Sign task, and a Secure Boot smoke run (which loads the signed modules).
 string[] SignOptions = { "distro", "module", "container", "cache", "out" };
 

@@ -20,6 +20,7 @@ public static class Cli
         new FetchCommand(),
         new BuildCommand(),
         new BenchBuildCommand(),
+        new BenchPackageCommand(),
         new SmokeCommand(),
         new BenchSmokeCommand(),
         new FidelityCommand(),

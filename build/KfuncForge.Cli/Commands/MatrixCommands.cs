@@ -41,7 +41,7 @@ public sealed class MatrixCommand : ICommand
             RerunFailed = o.Flag("rerun-failed"), VmTimeout = timeout, Accelerator = accel, SourceDate = date,
             Previous = previous?.Cells.ToDictionary(c => c.Id, StringComparer.Ordinal),
             KeyRequest = profile => SignCommand.KeyRequest(context, profile),
-            GnupgHome = o.Get("gnupg-home"), PackageKeyId = o.Get("package-key-id"),
+            GnupgHome = o.Get("gnupg-home"), PackageKeyId = o.Get("package-key-id"), StageStore = Pipeline.StageStore.In(context.ArtifactsDir),
         };
         var live = o.Get("progress") switch
         {

@@ -80,6 +80,12 @@ public sealed class PackageCommand : ICommand
         var provenance = await PackageProvenance.ForRunAsync(context.Tree, distro, runner).ConfigureAwait(false);
         var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id);
         var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
+        if (result.Unchanged)
+        {
+            context.Out.WriteLine($"unchanged: {result.Repository} already serves exactly these packages (generation {result.Generation}, same inputs); nothing published");
+            foreach (var u in unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, not packaged: {u.Reason}");
+            return ExitCodes.Passed(unavailable.Count > 0);
+        }
         foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
         foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
         var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;

@@ -23,6 +23,14 @@ public sealed class SmokeCommand : ICommand
         var results = Path.Combine(setup.WorkDir, "results.jsonl");
         File.Delete(results);
         context.Out.WriteLine($"smoke: {setup.Boots.Count} kernels of {setup.Distro}; logs in {setup.WorkDir}");
+        // A boot whose every input passed before is not booted again (Pipeline/SmokeReuse.cs; docs/smoke.md).
+        var store = Pipeline.StageStore.In(context.ArtifactsDir);
+        var (toBoot, reused) = Pipeline.SmokeReuse.Split(store, setup.Boots, setup.Session.Options);
+        foreach (var r in reused)
+        {
+            context.Out.WriteLine($"{r.Line} [reused: passed before with exactly these inputs, key {r.Key[..12]}]");
+            File.AppendAllText(results, r.Record + "\n");
+        }
         var gate = new Lock();
         Action<VmEvent>? live = context.Options.Flag("console")
             ? e =>
@@ -37,19 +45,26 @@ public sealed class SmokeCommand : ICommand
                 if (line is not null) lock (gate) context.Out.WriteLine(line);
             }
             : null;
-        var run = setup.Session.RunAsync(setup.Boots, v =>
+        var run = setup.Session.RunAsync(toBoot, v =>
         {
-            lock (gate) context.Out.WriteLine(SmokeReport.Line(v));
-            File.AppendAllText(results, SmokeReport.Boot(v, setup.WorkDir).ToJsonString() + "\n");
+            var record = SmokeReport.Boot(v, setup.WorkDir).ToJsonString();
+            var line = SmokeReport.Line(v);
+            lock (gate) context.Out.WriteLine(line);
+            File.AppendAllText(results, record + "\n");
+            Pipeline.SmokeReuse.Keep(store, v, setup.Session.Options, record, line);
         }, live).GetAwaiter().GetResult();
         // What passed, by the bytes of the module the guest loaded: Package publishes nothing else (docs/smoke.md).
-        SmokePasses.Record(SmokePasses.PathFor(context.ArtifactsDir, setup.Distro), run.Verdicts
-            .SelectMany(v => v.Cells.Select(c => (Cell: c, Ko: v.Plan.Modules.FirstOrDefault(m => m.Kind == GuestModuleKind.Built && m.Name == c.Module)?.KoPath))
-                .Where(x => x.Ko is not null)
-                .Select(x => (new SmokePass(v.Plan.Kernel.Release, x.Cell.Module, SmokePasses.ModuleSha256(x.Ko!)), x.Cell.Passed))));
+        static IEnumerable<(string Module, string Ko)> Built(BootPlan plan, IEnumerable<string> modules) =>
+            modules.Select(m => (Module: m, Ko: plan.Modules.FirstOrDefault(x => x.Kind == GuestModuleKind.Built && x.Name == m)?.KoPath)).Where(x => x.Ko is not null)!;
+        SmokePasses.Record(SmokePasses.PathFor(context.ArtifactsDir, setup.Distro),
+            run.Verdicts.SelectMany(v => Built(v.Plan, v.Cells.Select(c => c.Module)).Select(x => (new SmokePass(v.Plan.Kernel.Release, x.Module, SmokePasses.ModuleSha256(x.Ko)), v.Cells.First(c => c.Module == x.Module).Passed)))
+                .Concat(reused.SelectMany(r => Built(r.Plan, r.Plan.CellModules).Select(x => (new SmokePass(r.Plan.Kernel.Release, x.Module, SmokePasses.ModuleSha256(x.Ko)), true)))));
         var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
         setup.AddTo(report);
-        var summary = SmokeReport.Summary(run, setup.Distro) + setup.KernelSelectionText()
+        report["reused"] = new System.Text.Json.Nodes.JsonArray([.. reused.Select(r => System.Text.Json.Nodes.JsonNode.Parse(r.Record))]);
+        var summary = (toBoot.Count == 0 && reused.Count > 0 ? $"Smoke test of {setup.Distro}: no kernel booted, every boot's inputs passed before\n" : SmokeReport.Summary(run, setup.Distro))
+            + (reused.Count > 0 ? $"reused: {string.Join(", ", reused.Select(r => r.Plan.Kernel.Release))} passed before with exactly these inputs (not booted again)\n" : "")
+            + setup.KernelSelectionText()
             + (setup.Session.Options.SecureBoot is null ? "" : $"secure boot: on; {SecureBootFirmware.Caveat}\n")
             + (setup.Session.Options.InstructionCount ? $"load figures: {Fidelity.FidelityReport.InstructionTimeUnit}\n" : "");
         report["secure_boot"] = setup.Session.Options.SecureBoot is not null;
@@ -59,7 +74,8 @@ public sealed class SmokeCommand : ICommand
         context.Out.WriteLine();
         context.Out.Write(summary);
         context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "results.json")}");
-        return run.Passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
+        var passed = toBoot.Count == 0 ? reused.Count > 0 : run.Passed;
+        return passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
     }
 
     /// <summary>

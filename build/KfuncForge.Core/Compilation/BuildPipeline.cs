@@ -54,7 +54,7 @@ public static class BuildPipeline
                 }
                 return await builder.BuildAsync(new KbuildRequest(plan.Distro, entry, cell.Module.Name, rendered.Directory,
                     layout.WorkDir(plan.Distro.Id, release, cell.Module.Name), layout.LogFile(plan.Distro.Id, release, cell.Module.Name),
-                    cell.Backports.Select(b => b.Kfunc).ToList()) { SourceDate = renderer.SourceDate }, ct);
+                    cell.Backports.Select(b => b.Kfunc).ToList()) { SourceDate = renderer.SourceDate, Store = Pipeline.StageStore.In(layout.ArtifactsDir) }, ct);
             }));
         }
         return await CellScheduler.RunAsync(cells, jobs, r =>

@@ -19,6 +19,9 @@ public sealed record KbuildRequest(
 {
     /// <summary>SOURCE_DATE_EPOCH of the run: the pinned KBUILD_BUILD_TIMESTAMP (see ReproducibleKbuild).</summary>
     public DateTimeOffset SourceDate { get; init; } = DateTimeOffset.UnixEpoch;
+
+    /// <summary>Where finished builds are kept by their inputs (Pipeline.StageStore); with none, every build runs.</summary>
+    public Pipeline.StageStore? Store { get; init; }
 }
 
 /// <summary>
@@ -73,6 +76,15 @@ public sealed class KbuildBuilder(IContainerRunner container)
                 return Result(CellOutcome.Failed, missing);
 
             PrepareWorkDir(request.SourceDir, request.WorkDir);
+            var key = request.Store is null ? null : InputKey(request);
+            if (key is not null && request.Store!.Find(StoreStage, key) is { } stored)
+            {
+                // The same sources, kernel packages, build environment and engine: the stored module is this build's.
+                foreach (var name in new[] { request.Module + ".ko", BuildRecord.FileName })
+                    File.Copy(Path.Combine(stored, name), Path.Combine(request.WorkDir, name), overwrite: true);
+                log.Append($"# reused the build stored under {stored} (its inputs are unchanged)\n");
+                return Result(CellOutcome.Built, $"unchanged, reused ({await File.ReadAllTextAsync(Path.Combine(stored, ReasonFile), cancellation)})", Path.Combine(request.WorkDir, request.Module + ".ko"));
+            }
             var pahole = await PaholeAsync(request, cancellation);
             log.Append($"# pahole: {pahole.Reason}\n");
             var step = MakeStep(request.Kernel, request.Module, request.WorkDir, request.SourceDate, pahole);
@@ -91,9 +103,15 @@ public sealed class KbuildBuilder(IContainerRunner container)
             foreach (var c in checks) log.Append($"# check {c.Name}: {(c.Passed ? "ok" : "FAILED")}: {c.Detail}\n");
             var failed = checks.Where(c => !c.Passed).ToList();
             new BuildRecord { Kernel = release, KernelPackages = request.Kernel.Facts.Packages, KbuildEnvironment = step.Environment, Pahole = pahole }.Save(request.WorkDir);
-            return failed.Count > 0
-                ? Result(CellOutcome.Failed, string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}")), ko)
-                : Result(CellOutcome.Built, string.Join("; ", checks.Select(c => $"{c.Name} {ShortDetail(c)}")), ko);
+            if (failed.Count > 0) return Result(CellOutcome.Failed, string.Join("; ", failed.Select(c => $"{c.Name}: {c.Detail}")), ko);
+            var reason = string.Join("; ", checks.Select(c => $"{c.Name} {ShortDetail(c)}"));
+            if (key is not null)
+                request.Store!.Put(StoreStage, key, dir =>
+                {
+                    foreach (var name in new[] { request.Module + ".ko", BuildRecord.FileName }) File.Copy(Path.Combine(request.WorkDir, name), Path.Combine(dir, name));
+                    File.WriteAllText(Path.Combine(dir, ReasonFile), reason);
+                });
+            return Result(CellOutcome.Built, reason, ko);
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or Diagnostics.StageException or ProcessFailedException)
         {
@@ -106,6 +124,26 @@ public sealed class KbuildBuilder(IContainerRunner container)
             await File.WriteAllTextAsync(request.LogFile, log.ToString(), CancellationToken.None);
         }
     }
+
+    public const string StoreStage = "build";
+    private const string ReasonFile = "checks.txt";
+
+    /// <summary>The render's own records (which commit rendered the cell, and how): kbuild never reads them, so they are not build inputs.</summary>
+    private static bool RenderRecord(string relativePath) => relativePath is Packaging.RenderedCellFiles.ManifestName or Rendering.Renderer.ProvenanceFile;
+
+    /// <summary>
+    /// What a build's result depends on: the engine, the rendered sources (every file's digest), the kernel's packages, the
+    /// build environment's package list, the pinned timestamp, the module and the kfuncs it must provide.
+    /// </summary>
+    public string InputKey(KbuildRequest request) => Matrix.CellKey.Of(new Dictionary<string, string>
+    {
+        ["engine"] = Pipeline.StageKeys.Engine,
+        ["sources"] = Matrix.CellKey.OfTree(request.SourceDir, RenderRecord),
+        ["kernel_packages"] = Pipeline.StageKeys.KernelPackages(request.Kernel.Facts.Packages),
+        ["environment"] = Pipeline.StageKeys.Environment(container, request.Distro),
+        ["source_date"] = request.SourceDate.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        ["cell"] = Matrix.CellKey.Digest($"{request.Distro.Id}\n{request.Kernel.Release}\n{request.Module}\n{string.Join(",", request.Kfuncs)}"),
+    });
 
     /// <summary>A fresh copy of the rendered sources, so objects never land in the render output and stale objects never survive.</summary>
     public static void PrepareWorkDir(string source, string work)

@@ -24,11 +24,12 @@ public static class CellKey
     public static string Digest(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 
     /// <summary>A folder's files: relative path and content digest of each, in ordinal order (a missing folder digests as empty).</summary>
-    public static string OfTree(string dir)
+    public static string OfTree(string dir, Func<string, bool>? leaveOut = null)
     {
         var text = new StringBuilder();
         if (Directory.Exists(dir))
-            foreach (var file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/')).Order(StringComparer.Ordinal))
+            foreach (var file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Select(f => Path.GetRelativePath(dir, f).Replace('\\', '/'))
+                         .Where(f => leaveOut is null || !leaveOut(f)).Order(StringComparer.Ordinal))
                 text.Append(file).Append('\0').Append(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(Path.Combine(dir, file))))).Append('\n');
         return Digest(text.ToString());
     }

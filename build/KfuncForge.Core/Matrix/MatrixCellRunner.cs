@@ -142,7 +142,7 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
             watch.Restart();
             rendered = _renderer.Render(planned, Path.Combine(work.Staging, "render"));
             var built = await new KbuildBuilder(cell.Run.Workspace!.Container).BuildAsync(new KbuildRequest(distro, entry, module.Name, rendered.Directory,
-                Path.Combine(work.Staging, "build", module.Name), Path.Combine(work.Staging, "build.log"), planned.Backports.Select(b => b.Kfunc).ToList()) { SourceDate = _settings.SourceDate }, cancellation).ConfigureAwait(false);
+                Path.Combine(work.Staging, "build", module.Name), Path.Combine(work.Staging, "build.log"), planned.Backports.Select(b => b.Kfunc).ToList()) { SourceDate = _settings.SourceDate, Store = _settings.StageStore }, cancellation).ConfigureAwait(false);
             if (built.IsFailure)
             {
                 Fail(work, MatrixStage.Build, built.Reason, watch, "build.log");

@@ -36,6 +36,9 @@ public sealed record MatrixSettings
 
     /// <summary>The package signing keyring and key id from the command line (else the profile's key id, else the development key).</summary>
     public string? GnupgHome { get; init; }
+
+    /// <summary>The stage results shared with the stage verbs (&lt;out&gt;/store): a build with the same inputs is taken from there.</summary>
+    public Pipeline.StageStore? StageStore { get; init; }
     public string? PackageKeyId { get; init; }
 
     /// <summary>The module key a profile's signing settings name (the Sign stage's rule).</summary>
@@ -83,7 +86,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
 
     internal sealed record PlannedCell(MatrixCellId Id, DistroRun Run, KfuncModule Module, ResolvedKernel? Kernel, string Key, IReadOnlyDictionary<string, string> Inputs, CellRecord? Fixed);
 
-    public static string EngineVersion => typeof(MatrixRunner).Assembly.ManifestModule.ModuleVersionId.ToString("N");
+    public static string EngineVersion => Pipeline.StageKeys.Engine;
 
     public async Task<MatrixRunResult> RunAsync(CancellationToken cancellation = default)
     {
@@ -221,7 +224,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                 }
             var kernels = resolution.Kernels;
             var toolchain = host.ToDictionary();
-            toolchain["environment"] = EnvironmentDigest(workspace.Container, distro);
+            toolchain["environment"] = Pipeline.StageKeys.Environment(workspace.Container, distro);
             var run = new DistroRun
             {
                 Distro = distro, Workspace = workspace, Index = index, Definitions = definitions,
@@ -238,7 +241,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                         ["distro"] = definitions,
                         ["module"] = moduleDigests[module.Name],
                         ["templates"] = templates,
-                        ["kernel_packages"] = CellKey.Digest(string.Concat(kernel.Packages.OrderBy(p => p.Package, StringComparer.Ordinal).Select(p => $"{p.Package} {p.Version} {p.Sha256}\n"))),
+                        ["kernel_packages"] = Pipeline.StageKeys.KernelPackages(kernel.Packages.Select(p => (p.Package, p.Version, p.Sha256))),
                         ["toolchain"] = run.Toolchain,
                     };
                     cells.Add(new PlannedCell(id, run, module, kernel, CellKey.Of(inputs), inputs, null));
@@ -255,17 +258,6 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         Kfuncs = module.Kfuncs.Select(k => new KfuncOutcome { Kfunc = k.Name, Verdict = status, Reason = reason }).ToList(),
         Stages = new CellStages(),
     };
-
-    /// <summary>The build environment's exact package list (bwrap: the rootfs's dpkg status), else the backend and image.</summary>
-    private static string EnvironmentDigest(IContainerRunner container, DistroProfile distro)
-    {
-        if (container is BwrapRunner bwrap)
-        {
-            var status = Path.Combine(bwrap.RootDir(distro), "var", "lib", "dpkg", "status");
-            if (File.Exists(status)) return CellKey.OfFiles([status]);
-        }
-        return CellKey.Digest($"{container.Name}\n{distro.ContainerImage}\n{string.Join(",", distro.Toolchain)}");
-    }
 
     /// <summary>Versions of the host tools the chosen stages run (smoke: QEMU, clang, bpftool, gcc for the agent; package: dpkg-deb, gpg).</summary>
     private async Task<IReadOnlyDictionary<string, string>> HostToolchainAsync(CancellationToken cancellation)

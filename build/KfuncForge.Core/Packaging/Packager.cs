@@ -31,7 +31,11 @@ public sealed record PackagingSettings(
     string Distro);
 
 /// <summary>What a Package run published.</summary>
-public sealed record PackagingResult(string Repository, string Generation, IReadOnlyList<BuiltPackage> Packages, IReadOnlyList<PackagedModule> Modules);
+public sealed record PackagingResult(string Repository, string Generation, IReadOnlyList<BuiltPackage> Packages, IReadOnlyList<PackagedModule> Modules)
+{
+    /// <summary>The published generation was made from exactly these inputs, so nothing was built or published.</summary>
+    public bool Unchanged { get; init; }
+}
 
 /// <summary>
 /// The Package stage: verify every module against the configured certificate (fail closed, before
@@ -45,6 +49,10 @@ public sealed class Packager(IProcessRunner runner)
     {
         if (inputs.Count == 0) throw new InputException(new Problem("package", 0, 0, "", "nothing to package"));
         Precheck(inputs, settings);
+        var key = InputsKey(inputs, settings);
+        var served = Path.Combine(settings.RepositoryPath, InputsFile);
+        if (File.Exists(served) && (await File.ReadAllTextAsync(served, cancellation).ConfigureAwait(false)).Trim() == key)
+            return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), new DirectoryInfo(settings.RepositoryPath).LinkTarget ?? "", [], []) { Unchanged = true };
 
         var packages = new List<BuiltPackage>();
         var modules = new List<PackagedModule>();
@@ -68,9 +76,34 @@ public sealed class Packager(IProcessRunner runner)
             Directory.Delete(work, recursive: true);
             await File.WriteAllTextAsync(Path.Combine(root, ServedKernelsFile),
                 string.Concat(inputs.Select(i => i.Cell.Kernel).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(k => k + "\n")), cancellation).ConfigureAwait(false);
+            await File.WriteAllTextAsync(Path.Combine(root, InputsFile), key + "\n", cancellation).ConfigureAwait(false);
             StagedTree.Normalise(root, settings.SourceDate);
         }).ConfigureAwait(false);
         return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), generation, packages, modules);
+    }
+
+    /// <summary>The key of everything a generation was made from (InputsKey), beside its repository metadata.</summary>
+    public const string InputsFile = "kfuncforge-inputs.sha256";
+
+    /// <summary>
+    /// What a generation's bytes depend on: each package's rendered files, signed module, build record and definitions,
+    /// the provenance and tool versions, the family, architecture, date, certificate, digest, repository key and the engine.
+    /// </summary>
+    public static string InputsKey(IReadOnlyList<PackageInput> inputs, PackagingSettings settings)
+    {
+        var text = new System.Text.StringBuilder("kfuncforge-package-inputs/1\n");
+        text.Append(Pipeline.StageKeys.Engine).Append('\n')
+            .Append(string.Join("|", settings.Family, settings.Architecture, Epoch(settings.SourceDate), settings.ModuleCertificate.Thumbprint,
+                settings.ModuleHash?.Name ?? "any", settings.PackageKey.Fingerprint, settings.Distro)).Append('\n')
+            .Append(System.Text.Json.JsonSerializer.Serialize(settings.Provenance)).Append('\n');
+        foreach (var input in inputs.OrderBy(i => i.Cell.Kernel, StringComparer.Ordinal).ThenBy(i => i.Cell.Module, StringComparer.Ordinal))
+            text.Append(input.Cell.Kernel).Append(' ').Append(input.Cell.Module).Append('\n')
+                .Append(System.Text.Json.JsonSerializer.Serialize(input.Cell.Files)).Append('\n')
+                .Append(System.Text.Json.JsonSerializer.Serialize(input.Cell.RenderedFrom)).Append('\n')
+                .Append(Pipeline.StageKeys.FileDigest(input.SignedModule)).Append('\n')
+                .Append(System.Text.Json.JsonSerializer.Serialize(input.Build)).Append('\n')
+                .Append(System.Text.Json.JsonSerializer.Serialize(input.ModuleDefinitions)).Append('\n');
+        return Matrix.CellKey.Digest(text.ToString());
     }
 
     /// <summary>The kernel releases a generation serves, one per line, beside its repository metadata.</summary>

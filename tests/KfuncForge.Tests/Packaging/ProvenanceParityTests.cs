@@ -8,7 +8,8 @@ namespace KfuncForge.Tests.Packaging;
 /// stage verbs (build, smoke, sign, package) and through one matrix cell gives the same package, byte for byte,
 /// with the same provenance statement and SBOM beside it. Before the stages were shared, the matrix recorded one
 /// digest per module folder, kernel packages without package URLs, no kbuild environment, and built with another
-/// timestamp.
+/// timestamp. The same run shows the shared store at work: the matrix reuses the verbs' build, and a second pass
+/// of the verbs with nothing changed builds, boots and publishes nothing.
 /// </summary>
 [Collection(RealKernelCollection.Name)]
 public sealed class ProvenanceParityTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
@@ -24,15 +25,26 @@ public sealed class ProvenanceParityTests(RealKernel real, PackagingFixture f) :
         string[] keys = [$"--keys-dir={real.Temp.Combine("parity-keys")}", $"--gnupg-home={f.Keyring.Home}"];
         string[] cell = ["--module=kfunc_fixture_ok", "--kernel=6.1", $"--cache={real.CacheRoot}"];
 
-        foreach (var args in new string[][]
-        {
-            ["build", .. common, .. cell, "--container=bwrap"], ["smoke", .. common, .. cell], ["sign", .. common, keys[0]], ["package", .. common, .. keys],
-            ["matrix", .. common, .. cell, .. keys, "--container=bwrap", "--jobs=1", "--progress=plain", $"--store={real.Temp.Combine("parity-store")}"],
-        })
+        CliResult Run(params string[] args)
         {
             var r = TestTree.Run(args);
             Assert.True(r.ExitCode == 0, $"{args[0]}: {r.Stdout}{r.Stderr}");
+            return r;
         }
+        Run(["build", .. common, .. cell, "--container=bwrap"]);
+        Run(["smoke", .. common, .. cell]);
+        Run(["sign", .. common, keys[0]]);
+        Run(["package", .. common, .. keys]);
+        Run(["matrix", .. common, .. cell, .. keys, "--container=bwrap", "--jobs=1", "--progress=plain", $"--store={real.Temp.Combine("parity-store")}"]);
+
+        // The stages share one store keyed by inputs: the matrix took the verbs' build of the cell, and with nothing
+        // changed the verbs neither build, boot nor publish again.
+        var record = File.ReadAllText(Directory.GetFiles(real.Temp.Combine("parity-store"), "record.json", SearchOption.AllDirectories).Single());
+        Assert.Contains("unchanged, reused", record);
+        Assert.Contains("unchanged, reused", Run(["build", .. common, .. cell, "--container=bwrap"]).Stdout);
+        Assert.Contains("[reused: passed before with exactly these inputs", Run(["smoke", .. common, .. cell]).Stdout);
+        Run(["sign", .. common, keys[0]]);
+        Assert.Contains("unchanged: ", Run(["package", .. common, .. keys]).Stdout);
 
         var fromVerbs = Directory.GetFiles(Path.Combine(output, "repo", "debian12", "apt"), "*.deb", SearchOption.AllDirectories).Single();
         var cellFolder = Directory.GetDirectories(real.Temp.Combine("parity-store")).Single(d => !Path.GetFileName(d).StartsWith('.'));
