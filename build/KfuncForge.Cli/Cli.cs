@@ -32,6 +32,7 @@ public static class Cli
         new MatrixCommand(),
         new MatrixMergeCommand(),
         new MatrixCiCommand(),
+        new OptionsCommand(),
     ];
 
     public static int Run(IReadOnlyList<string> args, TextWriter stdout, TextWriter stderr)

@@ -10,7 +10,7 @@ public sealed class BenchBuildCommand : ICommand
 {
     public string Name => "bench-build";
     public string Summary => "benchmark: engine build time of one module on one kernel vs bare make M= (warm cache), with the ratio";
-    public IReadOnlyCollection<string> Accepts => ["distro", "module", "kernel", "container", "cache", "repeat"];
+    public IReadOnlyCollection<string> Accepts => ["distro", "module", "kernel", "container", "cache", "repeat", "dkms"];
 
     public int Run(CommandContext context)
     {
@@ -23,7 +23,14 @@ public sealed class BenchBuildCommand : ICommand
         var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), DateTimeOffset.UnixEpoch, Provenance.ProjectProvenance.Read(context.Tree.Root));
         var layout = new BuildLayout(context.ArtifactsDir);
         using var output = BuildPipeline.LockOutput(layout, distro.Id);
-        var samples = BuildBenchmark.RunAsync(cell, kernel, workspace.Container, renderer, layout, context.Options.Int("repeat", 5), context.Out.WriteLine)
+        // The dkms baseline needs dkms in the build environment: a second rootfs (bwrap only), made once and cached.
+        DkmsBaseline? dkms = null;
+        if (context.Options.OnOff("dkms", true) && workspace.Container is Containers.BwrapRunner)
+        {
+            dkms = new DkmsBaseline(workspace.Container, distro);
+            dkms.PrepareAsync(context.Out.WriteLine).GetAwaiter().GetResult();
+        }
+        var samples = BuildBenchmark.RunAsync(cell, kernel, workspace.Container, renderer, layout, context.Options.Int("repeat", 5), context.Out.WriteLine, dkms: dkms)
             .GetAwaiter().GetResult();
         context.Out.Write(BuildBenchmark.Report(samples, $"{cell.Module.Name} on {kernel.Release} ({workspace.Container.Name})"));
         return ExitCodes.Ok;

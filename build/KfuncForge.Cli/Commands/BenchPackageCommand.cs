@@ -31,7 +31,7 @@ public sealed class BenchPackageCommand : ICommand
         var catalog = Catalog.Load(context.Tree);
         var distro = catalog.Distro(o.Get("distro", "debian12"));
         var module = o.Get("module") is { } m ? catalog.SelectModules(m).Single() : catalog.Modules.OrderBy(x => x.Name, StringComparer.Ordinal).First();
-        var bench = Path.Combine(context.ArtifactsDir, "bench-package", distro.Id);
+        var bench = context.Layout.Bench("bench-package", distro.Id);
         var tree = Path.Combine(bench, "tree");
         var output = Path.Combine(bench, "out");
         if (Directory.Exists(bench)) Directory.Delete(bench, recursive: true);

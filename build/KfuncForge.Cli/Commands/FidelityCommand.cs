@@ -116,7 +116,7 @@ public sealed class FidelityCommand : ICommand
         if (o.Get("ref") is not { } reference)
             throw new InputException(new Problem("--upstream", 0, 0, "", "fidelity with --upstream needs --ref=<tag or commit> of that tree (e.g. --ref=v6.18)"));
         var kfuncs = Catalog.Load(context.Tree).SelectModules(o.Get("module")).SelectMany(m => m.Kfuncs).Select(k => k.Name).ToList();
-        var tree = Upstream.UpstreamSelftests.Extract(upstream, reference, kfuncs, Path.Combine(context.ArtifactsDir, "fidelity", "upstream-selftests"));
+        var tree = Upstream.UpstreamSelftests.Extract(upstream, reference, kfuncs, Path.Combine(context.Layout.Fidelity, "upstream-selftests"));
         context.Out.WriteLine($"fidelity: upstream selftests from {upstream} at {tree.Ref}: {tree.Files.Count} files call the modules' kfuncs"
             + (tree.Files.Count == 0 ? "" : $" ({string.Join(", ", tree.Files.Select(f => f.Stem + (f.NotRun is null ? "" : " (not run)")))})"));
         return tree;
@@ -132,7 +132,7 @@ public sealed class FidelityCommand : ICommand
         var threshold = o.Get("threshold") is null ? DefaultThresholdPercent : MatrixOptions.Threshold(o.Get("threshold"));
         var given = o.Get("previous");
         if (given == "none") return new PreviousReport(null, new Dictionary<(string, string, string), double>(), threshold);
-        var path = Path.GetFullPath(given ?? Path.Combine(context.ArtifactsDir, "fidelity", "fidelity.json"));
+        var path = Path.GetFullPath(given ?? Path.Combine(context.Layout.Fidelity, "fidelity.json"));
         if (!File.Exists(path))
             return given is null ? new PreviousReport(path, new Dictionary<(string, string, string), double>(), threshold)
                 : throw new InputException(new Problem("--previous", 0, 0, "", $"{path} does not exist; give an earlier fidelity.json, or --previous=none"));

@@ -37,7 +37,7 @@ public sealed class InstallCheckCommand : ICommand
         };
         // Secure Boot is the default: only with our key enrolled can the kernel tell our signature from any other (docs/signing.md).
         var secureBoot = o.OnOff("secure-boot", true);
-        var repo = Path.GetFullPath(o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, "apt"));
+        var repo = Path.GetFullPath(o.Get("repo") ?? context.Layout.Repository(distro.Id, PackageFamily.Deb));
         if (!File.Exists(Path.Combine(repo, AptRepository.KeyringFileName)))
             throw new InputException(new Problem(repo, 0, 0, "", $"is not a published apt repository (no {AptRepository.KeyringFileName}); run the Package target first, or give --repo"));
         var module = o.Get("module");
@@ -61,7 +61,7 @@ public sealed class InstallCheckCommand : ICommand
         foreach (var cell in cells)
         {
             var package = DebPackageBuilder.Plan(Packaging.RenderedCellFiles.Load(cell.Directory), "amd64").Name;
-            var work = Path.Combine(context.ArtifactsDir, "install-check", distro.Id, cell.Release, cell.Module);
+            var work = Path.Combine(context.Layout.InstallCheck(distro.Id), cell.Release, cell.Module);
             var request = new InstallCheckRequest(repo, distro.Id, package, cell.Release, cell.Module, work)
             {
                 RootfsSuite = distro.Rootfs.Suite, ExtraSuites = distro.Rootfs.ExtraSuites, Components = distro.Rootfs.Components,
@@ -73,7 +73,7 @@ public sealed class InstallCheckCommand : ICommand
             context.Out.Write(summary);
             if (!result.Passed) failed++;
         }
-        context.Out.WriteLine($"install check: {cells.Count - failed} of {cells.Count} passed; reports in {Path.Combine(context.ArtifactsDir, "install-check", distro.Id)}");
+        context.Out.WriteLine($"install check: {cells.Count - failed} of {cells.Count} passed; reports in {context.Layout.InstallCheck(distro.Id)}");
         return failed == 0 ? ExitCodes.Ok : ExitCodes.Failed;
     }
 }

@@ -133,7 +133,7 @@ internal static class MatrixOptions
         : throw Bad("--threshold", $"must be a percentage (how much worse a load figure may get before it counts as a regression), e.g. 25, not '{text}'");
 
     public static MatrixLayout Layout(CommandContext context) =>
-        new(context.Options.Get("report-dir") is { } r ? Path.GetFullPath(r) : Path.Combine(context.ArtifactsDir, "matrix"));
+        new(context.Options.Get("report-dir") is { } r ? Path.GetFullPath(r) : context.Layout.Matrix);
 
     /// <summary>--previous, else the report already in the report folder (which this run will replace), else none.</summary>
     public static (MatrixDocument? Doc, string? Path) Previous(CommandContext context, MatrixLayout layout)

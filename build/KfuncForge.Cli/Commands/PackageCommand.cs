@@ -36,7 +36,7 @@ public sealed class PackageCommand : ICommand
         var o = context.Options;
         var catalog = Catalog.Load(context.Tree);
         var distro = catalog.Distro(o.Get("distro", "debian12"));
-        var repo = o.Get("repo") ?? Path.Combine(context.ArtifactsDir, "repo", distro.Id, distro.Family == PackageFamily.Deb ? "apt" : "yum");
+        var repo = o.Get("repo") ?? context.Layout.Repository(distro.Id, distro.Family);
         List<string> cells, modules;
         IReadOnlyList<Kernels.UnavailableKernel> unavailable = [];
         if (o.Get("cell") is null && o.Get("ko") is null)
@@ -46,7 +46,7 @@ public sealed class PackageCommand : ICommand
             unavailable = index.Unavailable;
             var built = index.BuiltCells(context.ArtifactsDir, distro.Id).ToList();
             if (!built.Any(c => File.Exists(c.SignedPath(context.ArtifactsDir))))
-                throw new StageException($"no signed modules for {distro.Id} under {Path.Combine(context.ArtifactsDir, "sign", distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
+                throw new StageException($"no signed modules for {distro.Id} under {context.Layout.Sign(distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
             // A signed copy must be of exactly the module the last build made: a rebuild that Sign has not seen
             // (or a cell it never signed) is refused whole, so an older build can never be published.
             var stale = built.Select(c => SignedCopyProblem(c, context.ArtifactsDir)).OfType<string>().ToList();

@@ -18,7 +18,7 @@ public sealed class RenderCommand : ICommand
             ? SourceDate.Parse(epoch, "--source-date-epoch")
             : SourceDate.Resolve(context.Tree.Root);
         var renderer = new Renderer(templates, date, Provenance.ProjectProvenance.Read(context.Tree.Root));
-        var root = Path.Combine(context.ArtifactsDir, "render");
+        var root = context.Layout.Render;
         var rendered = 0;
         foreach (var cell in plan.Cells)
         {

@@ -106,10 +106,10 @@ public sealed class SmokeCommand : ICommand
             }).ToList(),
         }).ToList();
         if (unsigned.Count > 0)
-            throw new StageException($"under Secure Boot the kernel loads only signed modules, and these have no signed copy under {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}: {string.Join(", ", unsigned)}; run the Sign stage first (dotnet cake --target=Sign)");
+            throw new StageException($"under Secure Boot the kernel loads only signed modules, and these have no signed copy under {context.Layout.Sign(setup.Distro)}: {string.Join(", ", unsigned)}; run the Sign stage first (dotnet cake --target=Sign)");
         if (stale.Count > 0)
-            throw new StageException($"the signed copies of {string.Join(", ", stale)} under {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)} are not signatures of the modules just built (an older build); run the Sign stage again (dotnet cake --target=Sign)");
-        context.Out.WriteLine($"smoke: Secure Boot on (OVMF test keys), {certificate.Subject} enrolled as a MOK, signed modules from {Path.Combine(context.ArtifactsDir, "sign", setup.Distro)}");
+            throw new StageException($"the signed copies of {string.Join(", ", stale)} under {context.Layout.Sign(setup.Distro)} are not signatures of the modules just built (an older build); run the Sign stage again (dotnet cake --target=Sign)");
+        context.Out.WriteLine($"smoke: Secure Boot on (OVMF test keys), {certificate.Subject} enrolled as a MOK, signed modules from {context.Layout.Sign(setup.Distro)}");
         // Every Secure Boot guest gets at least 1 GiB (SecureBootFirmware.MemoryMiB): the VM slots are counted with that size.
         var options = setup.Session.Options with
         {

@@ -10,6 +10,9 @@ namespace KfuncForge.Compilation;
 /// <summary>One repetition: the engine's build of the cell and the bare `make M=` in the same environment.</summary>
 public sealed record BenchSample(int Repetition, TimeSpan Engine, TimeSpan Bare, TimeSpan EngineKbuild = default)
 {
+    /// <summary>`dkms build` of the same rendered sources on the same headers (DkmsBaseline), when measured.</summary>
+    public DkmsRun? Dkms { get; init; }
+
     /// <summary>What the engine adds around kbuild in its own run: render, copy, sandbox argv, .ko checks, log.</summary>
     public TimeSpan Overhead => Engine - EngineKbuild;
 }
@@ -23,7 +26,7 @@ public sealed record BenchSample(int Repetition, TimeSpan Engine, TimeSpan Bare,
 public static class BuildBenchmark
 {
     public static async Task<IReadOnlyList<BenchSample>> RunAsync(BuildCell cell, KernelEntry kernel, IContainerRunner container, Renderer renderer,
-        BuildLayout layout, int repetitions, Action<string> log, CancellationToken cancellation = default)
+        BuildLayout layout, int repetitions, Action<string> log, CancellationToken cancellation = default, DkmsBaseline? dkms = null)
     {
         var builder = new KbuildBuilder(container);
         var distro = cell.Distro;
@@ -53,10 +56,13 @@ public static class BuildBenchmark
             return elapsed;
         }
 
+        Task<DkmsRun>? Dkms() => dkms?.RunAsync(kernel, Renderer.CellDirectory(layout.RenderRoot, cell), Path.Combine(benchRoot, "dkms", module), renderer.SourceDate, cancellation);
+
         log($"warm-up: one untimed build of {module} for {kernel.Release}");
         var (_, warm) = await Engine();
         if (warm.IsFailure) throw new StageException($"the warm-up build failed, nothing to measure: {warm.Reason}");
         await Bare();
+        if (Dkms() is { } warmDkms) await warmDkms;
 
         var samples = new List<BenchSample>();
         for (var i = 1; i <= repetitions; i++)
@@ -64,8 +70,10 @@ public static class BuildBenchmark
             var (engine, result) = await Engine();
             if (result.IsFailure) throw new StageException($"repetition {i}: the engine's build failed: {result.Reason}");
             var bare = await Bare();
-            samples.Add(new BenchSample(i, engine, bare, result.KbuildTime ?? TimeSpan.Zero));
-            log($"rep {i}: engine {engine.TotalSeconds:0.000} s (of which kbuild {(result.KbuildTime ?? TimeSpan.Zero).TotalSeconds:0.000} s), bare make {bare.TotalSeconds:0.000} s");
+            var baseline = Dkms() is { } d ? await d : null;
+            samples.Add(new BenchSample(i, engine, bare, result.KbuildTime ?? TimeSpan.Zero) { Dkms = baseline });
+            log($"rep {i}: engine {engine.TotalSeconds:0.000} s (of which kbuild {(result.KbuildTime ?? TimeSpan.Zero).TotalSeconds:0.000} s), bare make {bare.TotalSeconds:0.000} s" +
+                (baseline is null ? "" : $", dkms build {baseline.Build.TotalSeconds:0.000} s"));
         }
         return samples;
     }
@@ -84,6 +92,17 @@ public static class BuildBenchmark
         return sorted.Count == 0 ? double.NaN : sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[sorted.Count / 2 - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
+    private static string DkmsLines(IReadOnlyList<BenchSample> samples, TimeSpan engine)
+    {
+        var runs = samples.Where(s => s.Dkms is not null).ToList();
+        if (runs.Count == 0) return "  dkms build: not measured (--dkms=off, or a container backend other than bwrap)\n";
+        var dkms = Median(runs.Select(s => s.Dkms!.Build));
+        var paired = MedianRatio(runs.Select(s => s.Engine / s.Dkms!.Build));
+        var btf = runs.All(s => s.Dkms!.HasBtf) ? "has .BTF" : runs.Any(s => s.Dkms!.Module is null) ? "no module found" : "has NO .BTF (its kfuncs would not register)";
+        return $"  dkms build of the same sources on the same headers:  median {dkms.TotalSeconds:0.000} s (min {runs.Min(s => s.Dkms!.Build).TotalSeconds:0.000}, max {runs.Max(s => s.Dkms!.Build).TotalSeconds:0.000}); its module {btf}\n" +
+               $"  ratio engine / dkms build: {engine / dkms:0.000} of the medians; {paired:0.000} median of the per-repetition ratios (target <= 1.0)\n";
+    }
+
     public static string Report(IReadOnlyList<BenchSample> samples, string what)
     {
         var engine = Median(samples.Select(s => s.Engine));
@@ -95,6 +114,7 @@ public static class BuildBenchmark
                $"  engine build (render + copy + kbuild + checks): median {engine.TotalSeconds:0.000} s (min {samples.Min(s => s.Engine).TotalSeconds:0.000}, max {samples.Max(s => s.Engine).TotalSeconds:0.000})\n" +
                $"  bare make M= in the same sandbox:                median {bare.TotalSeconds:0.000} s (min {samples.Min(s => s.Bare).TotalSeconds:0.000}, max {samples.Max(s => s.Bare).TotalSeconds:0.000})\n" +
                $"  engine's own work around kbuild (render, copy, checks, log): median {overhead.TotalMilliseconds:0} ms\n" +
-               $"  ratio engine / bare: {ratio:0.000} of the medians; {paired:0.000} median of the per-repetition ratios (target <= 1.25)\n";
+               $"  ratio engine / bare: {ratio:0.000} of the medians; {paired:0.000} median of the per-repetition ratios (target <= 1.25)\n" +
+               DkmsLines(samples, engine);
     }
 }

@@ -10,10 +10,11 @@ namespace KfuncForge.Compilation;
 /// <summary>Where a build writes: &lt;out&gt;/render/ (the lead's renderer) and &lt;out&gt;/build/&lt;distro&gt;/&lt;release&gt;/&lt;module&gt;/ with a .log beside each.</summary>
 public sealed record BuildLayout(string ArtifactsDir)
 {
-    public string RenderRoot => Path.Combine(ArtifactsDir, "render");
-    public string BuildRoot => Path.Combine(ArtifactsDir, "build");
-    public string WorkDir(string distro, string release, string module) => Path.Combine(BuildRoot, distro, release, module);
-    public string LogFile(string distro, string release, string module) => Path.Combine(BuildRoot, distro, release, module + ".log");
+    private Pipeline.ArtifactsLayout Artifacts => new(ArtifactsDir);
+    public string RenderRoot => Artifacts.Render;
+    public string BuildRoot => Artifacts.Build;
+    public string WorkDir(string distro, string release, string module) => Artifacts.BuildCell(distro, release, module);
+    public string LogFile(string distro, string release, string module) => Artifacts.BuildLog(distro, release, module);
     public string RunLock(string distro) => Path.Combine(BuildRoot, $".{distro}.lock");
 }
 

@@ -8,12 +8,12 @@ public sealed record BuiltCell(string Distro, string Release, string Module, str
     /// <summary>Where the Sign stage writes this module's signed copy.</summary>
     public string SignedPath(string artifactsDir) => SignedPathOf(artifactsDir, Distro, Release, Module);
 
-    public static string SignedPathOf(string artifactsDir, string distro, string release, string module) => Path.Combine(artifactsDir, "sign", distro, release, module + ".ko");
+    public static string SignedPathOf(string artifactsDir, string distro, string release, string module) => new Pipeline.ArtifactsLayout(artifactsDir).Signed(distro, release, module);
 
     /// <summary>Every built module of a distro under &lt;artifacts&gt;/build/&lt;distro&gt;/&lt;release&gt;/&lt;module&gt;/, sorted.</summary>
     public static IReadOnlyList<BuiltCell> Find(string artifactsDir, string distro)
     {
-        var root = Path.Combine(artifactsDir, "build", distro);
+        var root = new Pipeline.ArtifactsLayout(artifactsDir).BuildDistro(distro);
         if (!System.IO.Directory.Exists(root)) return [];
         return System.IO.Directory.GetDirectories(root).Order(StringComparer.Ordinal)
             .SelectMany(kernel => System.IO.Directory.GetDirectories(kernel).Order(StringComparer.Ordinal)

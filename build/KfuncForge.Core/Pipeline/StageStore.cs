@@ -14,7 +14,7 @@ public sealed class StageStore(string root)
 {
     public string Root { get; } = Path.GetFullPath(root);
 
-    public static StageStore In(string artifactsDir) => new(Path.Combine(artifactsDir, "store"));
+    public static StageStore In(string artifactsDir) => new(new ArtifactsLayout(artifactsDir).Store);
 
     /// <summary>The finished result of <paramref name="stage"/> under <paramref name="key"/>, or null.</summary>
     public string? Find(string stage, string key)
@@ -69,5 +69,5 @@ public static class StageKeys
     public static string KernelPackages(IEnumerable<Kernels.PackageRecord> packages) => KernelPackages(packages.Select(p => (p.Package, p.Version, p.Sha256)));
 
     /// <summary>SHA-256 of a file's bytes, or "missing".</summary>
-    public static string FileDigest(string path) => File.Exists(path) ? Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path))) : "missing";
+    public static string FileDigest(string path) => File.Exists(path) ? Vm.Hashing.File(path) : "missing";
 }

@@ -63,7 +63,7 @@ public sealed record BuildIndex
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     };
 
-    public static string DefaultPath(string artifactsDir, string distro) => Path.Combine(artifactsDir, "build", distro, "build-index.json");
+    public static string DefaultPath(string artifactsDir, string distro) => new Pipeline.ArtifactsLayout(artifactsDir).BuildIndex(distro);
 
     /// <summary>What a build run hands on: its fetched kernels (image, base BTF, cache entry) and every module it built.</summary>
     public static BuildIndex FromBuild(IEnumerable<KernelEntry> kernels, IEnumerable<CellResult> results, FetchedKernels? fetched = null) => new()

@@ -63,11 +63,24 @@ public sealed class ContentCache(string root)
 /// <summary>SHA-256 helpers for cache keys.</summary>
 public static class Hashing
 {
+    /// <summary>
+    /// SHA-256 of a file's bytes, remembered for the process by path, size and write time: keys hash the same large
+    /// files (vmlinux, vmlinux.h, kernel images) many times per run, and a file that changes gets a new write time.
+    /// </summary>
     public static string File(string path)
     {
-        using var stream = System.IO.File.OpenRead(path);
-        return Convert.ToHexStringLower(SHA256.HashData(stream));
+        var full = Path.GetFullPath(path);
+        var info = new FileInfo(full);
+        if (!info.Exists) throw new FileNotFoundException($"Could not find file '{full}'.", full);
+        var stamp = (info.Length, info.LastWriteTimeUtc.Ticks);
+        if (Memo.TryGetValue(full, out var known) && known.Stamp == stamp) return known.Hash;
+        using var stream = System.IO.File.OpenRead(full);
+        var hash = Convert.ToHexStringLower(SHA256.HashData(stream));
+        Memo[full] = (stamp, hash);
+        return hash;
     }
+
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, ((long, long) Stamp, string Hash)> Memo = new(StringComparer.Ordinal);
 
     public static string Text(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)));
 

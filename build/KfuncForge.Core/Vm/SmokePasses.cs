@@ -17,7 +17,7 @@ public static class SmokePasses
 
     private sealed record Document(int Version, List<SmokePass> Cells);
 
-    public static string PathFor(string artifactsDir, string distro) => Path.Combine(artifactsDir, "smoke", distro, FileName);
+    public static string PathFor(string artifactsDir, string distro) => new Pipeline.ArtifactsLayout(artifactsDir).SmokePasses(distro);
 
     /// <summary>The passes recorded so far; none when the file is missing or unreadable (then nothing counts as tested).</summary>
     public static IReadOnlyList<SmokePass> Load(string path)

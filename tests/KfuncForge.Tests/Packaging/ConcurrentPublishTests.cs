@@ -13,8 +13,10 @@ public sealed class ConcurrentPublishTests(PackagingFixture f) : IClassFixture<P
         var repo = f.Temp.Combine("concurrent", "apt");
         await f.PackageAsync(repo, PackageFamily.Deb); // a previous repository, as in real life
 
-        var runs = Enumerable.Range(0, 2).Select(_ => Task.Run(() => f.PackageAsync(repo, PackageFamily.Deb))).ToArray();
+        // Two runs with different inputs (another SOURCE_DATE_EPOCH each): each must build and publish.
+        var runs = Enumerable.Range(1, 2).Select(i => Task.Run(() => f.PackageAsync(repo, PackageFamily.Deb, run: i))).ToArray();
         var results = await Task.WhenAll(runs);
+        Assert.All(results, r => Assert.False(r.Unchanged));
 
         // Each run built its own generation; the link points at the one published last, which exists.
         Assert.NotEqual(results[0].Generation, results[1].Generation);
@@ -34,5 +36,24 @@ public sealed class ConcurrentPublishTests(PackagingFixture f) : IClassFixture<P
         Assert.True(update.Succeeded && !update.Stderr.Contains("E:"), update.Stderr);
         var download = HostTools.Run(DebPackageTests.AptGet(apt, list, "download", "kfunc-demo-modules-6.1-amd64") with { WorkingDirectory = apt.Path });
         Assert.True(download.Succeeded, download.Stderr);
+    }
+
+    /// <summary>A run whose inputs are exactly those of the served generation publishes nothing: the generation and its bytes stay.</summary>
+    [Fact]
+    public async Task Publishing_the_same_inputs_again_changes_nothing_and_other_inputs_publish()
+    {
+        var repo = f.Temp.Combine("unchanged", "apt");
+        var first = await f.PackageAsync(repo, PackageFamily.Deb);
+        Assert.False(first.Unchanged);
+        var link = new DirectoryInfo(repo).LinkTarget;
+        var again = await f.PackageAsync(repo, PackageFamily.Deb);
+        Assert.True(again.Unchanged);
+        Assert.Empty(again.Packages);
+        Assert.Equal(link, new DirectoryInfo(repo).LinkTarget);
+
+        // Any other input (here SOURCE_DATE_EPOCH) publishes a new generation.
+        var other = await f.PackageAsync(repo, PackageFamily.Deb, run: 1);
+        Assert.False(other.Unchanged);
+        Assert.NotEqual(link, new DirectoryInfo(repo).LinkTarget);
     }
 }

@@ -114,11 +114,11 @@ public sealed class DebPackageTests(PackagingFixture f) : IClassFixture<Packagin
     {
         var repo = f.Temp.Combine("generations", "apt");
         var first = await f.PackageAsync(repo, PackageFamily.Deb);
-        var second = await f.PackageAsync(repo, PackageFamily.Deb);
+        var second = await f.PackageAsync(repo, PackageFamily.Deb, run: 1);
         Assert.NotNull(new DirectoryInfo(repo).LinkTarget);
         Assert.Equal(Path.GetFileName(second.Generation), new DirectoryInfo(repo).LinkTarget);
         Assert.True(Directory.Exists(first.Generation));
-        var third = await f.PackageAsync(repo, PackageFamily.Deb);
+        var third = await f.PackageAsync(repo, PackageFamily.Deb, run: 2);
         Assert.False(Directory.Exists(first.Generation));
         Assert.True(Directory.Exists(second.Generation));
         Assert.Equal(Path.GetFileName(third.Generation), new DirectoryInfo(repo).LinkTarget);

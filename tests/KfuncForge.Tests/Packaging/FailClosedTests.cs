@@ -70,7 +70,8 @@ public sealed class FailClosedTests(PackagingFixture f) : IClassFixture<Packagin
     {
         var published = await Published($"interrupted-{failAtCall}");
         var runner = new InterruptingRunner(failAtCall);
-        var settings = f.Settings(published.Repo, PackageFamily.Deb) with { Keyring = new GpgKeyring(runner, f.Keyring.Home) };
+        // Other inputs than the served generation's (a later date), so the run really publishes.
+        var settings = f.Settings(published.Repo, PackageFamily.Deb) with { Keyring = new GpgKeyring(runner, f.Keyring.Home), SourceDate = PackagingFixture.SourceDate.AddDays(1) };
         await Assert.ThrowsAsync<OperationCanceledException>(() => new Packager(runner).RunAsync(
             [new PackageInput(RenderedCellFiles.Load(PackagingFixture.DebCell), f.SignedModule)], settings));
         Assert.True(runner.Calls >= failAtCall);

@@ -49,11 +49,12 @@ public sealed class PackagingFixture : IAsyncLifetime
         return new PackagingSettings(repository, family, "amd64", SourceDate, cert, ModuleHash.Sha256, Keyring, PackageKey, Provenance, distro);
     }
 
-    public async Task<PackagingResult> PackageAsync(string repository, PackageFamily family, string? module = null, IProcessRunner? runner = null)
+    /// <param name="run">Another run of the same package: a later SOURCE_DATE_EPOCH by that many days, so its inputs differ and it publishes.</param>
+    public async Task<PackagingResult> PackageAsync(string repository, PackageFamily family, string? module = null, IProcessRunner? runner = null, int run = 0)
     {
         var cell = RenderedCellFiles.Load(family == PackageFamily.Deb ? DebCell : RpmCell);
         return await new Packager(runner ?? ProcessRunner.Instance).RunAsync([new PackageInput(cell, module ?? SignedModule)],
-            Settings(repository, family, family == PackageFamily.Deb ? "debian12" : "rhel9"));
+            Settings(repository, family, family == PackageFamily.Deb ? "debian12" : "rhel9") with { SourceDate = SourceDate.AddDays(run) });
     }
 
     public async Task DisposeAsync()
