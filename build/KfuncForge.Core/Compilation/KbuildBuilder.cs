@@ -36,7 +36,9 @@ public sealed class KbuildBuilder(IContainerRunner container)
     public static string MountPoint(string module) => $"/tmp/kfuncforge/{module}";
 
     public static ContainerStep MakeStep(KernelEntry kernel, string module, string workDir, DateTimeOffset sourceDate, PaholeRecord? pahole = null) =>
-        new(["make", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", .. pahole?.Flags is { } flags ? [$"PAHOLE_FLAGS={flags}"] : Array.Empty<string>(), "modules"])
+        // -j as dkms does (one job per core): a module with several .c files compiles them side by side; the objects,
+        // and so the module, are the same bytes in any order.
+        new(["make", $"-j{Environment.ProcessorCount}", "-C", kernel.Facts.HeadersDir, $"M={MountPoint(module)}", .. pahole?.Flags is { } flags ? [$"PAHOLE_FLAGS={flags}"] : Array.Empty<string>(), "modules"])
         {
             Layers = kernel.Layers,
             Mounts = [new Mount(workDir, MountPoint(module), Writable: true)],
