@@ -14,7 +14,8 @@ public sealed class BenchBuildCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var (_, distro, modules, workspace, fetched) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var (selection, workspace, fetched) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var (distro, modules) = (selection.Distro, selection.Modules);
         var kernels = fetched.Entries;
         var plan = Planner.Make(distro, kernels.Select(k => k.ToFacts(distro.BpfLevel)).ToList(), modules);
         var cell = plan.Cells.FirstOrDefault(c => c.NeedsModule)

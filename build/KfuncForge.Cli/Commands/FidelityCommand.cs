@@ -37,8 +37,10 @@ public sealed class FidelityCommand : ICommand
             foreach (var d in distros)
             {
                 context.Out.WriteLine($"fidelity: building for {d}");
-                var built = new BuildCommand().Run(context with { Options = context.Options.With("distro", d) });
-                if (built is not (ExitCodes.Ok or ExitCodes.Unavailable)) return built;
+                var profile = Pipeline.Selection.Resolve(context.Tree, d, context.Options.Get("module"), null);
+                var built = Pipeline.BuildStage.RunAsync(BuildCommand.Request(context, profile), context.Out.WriteLine).GetAwaiter().GetResult();
+                context.Out.Write(Compilation.BuildSummary.Format(built.Cells));
+                if (built.Failed) return ExitCodes.Failed;
             }
         var content = context.Options.Flag("skip-load") ? BootContent.FidelityCasesOnly : BootContent.Fidelity;
         var setups = distros.Select(d => SmokeSetup.Prepare(context, "fidelity", content, d, FidelityRun.KernelArguments, FidelityRun.TimeoutSeconds, sharedFolder: true, selftests: selftests)).ToList();

@@ -10,28 +10,19 @@ using KfuncForge.Rendering;
 
 namespace KfuncForge.Cli.Commands;
 
-/// <summary>What fetch, build and bench-build share: the distro's workspace with its kernels fetched and their facts read.</summary>
+/// <summary>What fetch, build and bench-build share: their options, the selection, and how a kernel's facts are printed.</summary>
 internal static class KernelCommandSupport
 {
     public static readonly string[] KernelOptions = ["distro", "module", "kernel", "container", "cache"];
 
-    public static async Task<(Catalog Catalog, DistroProfile Distro, IReadOnlyList<KfuncModule> Modules, KernelWorkspace Workspace, FetchedKernels Kernels)>
-        OpenAsync(CommandContext context, CancellationToken cancellation = default)
+    public static Pipeline.Selection Select(CommandContext context) =>
+        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"));
+
+    public static async Task<(Pipeline.Selection Selection, KernelWorkspace Workspace, FetchedKernels Kernels)> OpenAsync(CommandContext context, CancellationToken cancellation = default)
     {
-        var catalog = Catalog.Load(context.Tree);
-        var distro = catalog.Distro(context.Options.Get("distro", "debian12"));
-        var modules = catalog.SelectModules(context.Options.Get("module"));
-        void Log(string line) => context.Out.WriteLine(line);
-        try
-        {
-            var workspace = await KernelWorkspace.OpenAsync(distro, context.Options.Get("container"), context.Options.Get("cache"), ProcessRunner.Instance, Log, cancellation);
-            var kernels = await workspace.FetchAsync(context.Options.Get("kernel"), Log, cancellation);
-            return (catalog, distro, modules, workspace, kernels);
-        }
-        catch (ProcessFailedException e)
-        {
-            throw new StageException(e.Message);
-        }
+        var selection = Select(context);
+        var (workspace, kernels) = await Pipeline.FetchStage.RunAsync(selection, context.Options.Get("container"), context.Options.Get("cache"), context.Out.WriteLine, cancellation);
+        return (selection, workspace, kernels);
     }
 
     public static void Describe(TextWriter o, KernelEntry k, IEnumerable<string> interesting)
@@ -58,8 +49,8 @@ public sealed class FetchCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var (_, _, modules, _, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
-        var names = modules.SelectMany(m => m.Kfuncs).Select(k => k.Name).ToList();
+        var (selection, _, kernels) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
+        var names = selection.Modules.SelectMany(m => m.Kfuncs).Select(k => k.Name).ToList();
         foreach (var k in kernels.Entries) KernelCommandSupport.Describe(context.Out, k, names);
         foreach (var u in kernels.Unavailable) context.Out.WriteLine($"kernel {u.Kernel}: unavailable: {u.Reason}");
         return ExitCodes.Passed(kernels.Unavailable.Count > 0);
@@ -75,29 +66,21 @@ public sealed class BuildCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var layout = new BuildLayout(context.ArtifactsDir);
-        var distroId = context.Options.Get("distro", "debian12");
-        using var output = BuildPipeline.LockOutput(layout, distroId);
-        var (catalog, distro, modules, workspace, fetched) = KernelCommandSupport.OpenAsync(context).GetAwaiter().GetResult();
-        var kernels = fetched.Entries;
-        var facts = kernels.Select(k => k.ToFacts(distro.BpfLevel)).ToList();
-        var plan = Planner.Make(distro, facts, modules);
-        context.Out.Write(PlanPrinter.Format(plan));
-        foreach (var u in fetched.Unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable: {u.Reason}");
-        if (context.Options.Flag("dryrun")) return ExitCodes.Passed(fetched.Unavailable.Count > 0);
-
-        var date = context.Options.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
-        var renderer = new Renderer(TemplateSet.Load(context.Tree.Templates), date, Provenance.ProjectProvenance.Read(context.Tree.Root));
-        var jobs = context.Options.Int("jobs", Environment.ProcessorCount);
-        var results = BuildPipeline.RunAsync(plan, kernels.ToDictionary(k => k.Release), workspace, renderer, layout, jobs, context.Out.WriteLine)
-            .GetAwaiter().GetResult();
-        results = [.. results, .. fetched.Unavailable.SelectMany(u => CellResult.Unavailable(distro.Id, u, modules.Select(m => m.Name)))];
-        // The hand-over to the smoke stage (docs/smoke.md): kernels, built modules and the kernels that could not be used.
-        var index = Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id);
-        Vm.BuildIndex.FromBuild(kernels, results, fetched).Save(index);
+        var outcome = Pipeline.BuildStage.RunAsync(Request(context, KernelCommandSupport.Select(context)), context.Out.WriteLine).GetAwaiter().GetResult();
+        var unavailable = outcome.Kernels.Unavailable.Count > 0;
+        if (outcome.Index is null) return ExitCodes.Passed(unavailable);
         context.Out.WriteLine();
-        context.Out.Write(BuildSummary.Format(results));
-        context.Out.WriteLine($"build index: {index}");
-        return results.Any(r => r.IsFailure) ? ExitCodes.Failed : ExitCodes.Passed(fetched.Unavailable.Count > 0);
+        context.Out.Write(BuildSummary.Format(outcome.Cells));
+        context.Out.WriteLine($"build index: {outcome.Index}");
+        return outcome.Failed ? ExitCodes.Failed : ExitCodes.Passed(unavailable);
     }
+
+    /// <summary>The build verb's options as a Build stage request (fidelity builds each of its profiles with the same).</summary>
+    internal static Pipeline.BuildRequest Request(CommandContext context, Pipeline.Selection selection) =>
+        new(selection, context.Layout, context.Tree,
+            context.Options.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root))
+        {
+            Container = context.Options.Get("container"), Cache = context.Options.Get("cache"),
+            Jobs = context.Options.Int("jobs", Environment.ProcessorCount), PlanOnly = context.Options.Flag("dryrun"),
+        };
 }

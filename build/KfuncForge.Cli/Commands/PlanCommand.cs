@@ -13,18 +13,8 @@ public sealed class PlanCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var plan = MakePlan(context);
+        var plan = KernelCommandSupport.Select(context).NominalPlan();
         context.Out.Write(PlanPrinter.Format(plan));
         return ExitCodes.Ok;
-    }
-
-    /// <summary>Definitions → selected distro, modules and kernels → plan. Shared by every command that needs a plan.</summary>
-    public static Plan MakePlan(CommandContext context)
-    {
-        var catalog = Catalog.Load(context.Tree);
-        var distro = catalog.Distro(context.Options.Get("distro", "debian12"));
-        var modules = catalog.SelectModules(context.Options.Get("module"));
-        var kernels = KernelSelection.Select(distro, context.Options.Get("kernel"));
-        return Planner.Make(distro, kernels, modules);
     }
 }

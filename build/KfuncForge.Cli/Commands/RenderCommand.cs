@@ -12,7 +12,7 @@ public sealed class RenderCommand : ICommand
 
     public int Run(CommandContext context)
     {
-        var plan = PlanCommand.MakePlan(context);
+        var plan = KernelCommandSupport.Select(context).NominalPlan();
         var templates = TemplateSet.Load(context.Tree.Templates);
         var date = context.Options.Get("source-date-epoch") is { } epoch
             ? SourceDate.Parse(epoch, "--source-date-epoch")

@@ -15,9 +15,7 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
     [IntegrationFact]
     public void Package_publishes_the_rest_and_never_drops_a_served_kernel_silently()
     {
-        var root = real.Temp.Combine("unavailable-tree");
-        RealKernel.MakeSourceTree(root);
-        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var root = RealKernel.MakePassingTree(real.Temp.Combine("unavailable-tree"));
         var profile = Path.Combine(root, "distros", "debian12.yaml");
         var original = File.ReadAllText(profile);
         var output = real.Temp.Combine("unavailable-out");
@@ -71,9 +69,7 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
     [IntegrationFact]
     public void A_cell_the_plan_no_longer_builds_is_never_signed_or_published()
     {
-        var root = real.Temp.Combine("stale-tree");
-        RealKernel.MakeSourceTree(root);
-        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var root = RealKernel.MakePassingTree(real.Temp.Combine("stale-tree"));
         var output = real.Temp.Combine("stale-out");
         var keys = real.Temp.Combine("stale-keys");
         CliResult Verb(string verb, params string[] extra) => TestTree.Run([verb, "--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12", .. extra]);

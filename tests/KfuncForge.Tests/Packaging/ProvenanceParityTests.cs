@@ -17,9 +17,7 @@ public sealed class ProvenanceParityTests(RealKernel real, PackagingFixture f) :
     [IntegrationFact]
     public void The_matrix_and_the_package_verb_make_the_same_package_with_the_same_provenance()
     {
-        var root = real.Temp.Combine("parity-tree");
-        RealKernel.MakeSourceTree(root);
-        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        var root = RealKernel.MakePassingTree(real.Temp.Combine("parity-tree"));
         var output = real.Temp.Combine("parity-out");
         string[] common = ["--root", root, "--templates", TestTree.Templates, $"--out={output}", "--distro=debian12"];
         string[] keys = [$"--keys-dir={real.Temp.Combine("parity-keys")}", $"--gnupg-home={f.Keyring.Home}"];

@@ -84,6 +84,14 @@ public class RealKernel : IAsyncLifetime
         CopyDir(Path.Combine(RepoRoot, "tests", "fixtures", "modules"), Path.Combine(root, "kfunc-modules"));
     }
 
+    /// <summary>The same with only the fixture module that builds (pipelines that must pass end to end); returns the root.</summary>
+    public static string MakePassingTree(string root)
+    {
+        MakeSourceTree(root);
+        Directory.Delete(Path.Combine(root, "kfunc-modules", "kfunc_fixture_broken"), true);
+        return root;
+    }
+
     public static void CopyDir(string from, string to)
     {
         foreach (var file in Directory.EnumerateFiles(from, "*", SearchOption.AllDirectories))
