@@ -163,10 +163,10 @@ Task("Sign")
     .Does<BuildParameters>(p => Engine(p, "sign"));
 
 Task("Package")
-    .Description("Package every signed module as .deb/.rpm per kernel (each signature re-verified first) and publish a signed repository under artifacts/repo/<distro>/.")
-    .IsDependentOn("SmokeTest")
-    .IsDependentOn("Sign")
-    .Does<BuildParameters>(p => Engine(p, "package"));
+    .Description("Build, smoke-test, sign and package every module for every target kernel of --distro, and publish a signed repository under artifacts/repo/<distro>/: the stages of the Build, SmokeTest and Sign targets in one engine process (verb run), each reusing what its unchanged inputs produced before (docs/pipeline.md); only modules that passed in QEMU byte for byte are published, each signature re-verified.")
+    .IsDependentOn("Setup")
+    .IsDependentOn("Engine")
+    .Does<BuildParameters>(p => Engine(p, "run"));
 
 Task("InstallCheck")
     .Description("Install each packaged module with apt from the signed repository (signed-by) into a fresh Debian rootfs, boot it in QEMU on its kernel under Secure Boot with the module certificate enrolled as a MOK (--secure-boot=off for a plain boot), run depmod and modprobe there; reports what the kernel does with tampered, foreign-key and unsigned copies. Reports in artifacts/install-check/<distro>/.")

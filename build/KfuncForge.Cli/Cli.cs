@@ -32,6 +32,7 @@ public static class Cli
         new MatrixCommand(),
         new MatrixMergeCommand(),
         new MatrixCiCommand(),
+        new RunCommand(),
         new OptionsCommand(),
     ];
 

@@ -39,6 +39,10 @@ public sealed class Options
     /// <summary>A copy with one option set (a verb running another verb for several distros).</summary>
     public Options With(string name, string value) => new(new Dictionary<string, string>(_values, StringComparer.Ordinal) { [name] = value });
 
+    /// <summary>A copy with only the options a verb takes (a verb run inside another: see RunCommand).</summary>
+    public Options Only(IReadOnlyCollection<string> names) =>
+        new(_values.Where(v => names.Contains(v.Key)).ToDictionary(v => v.Key, v => v.Value, StringComparer.Ordinal));
+
     public string? Get(string name) => _values.TryGetValue(name, out var v) && v.Length > 0 ? v : null;
 
     public string Get(string name, string fallback) => Get(name) ?? fallback;

@@ -6,24 +6,21 @@ using KfuncForge.Processes;
 namespace KfuncForge.Cli.Commands;
 
 /// <summary>
-/// Benchmark of stage reuse (issue 14): the Package target's verbs run as build.cake runs them (one engine process
-/// each) on a copy of the source tree with a fresh artifacts folder, three times: first (empty store: everything
-/// runs; the baseline), again with nothing changed, and after one module's C source changed. Prints each verb's
-/// wall time, the engine total, the cells built or reused and the boots run or reused, and the ratios to the first
-/// round. Writes the same to &lt;out&gt;/bench-package/&lt;distro&gt;/bench.txt.
+/// Benchmark of stage reuse (issue 14): what the Package target runs (the run verb: validate, build, smoke, sign,
+/// package in one engine process) on a copy of the source tree with a fresh artifacts folder, three times: first
+/// (empty store: everything runs; the baseline), again with nothing changed, and after one module's C source
+/// changed. Prints each stage's time, the engine process's wall time, the cells built or reused and the boots run or
+/// reused, and the ratios to the first round. Writes the same to &lt;out&gt;/bench-package/&lt;distro&gt;/bench.txt.
 /// </summary>
 public sealed class BenchPackageCommand : ICommand
 {
     public string Name => "bench-package";
-    public string Summary => "benchmark: the Package verbs first, with nothing changed, and after one module's C changed; engine time, cells rebuilt, boots rerun";
+    public string Summary => "benchmark: the Package stages first, with nothing changed, and after one module's C changed; engine time, cells rebuilt, boots rerun";
     public IReadOnlyCollection<string> Accepts => ["distro", "module", "container", "cache"];
 
-    private static readonly string[] Verbs = ["validate", "fetch", "build", "smoke", "sign", "package"];
+    private static readonly string[] Verbs = RunCommand.Stages;
 
-    private sealed record Round(string Name, IReadOnlyList<(string Verb, TimeSpan Wall)> Verbs, int Built, int Reused, int Boots, int BootsReused)
-    {
-        public TimeSpan Engine => Verbs.Aggregate(TimeSpan.Zero, (t, v) => t + v.Wall);
-    }
+    private sealed record Round(string Name, IReadOnlyList<(string Verb, TimeSpan Wall)> Verbs, TimeSpan Engine, int Built, int Reused, int Boots, int BootsReused);
 
     public int Run(CommandContext context)
     {
@@ -40,33 +37,28 @@ public sealed class BenchPackageCommand : ICommand
         var source = Directory.GetFiles(Path.Combine(tree, "kfunc-modules", module.Name, "src"), "*.c").Order(StringComparer.Ordinal).FirstOrDefault()
                      ?? throw new StageException($"{module.Name} has no C source under src/ to change; pick another --module");
 
-        string[] Args(string verb) =>
+        string[] Args() =>
         [
-            typeof(BenchPackageCommand).Assembly.Location, verb, $"--root={tree}", $"--out={output}", $"--distro={distro.Id}",
-            .. verb is "fetch" or "build" or "smoke" && o.Get("cache") is { } cache ? [$"--cache={cache}"] : Array.Empty<string>(),
-            .. verb is "fetch" or "build" && o.Get("container") is { } container ? [$"--container={container}"] : Array.Empty<string>(),
+            typeof(BenchPackageCommand).Assembly.Location, "run", $"--root={tree}", $"--out={output}", $"--distro={distro.Id}",
+            .. o.Get("cache") is { } cache ? [$"--cache={cache}"] : Array.Empty<string>(),
+            .. o.Get("container") is { } container ? [$"--container={container}"] : Array.Empty<string>(),
         ];
         var dotnet = Environment.ProcessPath ?? "dotnet";
         Round Run(string name)
         {
-            var times = new List<(string, TimeSpan)>();
-            var outputs = new Dictionary<string, string>(StringComparer.Ordinal);
-            foreach (var verb in Verbs)
-            {
-                var r = ProcessRunner.Instance.RunAsync(new ProcessSpec(dotnet, Args(verb)) { Timeout = TimeSpan.FromMinutes(30) }).GetAwaiter().GetResult();
-                if (r.ExitCode != 0) throw new StageException($"{name}: {verb} failed (exit {r.ExitCode}): {CommandLine.Tail(r.Stderr + r.Stdout, 8)}");
-                times.Add((verb, r.Duration));
-                outputs[verb] = r.Stdout;
-            }
-            int Count(string verb, string text) => outputs[verb].Split('\n').Count(l => l.Contains(text, StringComparison.Ordinal));
-            var reused = Count("build", "unchanged, reused");
-            var round = new Round(name, times, Count("build", " built ") - reused, reused,
-                Count("smoke", "] completed in ") - Count("smoke", "[reused:"), Count("smoke", "[reused:"));
+            var r = ProcessRunner.Instance.RunAsync(new ProcessSpec(dotnet, Args()) { Timeout = TimeSpan.FromMinutes(30) }).GetAwaiter().GetResult();
+            if (r.ExitCode != 0) throw new StageException($"{name}: kfuncforge run failed (exit {r.ExitCode}): {CommandLine.Tail(r.Stderr + r.Stdout, 8)}");
+            var lines = r.Stdout.Split('\n');
+            var times = Verbs.Select(v => (v, TimeSpan.FromSeconds(lines.Where(l => l.StartsWith($"== {v}: exit ", StringComparison.Ordinal))
+                .Select(l => double.Parse(l.Split(' ')[^2], CultureInfo.InvariantCulture)).Sum()))).ToList();
+            int Count(string text) => lines.Count(l => l.Contains(text, StringComparison.Ordinal));
+            var reused = Count("unchanged, reused");
+            var round = new Round(name, times, r.Duration, Count(" built ") - reused, reused, Count("] completed in ") - Count("[reused:"), Count("[reused:"));
             context.Out.WriteLine(Line(round));
             return round;
         }
 
-        context.Out.WriteLine($"bench-package {distro.Id}: the Package verbs as build.cake runs them (one engine process each), on a copy of the tree in {bench}");
+        context.Out.WriteLine($"bench-package {distro.Id}: the Package target's stages (kfuncforge run, one engine process), on a copy of the tree in {bench}");
         context.Out.WriteLine(Header());
         var first = Run("first (empty store)");
         var same = Run("nothing changed");
@@ -75,9 +67,9 @@ public sealed class BenchPackageCommand : ICommand
         var start = Median(Enumerable.Range(0, 5).Select(_ => ProcessRunner.Instance.RunAsync(new ProcessSpec(dotnet, [typeof(BenchPackageCommand).Assembly.Location, "--help"])).GetAwaiter().GetResult().Duration));
 
         var summary = string.Create(CultureInfo.InvariantCulture,
-            $"nothing changed / first: {same.Engine / first.Engine:0.000} of the engine time ({same.Engine.TotalSeconds:0.00} s against {first.Engine.TotalSeconds:0.00} s; target: at most 3 s)\n" +
+            $"nothing changed / first: {same.Engine / first.Engine:0.000} of the engine process's wall time ({same.Engine.TotalSeconds:0.00} s against {first.Engine.TotalSeconds:0.00} s; target: at most 3 s)\n" +
             $"{module.Name} C changed / first: {changed.Engine / first.Engine:0.000} ({changed.Built} of {first.Built} cells rebuilt, {changed.Boots} of {first.Boots} boots run)\n" +
-            $"engine process start (kfuncforge --help, median of 5): {start.TotalSeconds:0.000} s, paid once per verb ({Verbs.Length} verbs)\n");
+            $"engine process start (kfuncforge --help, median of 5): {start.TotalSeconds:0.000} s\n");
         context.Out.Write(summary);
         Directory.CreateDirectory(bench);
         File.WriteAllText(Path.Combine(bench, "bench.txt"), string.Join('\n', new[] { Header() }.Concat(new[] { first, same, changed }.Select(Line))) + "\n" + summary);

@@ -35,13 +35,18 @@ public sealed class BwrapRunner(CacheDirectory cache, AptMirrors mirrors, IProce
         var trial = await processes.RunAsync(new ProcessSpec("bwrap", ["--ro-bind", "/", "/", "--unshare-all", "--die-with-parent", "true"]) { Timeout = TimeSpan.FromSeconds(10) }, cancellation);
         if (!trial.Succeeded)
             return new ContainerProbe(Name, false, $"bubblewrap cannot create a sandbox here: {FirstLine(trial.Stderr)} (unprivileged user namespaces may be disabled)");
-        // A Perl script: on a loaded machine (two cores, QEMU guests beside it) it has taken over 10 s to say its version.
+        // mmdebstrap is asked only when a rootfs must be made (PrepareAsync): a Perl script that takes 0.3 s to say its
+        // version here, and over 10 s on a loaded machine, is not worth starting on every run that finds its rootfs built.
+        return new ContainerProbe(Name, true, version.Stdout.Trim());
+    }
+
+    /// <summary>Why mmdebstrap cannot make a rootfs here, or null.</summary>
+    private async Task<string?> MmdebstrapProblemAsync(CancellationToken cancellation)
+    {
         var mm = await processes.RunAsync(new ProcessSpec("mmdebstrap", ["--version"]) { Timeout = TimeSpan.FromSeconds(60) }, cancellation);
-        if (!mm.Succeeded)
-            return new ContainerProbe(Name, false, mm.TimedOut
-                ? "mmdebstrap did not answer `mmdebstrap --version` within 60 s (is the machine overloaded?)"
-                : $"mmdebstrap is not usable: {FirstLine(mm.Stderr)} (install the 'mmdebstrap' package)");
-        return new ContainerProbe(Name, true, $"{version.Stdout.Trim()}, {mm.Stdout.Trim()}");
+        return mm.Succeeded ? null
+            : mm.TimedOut ? "mmdebstrap did not answer `mmdebstrap --version` within 60 s (is the machine overloaded?)"
+            : $"mmdebstrap is not usable: {FirstLine(mm.Stderr)} (install the 'mmdebstrap' package)";
     }
 
     /// <summary>Everything that decides the rootfs's content, as canonical text; its hash names the cache entry.</summary>
@@ -88,6 +93,7 @@ public sealed class BwrapRunner(CacheDirectory cache, AptMirrors mirrors, IProce
         if (File.Exists(Path.Combine(entry, "recipe.txt"))) return;
         using var held = FileLock.Acquire(cache.LockFile("rootfs-" + Path.GetFileName(entry)), RootfsTimeout, $"building the {distro.Id} rootfs", log);
         if (File.Exists(Path.Combine(entry, "recipe.txt"))) return;
+        if (await MmdebstrapProblemAsync(cancellation) is { } problem) throw new StageException(problem);
         CacheDirectory.SweepStaging(cache.Rootfs, TimeSpan.FromHours(2));
         var staging = CacheDirectory.NewStaging(cache.Rootfs, Path.GetFileName(entry));
         try

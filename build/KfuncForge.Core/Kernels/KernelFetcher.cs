@@ -69,7 +69,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
                 throw new StageException($"apt-get update for {distro.Id} failed (exit {result.ExitCode}):\n{CommandLine.Tail(result.Stderr + result.Stdout, 12)}");
             File.WriteAllText(stamp, DateTime.UtcNow.ToString("O"));
         }
-        return DebianIndex.Load(lists);
+        return DebianIndex.Load(lists, extractDir: Path.Combine(state, "kfuncforge-extracts"));
     }
 
     /// <summary>
