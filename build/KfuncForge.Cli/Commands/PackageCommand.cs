@@ -22,15 +22,6 @@ public sealed class PackageCommand : ICommand
 
     public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
 
-    /// <summary>Why a built cell's signed copy cannot be published (missing, or signed from another build of the module), or null.</summary>
-    private static string? SignedCopyProblem(Compilation.BuiltCell cell, string artifactsDir)
-    {
-        var signed = cell.SignedPath(artifactsDir);
-        if (!File.Exists(signed)) return $"{cell.Release}/{cell.Module} was built but not signed ({signed} is missing)";
-        return Signing.ModuleSignatureTrailer.IsSignedCopyOf(signed, cell.ModuleFile) ? null
-            : $"{signed} was signed from an earlier build of {cell.Release}/{cell.Module}, not from {cell.ModuleFile}";
-    }
-
     private static async Task<int> RunAsync(CommandContext context)
     {
         var o = context.Options;
@@ -41,25 +32,11 @@ public sealed class PackageCommand : ICommand
         IReadOnlyList<Kernels.UnavailableKernel> unavailable = [];
         if (o.Get("cell") is null && o.Get("ko") is null)
         {
-            // Pipeline mode: every module the last Build made (its build index) and the Sign stage signed.
-            var index = Vm.BuildIndex.Load(Vm.BuildIndex.DefaultPath(context.ArtifactsDir, distro.Id));
-            unavailable = index.Unavailable;
-            var built = index.BuiltCells(context.ArtifactsDir, distro.Id).ToList();
-            if (!built.Any(c => File.Exists(c.SignedPath(context.ArtifactsDir))))
-                throw new StageException($"no signed modules for {distro.Id} under {context.Layout.Sign(distro.Id)}{(unavailable.Count > 0 ? $" (unavailable: {string.Join("; ", unavailable)})" : "")}; run the Sign target first");
-            // A signed copy must be of exactly the module the last build made: a rebuild that Sign has not seen
-            // (or a cell it never signed) is refused whole, so an older build can never be published.
-            var stale = built.Select(c => SignedCopyProblem(c, context.ArtifactsDir)).OfType<string>().ToList();
-            if (stale.Count > 0)
-                throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", stale)}; run the Sign target again (Package takes exactly the modules of the last build)");
-            // And only modules that passed in QEMU, byte for byte (SmokeTest records them).
-            var passes = Vm.SmokePasses.Load(Vm.SmokePasses.PathFor(context.ArtifactsDir, distro.Id));
-            var unproven = built.Select(c => Vm.SmokePasses.Unproven(passes, c.Release, c.Module, c.ModuleFile)).OfType<string>().ToList();
-            if (unproven.Count > 0)
-                throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", unproven)}; run the SmokeTest target (Package publishes only modules that passed in QEMU)");
-            Packager.RefuseToDrop(distro.Id, repo, built.Select(c => c.Release), unavailable);
-            cells = built.Select(c => c.Directory).ToList();
-            modules = built.Select(c => c.SignedPath(context.ArtifactsDir)).ToList();
+            // Pipeline mode: exactly the last build's cells, signed from that build and passed by SmokeTest.
+            var selection = PublishSelection.FromLastBuild(context.Layout, distro, repo);
+            unavailable = selection.Unavailable;
+            cells = selection.Cells.Select(c => c.CellDir).ToList();
+            modules = selection.Cells.Select(c => c.SignedModule).ToList();
         }
         else
         {

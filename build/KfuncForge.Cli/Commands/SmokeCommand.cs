@@ -20,18 +20,6 @@ public sealed class SmokeCommand : ICommand
         var setup = SmokeSetup.Prepare(context);
         if (context.Options.OnOff("secure-boot", false))
             setup = SecureBoot(context, setup);
-        var results = Path.Combine(setup.WorkDir, "results.jsonl");
-        File.Delete(results);
-        context.Out.WriteLine($"smoke: {setup.Boots.Count} kernels of {setup.Distro}; logs in {setup.WorkDir}");
-        // A boot whose every input passed before is not booted again (Pipeline/SmokeReuse.cs; docs/smoke.md).
-        var store = Pipeline.StageStore.In(context.ArtifactsDir);
-        var (toBoot, reused) = Pipeline.SmokeReuse.Split(store, setup.Boots, setup.Session.Options);
-        foreach (var r in reused)
-        {
-            context.Out.WriteLine($"{r.Line} [reused: passed before with exactly these inputs, key {r.Key[..12]}]");
-            File.AppendAllText(results, r.Record + "\n");
-        }
-        var gate = new Lock();
         Action<VmEvent>? live = context.Options.Flag("console")
             ? e =>
             {
@@ -42,47 +30,21 @@ public sealed class SmokeCommand : ICommand
                     BootStarted b => $"{b.BootId} $ {b.Command}",
                     _ => null,
                 };
-                if (line is not null) lock (gate) context.Out.WriteLine(line);
+                if (line is not null) context.Out.WriteLine(line);
             }
             : null;
-        var run = setup.Session.RunAsync(toBoot, v =>
-        {
-            var record = SmokeReport.Boot(v, setup.WorkDir).ToJsonString();
-            var line = SmokeReport.Line(v);
-            lock (gate) context.Out.WriteLine(line);
-            File.AppendAllText(results, record + "\n");
-            Pipeline.SmokeReuse.Keep(store, v, setup.Session.Options, record, line);
-        }, live).GetAwaiter().GetResult();
-        // What passed, by the bytes of the module the guest loaded: Package publishes nothing else (docs/smoke.md).
-        static IEnumerable<(string Module, string Ko)> Built(BootPlan plan, IEnumerable<string> modules) =>
-            modules.Select(m => (Module: m, Ko: plan.Modules.FirstOrDefault(x => x.Kind == GuestModuleKind.Built && x.Name == m)?.KoPath)).Where(x => x.Ko is not null)!;
-        SmokePasses.Record(SmokePasses.PathFor(context.ArtifactsDir, setup.Distro),
-            run.Verdicts.SelectMany(v => Built(v.Plan, v.Cells.Select(c => c.Module)).Select(x => (new SmokePass(v.Plan.Kernel.Release, x.Module, SmokePasses.ModuleSha256(x.Ko)), v.Cells.First(c => c.Module == x.Module).Passed)))
-                .Concat(reused.SelectMany(r => Built(r.Plan, r.Plan.CellModules).Select(x => (new SmokePass(r.Plan.Kernel.Release, x.Module, SmokePasses.ModuleSha256(x.Ko)), true)))));
-        var report = SmokeReport.Run(run, setup.Distro, setup.WorkDir);
-        setup.AddTo(report);
-        report["reused"] = new System.Text.Json.Nodes.JsonArray([.. reused.Select(r => System.Text.Json.Nodes.JsonNode.Parse(r.Record))]);
-        var summary = (toBoot.Count == 0 && reused.Count > 0 ? $"Smoke test of {setup.Distro}: no kernel booted, every boot's inputs passed before\n" : SmokeReport.Summary(run, setup.Distro))
-            + (reused.Count > 0 ? $"reused: {string.Join(", ", reused.Select(r => r.Plan.Kernel.Release))} passed before with exactly these inputs (not booted again)\n" : "")
-            + setup.KernelSelectionText()
-            + (setup.Session.Options.SecureBoot is null ? "" : $"secure boot: on; {SecureBootFirmware.Caveat}\n")
-            + (setup.Session.Options.InstructionCount ? $"load figures: {Fidelity.FidelityReport.InstructionTimeUnit}\n" : "");
-        report["secure_boot"] = setup.Session.Options.SecureBoot is not null;
-        report["instruction_count"] = setup.Session.Options.InstructionCount;
-        File.WriteAllText(Path.Combine(setup.WorkDir, "results.json"), SmokeReport.Json(report));
-        File.WriteAllText(Path.Combine(setup.WorkDir, "summary.txt"), summary);
+        var outcome = Pipeline.SmokeStage.Run(setup, context.Layout, context.Out.WriteLine, live);
         context.Out.WriteLine();
-        context.Out.Write(summary);
-        context.Out.WriteLine($"results: {Path.Combine(setup.WorkDir, "results.json")}");
-        var passed = toBoot.Count == 0 ? reused.Count > 0 : run.Passed;
-        return passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
+        context.Out.Write(outcome.Summary);
+        context.Out.WriteLine($"results: {outcome.Results}");
+        return outcome.Passed ? ExitCodes.Passed(setup.Unavailable.Count > 0) : ExitCodes.Failed;
     }
 
     /// <summary>
     /// On request (--secure-boot=on): every kernel boots under UEFI Secure Boot with the signing certificate enrolled as a
     /// MOK (Vm/SecureBoot.cs), and loads the Sign stage's signed modules, which lockdown requires, instead of the built ones.
     /// </summary>
-    private static SmokeSetup SecureBoot(CommandContext context, SmokeSetup setup)
+    private static Pipeline.SmokeBoots SecureBoot(CommandContext context, Pipeline.SmokeBoots setup)
     {
         if (SecureBootFirmware.Missing() is { Count: > 0 } missing)
             throw new StageException($"a Secure Boot smoke run needs host files that are missing: {string.Join(", ", missing)}. Run `dotnet cake --target=Setup` (build/host-packages.txt)");
@@ -145,21 +107,9 @@ public sealed class BenchSmokeCommand : ICommand
     }
 }
 
-/// <summary>What both verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
-internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tools, IVmRunner Vms, SmokeSession Session, IReadOnlyList<BootPlan> Boots,
-    IReadOnlyList<UnavailableKernel> Unavailable, IReadOnlyList<string> Notes)
+/// <summary>What the smoke, bench-smoke and fidelity verbs share: options, host requirements, plan + build index → boot plans, the session.</summary>
+internal static class SmokeSetup
 {
-    /// <summary>The build index's unavailable kernels and resolution notes as report lines.</summary>
-    public string KernelSelectionText() =>
-        string.Concat(Unavailable.Select(u => $"kernel {u.Kernel}: UNAVAILABLE: {u.Reason}\n")) + string.Concat(Notes.Select(n => $"note: {n}\n"));
-
-    /// <summary>The same for results.json.</summary>
-    public void AddTo(System.Text.Json.Nodes.JsonObject report)
-    {
-        report["unavailable"] = new System.Text.Json.Nodes.JsonArray([.. Unavailable.Select(u => (System.Text.Json.Nodes.JsonNode)new System.Text.Json.Nodes.JsonObject { ["kernel"] = u.Kernel, ["reason"] = u.Reason })]);
-        report["notes"] = new System.Text.Json.Nodes.JsonArray([.. Notes.Select(n => (System.Text.Json.Nodes.JsonNode)n)]);
-    }
-
     public static readonly string[] Options = ["distro", "module", "kernel", "index", "cache", "jobs", "timeout", "memory", "accel", "boot", "busybox", "agent-source", "icount"];
 
     /// <summary>
@@ -175,7 +125,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         var other => throw new InputException(new Problem("command line", 0, 0, "", $"--accel must be auto, tcg or kvm, not '{other}'")),
     };
 
-    public static SmokeSetup Prepare(CommandContext context, string folder = "smoke", BootContent content = BootContent.Smoke, string? distro = null,
+    public static Pipeline.SmokeBoots Prepare(CommandContext context, string folder = "smoke", BootContent content = BootContent.Smoke, string? distro = null,
         IReadOnlyList<string>? kernelArguments = null, int defaultTimeoutSeconds = 180, bool sharedFolder = false, Upstream.SelftestTree? selftests = null)
     {
         var o = context.Options;
@@ -224,7 +174,7 @@ internal sealed record SmokeSetup(string Distro, string WorkDir, GuestTools Tool
         var wanted = o.Get("kernel");
         var unavailable = index.Unavailable.Where(u => wanted is null || u.Kernel == wanted || u.Line == wanted).ToList();
         foreach (var u in unavailable) context.Out.WriteLine($"plan {u.Kernel}: unavailable: {u.Reason}");
-        return new SmokeSetup(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots, unavailable, index.Notes);
+        return new Pipeline.SmokeBoots(plan.Distro.Id, workDir, tools, vms, new SmokeSession(tools, vms, options), boots, unavailable, index.Notes);
     }
 
     /// <summary>
