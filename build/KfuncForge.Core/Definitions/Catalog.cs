@@ -18,8 +18,57 @@ public sealed record SourceTree(string Root, string? TemplatesOverride = null)
 /// <summary>Every definition of a source tree, loaded strictly and validated together.</summary>
 public sealed record Catalog(SourceTree Tree, IReadOnlyList<KfuncModule> Modules, IReadOnlyList<DistroProfile> Distros)
 {
-    /// <summary>Loads everything; on any problem throws one InputException listing all of them.</summary>
+    /// <summary>
+    /// Loads everything; on any problem throws one InputException listing all of them. A process that loads the same
+    /// definitions again (the run verb's stages each load them) gets the catalog it loaded before: the key is every
+    /// file's path and content under distros/ and kfunc-modules/, so any change loads and validates again.
+    /// </summary>
     public static Catalog Load(SourceTree tree)
+    {
+        var key = ContentKey(tree);
+        lock (Loaded)
+        {
+            if (key is not null && Loaded.TryGetValue(tree.Root, out var known) && known.Key == key) return known.Catalog;
+        }
+        var catalog = LoadUncached(tree);
+        if (key is not null)
+            lock (Loaded) Loaded[tree.Root] = (key, catalog);
+        return catalog;
+    }
+
+    private static readonly Dictionary<string, (string Key, Catalog Catalog)> Loaded = new(StringComparer.Ordinal);
+
+    /// <summary>A tree with a larger file is loaded every time (the load reports what is too large; nothing that size is read twice).</summary>
+    private const long MemoFileBytes = 4 << 20;
+
+    /// <summary>SHA-256 over every definition file's relative path and bytes; null when the tree cannot be read (then nothing is remembered).</summary>
+    private static string? ContentKey(SourceTree tree)
+    {
+        try
+        {
+            using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+            foreach (var dir in new[] { tree.Distros, tree.Modules })
+            {
+                if (!Directory.Exists(dir)) continue;
+                foreach (var file in Directory.GetFiles(dir, "*", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
+                {
+                    // Only regular files inside the tree are read (a FIFO would block): anything else is never remembered,
+                    // and the full load reports it.
+                    if (TreeFiles.Problem(file, tree.Root) is not null || new FileInfo(file).Length > MemoFileBytes) return null;
+                    hash.AppendData(System.Text.Encoding.UTF8.GetBytes(file + "\0"));
+                    hash.AppendData(File.ReadAllBytes(file));
+                    hash.AppendData("\0"u8);
+                }
+            }
+            return Convert.ToHexStringLower(hash.GetHashAndReset());
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
+        }
+    }
+
+    private static Catalog LoadUncached(SourceTree tree)
     {
         var problems = new List<Problem>();
 

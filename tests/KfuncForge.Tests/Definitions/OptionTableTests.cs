@@ -54,4 +54,18 @@ public sealed class OptionTableTests
         Assert.True(ok.ExitCode == 0, ok.Stdout + ok.Stderr);
         Assert.Matches(@"(?m)^== validate: exit 0 in \d+\.\d\d s$", ok.Stdout);
     }
+
+    /// <summary>The run verb's stages share one loaded catalog, but never a stale one: a change of the same length, made at once, is seen.</summary>
+    [Fact]
+    public void A_catalog_loaded_again_sees_every_change_to_the_definitions()
+    {
+        using var temp = TestTree.Temp();
+        var tree = new KfuncForge.Definitions.SourceTree(temp.Combine("tree"));
+        Support.RealKernel.CopyDir(Base, tree.Root);
+        var first = KfuncForge.Definitions.Catalog.Load(tree);
+        Assert.Same(first, KfuncForge.Definitions.Catalog.Load(tree));
+        var profile = Path.Combine(tree.Distros, "debian12.yaml");
+        File.WriteAllText(profile, File.ReadAllText(profile).Replace("Debian 12 (bookworm)", "Debian 12 (BOOKWORM)"));
+        Assert.Equal("Debian 12 (BOOKWORM)", KfuncForge.Definitions.Catalog.Load(tree).Distro("debian12").Name);
+    }
 }
