@@ -243,6 +243,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                         ["templates"] = templates,
                         ["kernel_packages"] = Pipeline.StageKeys.KernelPackages(kernel.Packages.Select(p => (p.Package, p.Version, p.Sha256))),
                         ["toolchain"] = run.Toolchain,
+                        ["signing"] = SigningDigest(distro),
                     };
                     cells.Add(new PlannedCell(id, run, module, kernel, CellKey.Of(inputs), inputs, null));
                 }
@@ -258,6 +259,22 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         Kfuncs = module.Kfuncs.Select(k => new KfuncOutcome { Kfunc = k.Name, Verdict = status, Reason = reason }).ToList(),
         Stages = new CellStages(),
     };
+
+    /// <summary>
+    /// The keys a cell is signed and packaged with: the module certificate's bytes (the configured one, else the
+    /// development key's), the external signer, and the repository keyring and key id. Another key signs another package.
+    /// </summary>
+    private string SigningDigest(DistroProfile distro)
+    {
+        if (settings.Until < MatrixStage.Sign) return CellKey.Digest("not signed");
+        var request = settings.KeyRequest(distro.Signing);
+        // The development key is made now if missing (Sign would make it), so the first run's cells keep their key.
+        var certificate = request.Certificate ?? (request.SignerCommand is null && request.Key is null
+            ? Signing.DevelopmentKey.Ensure(request.DevelopmentKeyDirectory, request.SourceRoot).CertificateDerPath
+            : "none");
+        return CellKey.Digest(string.Join("\n", Pipeline.StageKeys.FileDigest(certificate), string.Join(" ", request.SignerCommand ?? []),
+            settings.GnupgHome ?? "development", settings.PackageKeyId ?? distro.Signing.PackageKeyId ?? "development"));
+    }
 
     /// <summary>Versions of the host tools the chosen stages run (smoke: QEMU, clang, bpftool, gcc for the agent; package: dpkg-deb, gpg).</summary>
     private async Task<IReadOnlyDictionary<string, string>> HostToolchainAsync(CancellationToken cancellation)
