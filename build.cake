@@ -22,8 +22,8 @@ public sealed class BuildParameters
         Root = context.MakeAbsolute(context.Directory(".")).FullPath;
         Configuration = context.Argument("configuration", "Release");
         Given = context.Arguments.GetArguments()
-            .Where(a => !CakeOwn.Contains(a.Key) && a.Value.Count > 0)
-            .ToDictionary(a => a.Key.ToLowerInvariant(), a => a.Value.Last(), StringComparer.Ordinal);
+            .Where(a => !CakeOwn.Contains(a.Key))
+            .ToDictionary(a => a.Key.ToLowerInvariant(), a => a.Value.LastOrDefault() ?? "", StringComparer.Ordinal);
     }
 
     public string Root { get; }
@@ -60,9 +60,10 @@ public sealed class BuildParameters
     {
         var args = new ProcessArgumentBuilder().AppendQuoted(EngineDll).Append(verb);
         var accepts = Accepts(context)[verb];
+        // A switch given without a value (--console) reaches the verb as --console=true.
         foreach (var (name, value) in Given.OrderBy(g => g.Key, StringComparer.Ordinal))
-            if (accepts.Contains(name) && !string.IsNullOrEmpty(value))
-                args.AppendSwitchQuoted("--" + name, "=", value);
+            if (accepts.Contains(name))
+                args.AppendSwitchQuoted("--" + name, "=", string.IsNullOrEmpty(value) ? "true" : value);
         return args;
     }
 }

@@ -230,6 +230,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                 Distro = distro, Workspace = workspace, Index = index, Definitions = definitions,
                 Toolchain = CellKey.Digest(string.Concat(toolchain.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}={t.Value}\n"))),
             };
+            var signing = SigningDigest(distro);
             foreach (var kernel in kernels)
                 foreach (var module in modules)
                 {
@@ -243,7 +244,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                         ["templates"] = templates,
                         ["kernel_packages"] = Pipeline.StageKeys.KernelPackages(kernel.Packages.Select(p => (p.Package, p.Version, p.Sha256))),
                         ["toolchain"] = run.Toolchain,
-                        ["signing"] = SigningDigest(distro),
+                        ["signing"] = signing,
                     };
                     cells.Add(new PlannedCell(id, run, module, kernel, CellKey.Of(inputs), inputs, null));
                 }

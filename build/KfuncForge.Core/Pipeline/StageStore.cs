@@ -23,25 +23,40 @@ public sealed class StageStore(string root)
         return Directory.Exists(dir) ? dir : null;
     }
 
-    /// <summary>Stores a result: <paramref name="fill"/> writes it into a fresh folder, which then takes the key's name (a result stored first by another run is kept).</summary>
-    public string Put(string stage, string key, Action<string> fill)
+    /// <summary>
+    /// Stores a result: <paramref name="fill"/> writes it into a fresh folder, which then takes the key's name (a result
+    /// stored first by another run is kept). The store only saves work: when it cannot be written (disk full, no
+    /// permission), the result is not kept and the stage's own outcome stands; null says so.
+    /// </summary>
+    public string? Put(string stage, string key, Action<string> fill)
     {
         var target = Path.Combine(Root, stage, key);
         var staging = Path.Combine(Root, stage, $".tmp-{key[..16]}-{Environment.ProcessId}-{Guid.NewGuid().ToString("N")[..8]}");
-        Directory.CreateDirectory(staging);
         try
         {
+            Directory.CreateDirectory(staging);
             fill(staging);
             Directory.Move(staging, target);
+            return target;
         }
         catch (IOException) when (Directory.Exists(target))
         {
+            return target;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
         finally
         {
-            if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            try
+            {
+                if (Directory.Exists(staging)) Directory.Delete(staging, recursive: true);
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+            }
         }
-        return target;
     }
 }
 
