@@ -13,10 +13,10 @@ namespace KfuncForge.Cli.Commands;
 /// <summary>What fetch, build and bench-build share: their options, the selection, and how a kernel's facts are printed.</summary>
 internal static class KernelCommandSupport
 {
-    public static readonly string[] KernelOptions = ["distro", "module", "kernel", "container", "cache"];
+    public static readonly string[] KernelOptions = ["distro", "module", "kernel", "kernel-tree", "container", "cache"];
 
     public static Pipeline.Selection Select(CommandContext context) =>
-        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"));
+        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"), context.Options.Get("kernel-tree"));
 
     public static async Task<(Pipeline.Selection Selection, KernelWorkspace Workspace, FetchedKernels Kernels)> OpenAsync(CommandContext context, CancellationToken cancellation = default)
     {

@@ -65,7 +65,12 @@ public sealed class PackageCommand : ICommand
         }
         foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
         foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
-        var publicKey = distro.Family == PackageFamily.Deb ? AptRepository.KeyringFileName : YumRepository.PublicKeyFileName;
+        var publicKey = distro.Family switch
+        {
+            PackageFamily.Deb => AptRepository.KeyringFileName,
+            PackageFamily.Sysext => SysextFeed.PublicKeyFileName,
+            _ => YumRepository.PublicKeyFileName,
+        };
         context.Out.WriteLine($"published {result.Repository} (signed by {packageKey.Key.Fingerprint}; public key: {Path.Combine(result.Repository, publicKey)})");
         if (packageKey.Warning(Path.Combine(result.Repository, publicKey)) is { } warning) context.Err.WriteLine(warning);
         foreach (var u in unavailable) context.Out.WriteLine($"{u.Kernel}: unavailable, not packaged: {u.Reason}");

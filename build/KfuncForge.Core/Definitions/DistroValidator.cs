@@ -72,9 +72,9 @@ public static class DistroValidator
             for (var i = 0; i < (recipe.Packages?.Count ?? 0); i++) CheckGrammar(doc, $"rootfs.packages[{i}]", recipe.Packages![i], Grammar.PackageName, problems);
         }
 
-        PackageFamily? family = d.Family switch { "deb" => PackageFamily.Deb, "rpm" => PackageFamily.Rpm, _ => null };
-        if (family is null) problems.Add(doc.At("family", $"unknown package family '{d.Family}'; use deb or rpm"));
-        var expectedManager = family switch { PackageFamily.Deb => new[] { "apt" }, PackageFamily.Rpm => ["dnf", "yum"], _ => [] };
+        PackageFamily? family = d.Family switch { "deb" => PackageFamily.Deb, "rpm" => PackageFamily.Rpm, "sysext" => PackageFamily.Sysext, _ => null };
+        if (family is null) problems.Add(doc.At("family", $"unknown package family '{d.Family}'; use deb, rpm or sysext"));
+        var expectedManager = family switch { PackageFamily.Deb => new[] { "apt" }, PackageFamily.Rpm => ["dnf", "yum"], PackageFamily.Sysext => ["systemd-sysext"], _ => [] };
         if (family is not null && !expectedManager.Contains(d.PackageManager))
             problems.Add(doc.At("package_manager", $"'{d.PackageManager}' does not manage {d.Family} packages; use {string.Join(" or ", expectedManager)}"));
 
@@ -110,9 +110,9 @@ public static class DistroValidator
         if (family is not null && Names.UnknownPlaceholders(p.Name!, PackagePlaceholders).Count == 0)
         {
             var sample = Names.Expand(p.Name!, new Dictionary<string, string> { ["module"] = "kfunc_x", ["module_dashed"] = "kfunc-x", ["release"] = "6.1.0-1-amd64" });
-            var valid = family == PackageFamily.Deb ? Names.DebianPackage().IsMatch(sample) : Names.RpmPackage().IsMatch(sample);
+            var valid = family == PackageFamily.Rpm ? Names.RpmPackage().IsMatch(sample) : Names.DebianPackage().IsMatch(sample);
             if (!valid)
-                problems.Add(doc.At("packaging.name", family == PackageFamily.Deb
+                problems.Add(doc.At("packaging.name", family != PackageFamily.Rpm
                     ? $"'{p.Name}' gives names like '{sample}', which Debian rejects: lower-case letters, digits, '+', '-', '.' only (use {{module_dashed}}, not {{module}})"
                     : $"'{p.Name}' gives names like '{sample}', which is not a valid RPM name"));
         }
@@ -129,15 +129,56 @@ public static class DistroValidator
             else problems.Add(doc.At("bpf_backports", $"'{d.BpfBackports}' is not a kernel version: give the upstream BPF level the distro's kernels carry (e.g. 6.8)"));
         }
 
+        SysextSettings? sysext = null;
+        if (family == PackageFamily.Sysext && d.Sysext is null)
+            problems.Add(doc.At("family", "a sysext profile needs a 'sysext' section: the extension-release's id and version_id (or level)"));
+        if (family is not null and not PackageFamily.Sysext && d.Sysext is not null)
+            problems.Add(doc.At("sysext", $"only a sysext profile has a 'sysext' section; this one makes {d.Family} packages"));
+        if (family == PackageFamily.Sysext && d.Sysext is { } x)
+        {
+            CheckGrammar(doc, "sysext.id", x.Id!, Grammar.OsReleaseId, problems);
+            if ((x.VersionId is null) == (x.Level is null))
+                problems.Add(doc.At("sysext", "give exactly one of version_id (the OS release the images are for, e.g. 4593.2.5) and level (a SYSEXT_LEVEL the OS declares)"));
+            if (x.VersionId is not null) CheckGrammar(doc, "sysext.version_id", x.VersionId, Grammar.OsReleaseVersion, problems);
+            if (x.Level is not null) CheckGrammar(doc, "sysext.level", x.Level, Grammar.OsReleaseVersion, problems);
+            if (x.Architecture is not null && x.Architecture != "x86-64")
+                problems.Add(doc.At("sysext.architecture", $"'{Grammar.Clip(x.Architecture)}' is not built here; KfuncForge builds x86-64 modules only"));
+            sysext = new SysextSettings(x.Id!, x.VersionId, x.Level, x.Architecture ?? "x86-64");
+        }
+
         if (problems.Count > before || family is null || packaging is null) return null;
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
             new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
             new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
-            bpfLevel);
+            bpfLevel, sysext);
     }
 
     private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)
     {
+        if (t.Tree is not null)
+        {
+            if (t.Release is not null || t.Newest is not null || t.Suite is not null)
+            {
+                problems.Add(doc.At(path, "a kernel build tree target gives 'tree' and 'line' (and optionally 'flavour'), not 'release', 'newest' or 'suite'"));
+                return null;
+            }
+            if (Grammar.FilePath(t.Tree) is { } badPath)
+            {
+                problems.Add(doc.At($"{path}.tree", $"'{Grammar.Clip(t.Tree)}' {badPath}"));
+                return null;
+            }
+            if (t.Line is null || Grammar.KernelLine(t.Line) is not null || !KernelVersion.TryParse(t.Line, out var treeLine))
+            {
+                problems.Add(doc.At($"{path}.line", $"a kernel build tree target needs 'line', the kernel line the tree is expected to be (e.g. 6.12), not '{Grammar.Clip(t.Line ?? "")}'"));
+                return null;
+            }
+            if (t.Flavour is not null && Grammar.ArchiveName(t.Flavour) is { } badFlavour)
+            {
+                problems.Add(doc.At($"{path}.flavour", $"'{Grammar.Clip(t.Flavour)}' {badFlavour}"));
+                return null;
+            }
+            return new KernelTarget(null, null, t.Flavour, null, new KernelVersion(treeLine.Major, treeLine.Minor, 0), t.Tree);
+        }
         if (t.Release is not null)
         {
             if (t.Newest is not null || t.Suite is not null || t.Flavour is not null)

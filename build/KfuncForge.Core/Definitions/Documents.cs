@@ -146,6 +146,15 @@ public sealed class DistroDocument
     [Required] public List<KernelTargetDocument>? Kernels { get; set; }
     [Required] public PackagingDocument? Packaging { get; set; }
     [Required] public SigningDocument? Signing { get; set; }
+    public SysextDocument? Sysext { get; set; }
+}
+
+public sealed class SysextDocument
+{
+    [Required] public string? Id { get; set; }
+    public string? VersionId { get; set; }
+    public string? Level { get; set; }
+    public string? Architecture { get; set; }
 }
 
 public sealed class RootfsDocument
@@ -164,6 +173,7 @@ public sealed class KernelTargetDocument
     public string? Flavour { get; set; }
     public string? Suite { get; set; }
     public string? Line { get; set; }
+    public string? Tree { get; set; }
 }
 
 public sealed class PackagingDocument

@@ -135,6 +135,24 @@ public static partial class Grammar
     /// <summary>A path inside a module folder (variant and BPF sources): like AbsolutePath, but relative and without placeholders.</summary>
     public static string? RelativePath(string value) => PathProblem(value, absolute: false);
 
+    /// <summary>An os-release ID (what systemd-sysext compares with the host's): lower-case letters, digits, '.', '_', '-'.</summary>
+    public static string? OsReleaseId(string value) =>
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^[a-z0-9][a-z0-9._-]{0,63}$") ? null : "must be lower-case letters, digits, '.', '_' and '-' (an os-release ID such as flatcar)";
+
+    /// <summary>An os-release VERSION_ID or SYSEXT_LEVEL: letters, digits, '.', '_', '-', '~', '+'.</summary>
+    public static string? OsReleaseVersion(string value) =>
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^[A-Za-z0-9][A-Za-z0-9._~+-]{0,63}$") ? null : "must be letters, digits, '.', '_', '-', '~' and '+' (an os-release VERSION_ID such as 4593.2.5)";
+
+    /// <summary>
+    /// A directory on this machine (a profile's kernel build tree): absolute, or relative to the repository root. It is
+    /// only read, never written into a generated file, so any printable characters are allowed.
+    /// </summary>
+    public static string? FilePath(string value) =>
+        value.Length == 0 ? "is empty"
+        : value.Length > 1024 ? "is longer than 1024 characters"
+        : value.Any(char.IsControl) ? "has a control character; give a plain directory path"
+        : null;
+
     private static string? PathProblem(string value, bool absolute)
     {
         if (value.Length == 0) return "is empty";

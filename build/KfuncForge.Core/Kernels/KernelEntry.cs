@@ -5,7 +5,12 @@ using KfuncForge.Model;
 namespace KfuncForge.Kernels;
 
 /// <summary>One package a kernel entry was made from, as the index described it and the cache verified it.</summary>
-public sealed record PackageRecord(string Package, string Version, string Suite, string Sha256, long Size);
+public sealed record PackageRecord(string Package, string Version, string Suite, string Sha256, long Size)
+{
+    /// <summary>The package URL when it is not a Debian archive's (a kernel build tree's identity); absent otherwise.</summary>
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)]
+    public string? Uri { get; init; }
+}
 
 /// <summary>
 /// facts.json of a kernel cache entry: everything read once from the kernel's own packages.
@@ -34,6 +39,9 @@ public sealed record KernelFactsDocument
     public required int BtfFunctions { get; init; }
     public required IReadOnlyList<string> NativeKfuncs { get; init; }
     public required IReadOnlyDictionary<string, string> Config { get; init; }
+
+    /// <summary>Set when the kernel was given as a build tree (Kernels.KernelTree) instead of fetched packages.</summary>
+    public KernelTreeIdentity? Tree { get; init; }
 
     public static readonly JsonSerializerOptions Json = new()
     {
@@ -118,7 +126,11 @@ public sealed record KernelEntry(string Dir, KernelFactsDocument Facts)
         var symbols = new HashSet<string>(ModuleSymvers(ModuleSymversFile), StringComparer.Ordinal);
         if (Facts.SymbolsFrom.StartsWith("System.map", StringComparison.Ordinal)) symbols.UnionWith(KernelFiles.ParseSystemMap(File.ReadLines(SystemMap)));
         return new KernelFacts(Release, KernelVersion.Parse(Facts.UpstreamVersion), Facts.Flavour, Facts.Config,
-            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel) { Verifier = VerifierFactsReader.Read(this) };
+            Facts.NativeKfuncs.ToHashSet(StringComparer.Ordinal), symbols, bpfLevel)
+        {
+            Verifier = VerifierFactsReader.Read(this),
+            TreeDir = Facts.Tree is null ? null : Facts.HeadersDir,
+        };
     }
 
     private static IReadOnlySet<string> ModuleSymvers(string path) =>

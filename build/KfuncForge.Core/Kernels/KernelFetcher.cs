@@ -81,12 +81,14 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     public static KernelResolution Select(DistroProfile distro, DebianIndex index, string? kernel)
     {
         KernelResolution Of(IEnumerable<KernelTarget> targets) => KernelResolution.Combine(targets.Select(t => KernelResolver.Resolve(distro, t, index)));
-        if (kernel is null) return Of(distro.Kernels);
-        var named = distro.Kernels.Where(t => t.Key == kernel || t.Release == kernel || (!t.IsExplicit && t.Line.ToString() == kernel)).ToList();
+        // Build-tree targets are imported, not resolved (KernelWorkspace).
+        var archive = distro.Kernels.Where(t => t.Tree is null).ToList();
+        if (kernel is null) return Of(archive);
+        var named = archive.Where(t => t.Key == kernel || t.Release == kernel || (!t.IsExplicit && t.Line.ToString() == kernel)).ToList();
         if (named.Count > 0) return Of(named);
         if (KernelVersion.TryParse(kernel, out var version))
         {
-            var byLine = distro.Kernels.Where(t => t.Line.Major == version.Major && t.Line.Minor == version.Minor).ToList();
+            var byLine = archive.Where(t => t.Line.Major == version.Major && t.Line.Minor == version.Minor).ToList();
             if (byLine.Count > 0)
             {
                 var line = Of(byLine);

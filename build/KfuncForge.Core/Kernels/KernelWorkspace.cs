@@ -31,7 +31,33 @@ public sealed class KernelWorkspace
     }
 
     /// <summary>
-    /// Resolves the profile's kernels (narrowed by --kernel) against the live index and fetches each. A kernel
+    /// The run's kernels: --kernel-tree alone when given; else the profile's build-tree targets, imported, and its
+    /// archive targets, resolved and fetched (narrowed by --kernel).
+    /// </summary>
+    public async Task<FetchedKernels> FetchAsync(Pipeline.Selection selection, Action<string> log, CancellationToken cancellation = default)
+    {
+        var kernel = selection.Kernel;
+        var entries = new List<KernelEntry>();
+        var unavailable = new List<UnavailableKernel>();
+        // Kernels given as build trees: imported (once per tree identity), never fetched; a missing piece is bad input.
+        foreach (var (dir, flavour, what) in selection.Trees())
+        {
+            if (!Directory.Exists(dir) && what != "--kernel-tree")
+            {
+                unavailable.Add(new UnavailableKernel(dir, "tree", $"the kernel build tree {dir} ({what}) does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>"));
+                continue;
+            }
+            entries.Add(KernelTree.Import(Cache, Distro, dir, flavour, log, what));
+        }
+        foreach (var u in unavailable) log($"{Distro.Id} {u}");
+        if (selection.KernelTree is not null || Distro.Kernels.All(t => t.Tree is not null) || (kernel is not null && entries.Count > 0))
+            return new FetchedKernels(entries, unavailable, []);
+        var archive = await FetchAsync(kernel, log, cancellation);
+        return new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], archive.Notes);
+    }
+
+    /// <summary>
+    /// Resolves the profile's archive kernels (narrowed by --kernel) against the live index and fetches each. A kernel
     /// the index cannot supply, or whose packages cannot be fetched, is returned as unavailable with the
     /// reason; the others are fetched all the same.
     /// </summary>

@@ -1,6 +1,7 @@
 namespace KfuncForge.Model;
 
-public enum PackageFamily { Deb, Rpm }
+/// <summary>How a profile's modules reach hosts: .deb in an apt repository, .rpm in a yum repository, or systemd-sysext images (Flatcar).</summary>
+public enum PackageFamily { Deb, Rpm, Sysext }
 
 /// <summary>One target distribution, read from distros/&lt;id&gt;.yaml.</summary>
 public sealed record DistroProfile(
@@ -15,7 +16,8 @@ public sealed record DistroProfile(
     IReadOnlyList<KernelTarget> Kernels,
     PackageNaming Packaging,
     SigningSettings Signing,
-    KernelVersion? BpfLevel)
+    KernelVersion? BpfLevel,
+    SysextSettings? Sysext = null)
 {
     /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
     public bool NeedsContainerEngine => Rootfs is null;
@@ -24,15 +26,18 @@ public sealed record DistroProfile(
 /// <summary>How the rootless sandbox's root filesystem is made (mmdebstrap), for distros whose packages this machine can reach.</summary>
 public sealed record RootfsRecipe(string Tool, string Suite, IReadOnlyList<string> ExtraSuites, IReadOnlyList<string> Components, IReadOnlyList<string> Packages);
 
-/// <summary>A kernel to build for: an explicit release, or the newest N of a flavour in a suite (resolved against the live index).</summary>
-public sealed record KernelTarget(string? Release, int? Newest, string? Flavour, string? Suite, KernelVersion Line)
+/// <summary>
+/// A kernel to build for: an explicit release, the newest N of a flavour in a suite (resolved against the live index),
+/// or a kernel build tree on this machine (Tree: a directory, relative to the repository root; docs/kernel-trees.md).
+/// </summary>
+public sealed record KernelTarget(string? Release, int? Newest, string? Flavour, string? Suite, KernelVersion Line, string? Tree = null)
 {
     public bool IsExplicit => Release is not null;
 
     /// <summary>Stable name of this target in output paths and plans.</summary>
-    public string Key => Release ?? $"{Line}-{Flavour}-newest{Newest}";
+    public string Key => Release ?? (Tree is not null ? $"{Line}-tree" : $"{Line}-{Flavour}-newest{Newest}");
 
-    public override string ToString() => Release ?? $"newest {Newest} of {Flavour} {Line}.x in {Suite}";
+    public override string ToString() => Release ?? (Tree is not null ? $"the {Line}.x kernel build tree {Tree}" : $"newest {Newest} of {Flavour} {Line}.x in {Suite}");
 }
 
 /// <summary>The distro's naming of kernel packages (shared by a family of profiles: distros/kernel-packaging/&lt;name&gt;.yaml).</summary>
@@ -52,6 +57,13 @@ public sealed record KernelImageRule(KernelRange Kernels, string Package, string
 
 /// <summary>Names and install locations of the packages this project emits.</summary>
 public sealed record PackageNaming(string Name, string Maintainer, string Vendor, string InstallDir);
+
+/// <summary>
+/// What a system extension image's extension-release says (systemd-sysext matches it against the host's os-release):
+/// the OS ID, and either the exact VERSION_ID of the OS release the image is for or a SYSEXT_LEVEL; the architecture
+/// in systemd's spelling (x86-64).
+/// </summary>
+public sealed record SysextSettings(string Id, string? VersionId, string? Level, string Architecture);
 
 /// <summary>Where signing keys come from; never the keys themselves.</summary>
 public sealed record SigningSettings(string? ModuleKey, string? ModuleCertificate, string? PackageKeyId, string ModuleHash);

@@ -23,6 +23,9 @@ public sealed record KernelFacts(
     /// <summary>What the kernel's kfunc registration and verifier accept (null until the kernel is fetched).</summary>
     public VerifierFacts? Verifier { get; init; }
 
+    /// <summary>Where a kernel given as a build tree lies in the build environment (null: the kernel packaging's headers_dir).</summary>
+    public string? TreeDir { get; init; }
+
     /// <summary>Facts for a kernel known only by its line (e.g. 6.1): what Render can use before Fetch.</summary>
     public static KernelFacts Nominal(KernelTarget target, KernelVersion? bpfLevel = null) =>
         new(target.Release ?? $"{target.Line}-{target.Flavour}", target.Release is null ? target.Line : KernelVersion.Parse(target.Release), target.Flavour, null, null, null, bpfLevel);

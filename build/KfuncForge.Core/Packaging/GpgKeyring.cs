@@ -102,6 +102,10 @@ public sealed class GpgKeyring(IProcessRunner runner, string home)
     public Task DetachSignAsync(GpgKey key, string input, string output, DateTimeOffset sourceDate, CancellationToken cancellation = default) =>
         SignAsync(key, ["--armor", "--detach-sign"], input, output, sourceDate, cancellation);
 
+    /// <summary>SHA256SUMS.gpg of a system extension feed: a binary detached signature, as systemd-sysupdate fetches it.</summary>
+    public Task DetachSignBinaryAsync(GpgKey key, string input, string output, DateTimeOffset sourceDate, CancellationToken cancellation = default) =>
+        SignAsync(key, ["--detach-sign"], input, output, sourceDate, cancellation);
+
     /// <summary>The arguments that pin a signature's time (for rpmsign's %_gpg_sign_cmd_extra_args too).</summary>
     public static string[] FixedTimeArguments(GpgKey key, DateTimeOffset sourceDate) =>
         ["--faked-system-time", key.SignatureTime(sourceDate).ToString(CultureInfo.InvariantCulture) + "!", "--digest-algo", "SHA512"];

@@ -65,7 +65,9 @@ public sealed class Packager(IProcessRunner runner)
                 modules.AddRange(await new PayloadInspector(runner).VerifyModulesAsync(built.Path, settings.ModuleCertificate, settings.ModuleHash, cancellation).ConfigureAwait(false));
                 packages.Add(built);
             }
-            if (settings.Family == PackageFamily.Deb)
+            if (settings.Family == PackageFamily.Sysext)
+                await SysextFeed.WriteAsync(root, packages, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
+            else if (settings.Family == PackageFamily.Deb)
             {
                 var apt = new AptRepositorySettings(settings.Distro, "main", settings.Architecture, "KfuncForge", "KfuncForge",
                     $"KfuncForge kfunc modules for {settings.Distro}");
@@ -145,6 +147,7 @@ public sealed class Packager(IProcessRunner runner)
                 try
                 {
                     if (settings.Family == PackageFamily.Deb) DebPackageBuilder.Plan(input.Cell, settings.Architecture);
+                    else if (settings.Family == PackageFamily.Sysext) SysextImage.Plan(input.Cell);
                     else RpmPackageBuilder.CheckSpec(input.Cell);
                 }
                 catch (InputException e)
@@ -198,6 +201,24 @@ public sealed class Packager(IProcessRunner runner)
         // The public certificate of the signing key, for enrolment as a Machine Owner Key (docs/signing.md, "Secure Boot").
         var certificate = new ExtraFile(ShippedCertificate.PathFor(cell.Module, cell.Kernel), settings.ModuleCertificate.RawData);
 
+        if (settings.Family == PackageFamily.Sysext)
+        {
+            var plan = SysextImage.Plan(cell);
+            var builder = new SysextImage(runner);
+            Directory.CreateDirectory(outDir);
+            var docDir = $"/usr/share/doc/kfuncforge/{plan.Name}";
+            var purl = $"pkg:generic/kfuncforge/{plan.Name}@{Uri.EscapeDataString(plan.Version)}?arch=x86-64&distro={settings.Distro}";
+            var files = (await builder.PayloadAsync(plan, cell, input.SignedModule, outDir, cancellation).ConfigureAwait(false))
+                .Append((certificate.InstallPath, certificate.Content)).ToList();
+            var payload = files.Select(f => ArtifactDigest.OfBytes(f.Item1, f.Item2)).ToList();
+            var description = new PackageDescription(plan.Name, plan.Version, "x86-64", "sysext", settings.Distro, cell.Kernel, cell.Module, purl,
+                payload, rendered, verified.Hash.Name, verified.Signer);
+            files.Add(($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)));
+            files.Add(($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)));
+            var built = await builder.BuildAsync(plan, files, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
+            return built;
+        }
         if (settings.Family == PackageFamily.Deb)
         {
             var plan = DebPackageBuilder.Plan(cell, settings.Architecture);
@@ -254,7 +275,7 @@ public sealed class Packager(IProcessRunner runner)
     /// <summary>The kernel packages a module was built against, with the SHA-256 the archive's index gave (and the fetch verified).</summary>
     public static IReadOnlyList<ArtifactDigest> KernelPackageDigests(Compilation.BuildRecord build) =>
         build.KernelPackages.OrderBy(p => p.Package, StringComparer.Ordinal)
-            .Select(p => new ArtifactDigest(p.Package, p.Sha256, $"pkg:deb/debian/{p.Package}@{Uri.EscapeDataString(p.Version)}?distribution={p.Suite}"))
+            .Select(p => new ArtifactDigest(p.Package, p.Sha256, p.Uri ?? $"pkg:deb/debian/{p.Package}@{Uri.EscapeDataString(p.Version)}?distribution={p.Suite}"))
             .ToList();
 
     /// <summary>The files the Debian packaging installs, with their digests (what the in-package SBOM lists).</summary>
@@ -288,6 +309,8 @@ public sealed class Packager(IProcessRunner runner)
         };
         (string Name, string File, string[] Args)[] tools = family == PackageFamily.Deb
             ? [("dpkg-deb", "dpkg-deb", ["--version"]), ("gpg", "gpg", ["--version"])]
+            : family == PackageFamily.Sysext
+            ? [("mksquashfs", "mksquashfs", ["-version"]), ("xz", "xz", ["--version"]), ("gpg", "gpg", ["--version"])]
             : [("rpmbuild", "rpmbuild", ["--version"]), ("rpmsign", "rpm", ["--version"]), ("createrepo_c", "createrepo_c", ["--version"]), ("gpg", "gpg", ["--version"])];
         foreach (var (name, file, args) in tools)
         {

@@ -20,6 +20,7 @@ public sealed class PayloadInspector(IProcessRunner runner)
 {
     public async Task<IReadOnlyList<PackagedModule>> VerifyModulesAsync(string package, X509Certificate2 certificate, ModuleHash? hash, CancellationToken cancellation = default)
     {
+        if (package.EndsWith(SysextImage.Extension, StringComparison.Ordinal)) return await VerifyImageAsync(package, certificate, hash, cancellation).ConfigureAwait(false);
         var tar = package + $".payload-{Guid.NewGuid():N}.tar";
         try
         {
@@ -55,15 +56,63 @@ public sealed class PayloadInspector(IProcessRunner runner)
                     }
                 }
             }
-            if (problems.Count > 0)
-                throw new StageException($"{Path.GetFileName(package)} carries a module whose signature does not verify against '{certificate.Subject}': {string.Join("; ", problems)}");
-            if (modules.Count == 0)
-                throw new StageException($"{Path.GetFileName(package)} carries no kernel module (.ko)");
-            return modules;
+            return Checked(package, certificate, modules, problems);
         }
         finally
         {
             File.Delete(tar);
+        }
+    }
+
+    private static IReadOnlyList<PackagedModule> Checked(string package, X509Certificate2 certificate, List<PackagedModule> modules, List<string> problems)
+    {
+        if (problems.Count > 0)
+            throw new StageException($"{Path.GetFileName(package)} carries a module whose signature does not verify against '{certificate.Subject}': {string.Join("; ", problems)}");
+        if (modules.Count == 0)
+            throw new StageException($"{Path.GetFileName(package)} carries no kernel module (.ko)");
+        return modules;
+    }
+
+    /// <summary>A system extension image: unpacked with unsquashfs, each module decompressed as the kernel would, then verified.</summary>
+    private async Task<IReadOnlyList<PackagedModule>> VerifyImageAsync(string image, X509Certificate2 certificate, ModuleHash? hash, CancellationToken cancellation)
+    {
+        var dir = image + $".payload-{Guid.NewGuid():N}";
+        try
+        {
+            var result = await runner.RunAsync(new ProcessSpec("unsquashfs", ["-no-progress", "-no-xattrs", "-d", dir, image]) { Timeout = TimeSpan.FromMinutes(5) }, cancellation).ConfigureAwait(false);
+            if (!result.Succeeded) throw new StageException($"cannot read the image {Path.GetFileName(image)}: {new ProcessFailedException(result).Message}");
+            var modules = new List<PackagedModule>();
+            var problems = new List<string>();
+            foreach (var file in Directory.EnumerateFiles(dir, "*.ko*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
+            {
+                var name = Path.GetFileName(file);
+                var suffix = name[(name.IndexOf(".ko", StringComparison.Ordinal) + 3)..];
+                byte[] bytes;
+                if (suffix.Length == 0) bytes = await File.ReadAllBytesAsync(file, cancellation).ConfigureAwait(false);
+                else
+                {
+                    var tool = suffix switch { ".xz" => "xz", ".zst" => "zstd", ".gz" => "gzip", _ => null };
+                    if (tool is null) continue;
+                    var plain = file + ".plain";
+                    var d = await runner.RunAsync(new ProcessSpec(tool, ["-d", "-c", file]) { StdoutFile = plain, Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
+                    if (!d.Succeeded) { problems.Add($"/{Path.GetRelativePath(dir, file)}: does not decompress with {tool}"); continue; }
+                    bytes = await File.ReadAllBytesAsync(plain, cancellation).ConfigureAwait(false);
+                }
+                var installPath = "/" + Path.GetRelativePath(dir, file);
+                try
+                {
+                    modules.Add(new PackagedModule(installPath, Convert.ToHexStringLower(SHA256.HashData(bytes)), ModuleSignatureVerifier.Verify(bytes, certificate, hash)));
+                }
+                catch (ModuleSignatureException e)
+                {
+                    problems.Add($"{installPath}: {e.Message}");
+                }
+            }
+            return Checked(image, certificate, modules, problems);
+        }
+        finally
+        {
+            if (Directory.Exists(dir)) Directory.Delete(dir, recursive: true);
         }
     }
 }

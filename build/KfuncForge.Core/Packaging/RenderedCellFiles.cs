@@ -52,7 +52,8 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
 
         var family = File.Exists(System.IO.Path.Combine(dir, "debian", "control")) ? PackageFamily.Deb
             : System.IO.Directory.Exists(System.IO.Path.Combine(dir, "rpm")) ? PackageFamily.Rpm
-            : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control nor rpm/*.spec; nothing to package"));
+            : File.Exists(System.IO.Path.Combine(dir, "sysext", "install")) ? PackageFamily.Sysext
+            : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control, rpm/*.spec nor sysext/install; nothing to package"));
         return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files)
         {
             RenderedFrom = ReadProvenance(System.IO.Path.Combine(dir, Rendering.Renderer.ProvenanceFile)),

@@ -17,7 +17,7 @@ public static class FetchStage
         try
         {
             var workspace = await KernelWorkspace.OpenAsync(selection.Distro, container, cache, ProcessRunner.Instance, log, cancellation).ConfigureAwait(false);
-            return (workspace, await workspace.FetchAsync(selection.Kernel, log, cancellation).ConfigureAwait(false));
+            return (workspace, await workspace.FetchAsync(selection, log, cancellation).ConfigureAwait(false));
         }
         catch (ProcessFailedException e)
         {

@@ -10,10 +10,29 @@ namespace KfuncForge.Pipeline;
 /// </summary>
 public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyList<KfuncModule> Modules, string? Kernel)
 {
-    public static Selection Resolve(SourceTree tree, string? distro, string? module, string? kernel)
+    /// <summary>--kernel-tree, as a full path: the run's one kernel is that build tree instead of the profile's targets (docs/kernel-trees.md).</summary>
+    public string? KernelTree { get; init; }
+
+    /// <summary>The repository root: a profile target's relative `tree:` is read from there.</summary>
+    public string? SourceRoot { get; init; }
+
+    public static Selection Resolve(SourceTree tree, string? distro, string? module, string? kernel, string? kernelTree = null)
     {
         var catalog = Catalog.Load(tree);
-        return new Selection(catalog, catalog.Distro(distro ?? "debian12"), catalog.SelectModules(module), kernel);
+        return new Selection(catalog, catalog.Distro(distro ?? "debian12"), catalog.SelectModules(module), kernel)
+        {
+            KernelTree = kernelTree is null ? null : Path.GetFullPath(kernelTree),
+            SourceRoot = tree.Root,
+        };
+    }
+
+    /// <summary>The kernel build trees this run uses: --kernel-tree alone when given, else the profile's tree targets (narrowed by --kernel).</summary>
+    public IReadOnlyList<(string Dir, string? Flavour, string What)> Trees()
+    {
+        if (KernelTree is not null) return [(KernelTree, null, "--kernel-tree")];
+        return Distro.Kernels.Where(t => t.Tree is not null && (Kernel is null || Kernel == t.Key || Kernel == t.Line.ToString()))
+            .Select(t => (Path.GetFullPath(t.Tree!, SourceRoot ?? Directory.GetCurrentDirectory()), t.Flavour, $"distros/{Distro.Id}.yaml: kernels: tree"))
+            .ToList();
     }
 
     /// <summary>The plan by kernel line, before any kernel is fetched (plan, render).</summary>

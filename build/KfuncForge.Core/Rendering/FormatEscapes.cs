@@ -44,6 +44,26 @@ public static class FormatEscapes
     /// <summary>Text inside a C block comment: no '*/' can close it early, one line.</summary>
     public static string CComment(string value) => NoControls(value).Replace("*/", "* /", StringComparison.Ordinal).Replace("/*", "/ *", StringComparison.Ordinal);
 
+    /// <summary>
+    /// An os-release value (extension-release): double-quoted, with \ " $ ` escaped as os-release(5) says, one line;
+    /// unchanged when it needs no quoting.
+    /// </summary>
+    public static string OsRelease(string value)
+    {
+        var text = NoControls(value);
+        if (text.Length > 0 && text.All(c => char.IsAsciiLetterOrDigit(c) || c is '.' or '_' or '-' or '~' or '+' or '/' or ':')) return text;
+        var sb = new StringBuilder("\"");
+        foreach (var c in text)
+        {
+            if (c is '\\' or '"' or '$' or '`') sb.Append('\\');
+            sb.Append(c);
+        }
+        return sb.Append('"').ToString();
+    }
+
+    /// <summary>A systemd unit file value: '%' doubled (no specifier expands), one line.</summary>
+    public static string Unit(string value) => NoControls(value).Replace("%", "%%", StringComparison.Ordinal);
+
     /// <summary>The filters, as a Scriban object a template context can push.</summary>
     public static ScriptObject Functions()
     {
@@ -54,6 +74,8 @@ public static class FormatEscapes
         fns.Import("sh_dq", new Func<string, string>(ShDoubleQuoted));
         fns.Import("make", new Func<string, string>(Make));
         fns.Import("c_comment", new Func<string, string>(CComment));
+        fns.Import("os_release", new Func<string, string>(OsRelease));
+        fns.Import("unit", new Func<string, string>(Unit));
         return fns;
     }
 

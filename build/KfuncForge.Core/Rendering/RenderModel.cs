@@ -78,9 +78,15 @@ public static class RenderModel
                 ("flavour", kernel.Flavour ?? ""),
                 ("resolved", kernel.IsResolved),
                 ("modules_dir", Names.Expand(distro.KernelPackaging.ModulesDir, values)),
-                ("headers_dir", Names.Expand(distro.KernelPackaging.HeadersDir, values)),
-                ("image_package", imagePackage is null ? "" : Names.Expand(imagePackage.Package, values)))),
+                ("headers_dir", kernel.TreeDir ?? Names.Expand(distro.KernelPackaging.HeadersDir, values)),
+                ("image_package", imagePackage is null ? "" : Names.Expand(imagePackage.Package, values)),
+                ("module_suffix", Packaging.ModuleCompression.Suffix(kernel.Config)))),
             ("distro", Obj(("id", distro.Id), ("name", distro.Name), ("family", distro.Family.ToString().ToLowerInvariant()))),
+            ("sysext", Obj(
+                ("id", distro.Sysext?.Id ?? ""),
+                ("version_id", distro.Sysext?.VersionId ?? ""),
+                ("level", distro.Sysext?.Level ?? ""),
+                ("architecture", distro.Sysext?.Architecture ?? ""))),
             ("package", Obj(
                 ("name", packageName),
                 ("version", $"{module.Version}"),

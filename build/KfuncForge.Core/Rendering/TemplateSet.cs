@@ -8,7 +8,7 @@ using Scriban.Syntax;
 namespace KfuncForge.Rendering;
 
 /// <summary>Which families of distro a template applies to.</summary>
-public enum TemplateScope { All, Deb, Rpm }
+public enum TemplateScope { All, Deb, Rpm, Sysext }
 
 /// <summary>One emitted file: the template under templates/ and the output path pattern ({module}, {package}).</summary>
 public sealed record TemplateSpec(string Template, string Output, TemplateScope Scope, bool Executable = false)
@@ -17,6 +17,7 @@ public sealed record TemplateSpec(string Template, string Output, TemplateScope 
     {
         TemplateScope.Deb => family == PackageFamily.Deb,
         TemplateScope.Rpm => family == PackageFamily.Rpm,
+        TemplateScope.Sysext => family == PackageFamily.Sysext,
         _ => true,
     };
 }
@@ -45,6 +46,10 @@ public sealed partial class TemplateSet
         new("deb/postrm.sbn", "debian/{package}.postrm", TemplateScope.Deb, Executable: true),
         new("deb/source-format.sbn", "debian/source/format", TemplateScope.Deb),
         new("rpm/kmod.spec.sbn", "rpm/{package}.spec", TemplateScope.Rpm),
+        new("sysext/install.sbn", "sysext/install", TemplateScope.Sysext),
+        new("sysext/extension-release.sbn", "sysext/extension-release", TemplateScope.Sysext),
+        new("sysext/load.service.sbn", "sysext/{module}.service", TemplateScope.Sysext),
+        new("sysext/upholds.conf.sbn", "sysext/upholds.conf", TemplateScope.Sysext),
     ];
 
     private readonly Dictionary<string, Template> _templates;
