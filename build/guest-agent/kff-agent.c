@@ -334,10 +334,17 @@ static void cmd_module(char **f, int n)
 	int kfd = kmsg_open();
 	uint64_t t0 = now_ns();
 	int err = 0;
+	/* A compressed module (.ko.xz/.ko.zst/.ko.gz, as a system extension ships it) is decompressed by the kernel
+	 * (MODULE_INIT_COMPRESSED_FILE, needs CONFIG_MODULE_DECOMPRESS), as kmod asks it to. */
+	size_t plen = strlen(path);
+	int flags = 0;
+	if ((plen > 3 && (strcmp(path + plen - 3, ".xz") == 0 || strcmp(path + plen - 3, ".gz") == 0)) ||
+	    (plen > 4 && strcmp(path + plen - 4, ".zst") == 0))
+		flags = 4; /* MODULE_INIT_COMPRESSED_FILE */
 	int fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
 		err = errno;
-	else if (syscall(SYS_finit_module, fd, "", 0) != 0)
+	else if (syscall(SYS_finit_module, fd, "", flags) != 0)
 		err = errno;
 	if (fd >= 0)
 		close(fd);

@@ -184,9 +184,9 @@ public static class KernelTree
     {
         var identity = Inspect(dir, what);
         var final = System.IO.Path.Combine(cache.Kernels, "trees", distro.Id, identity.Release);
-        if (KernelEntry.TryOpen(final) is { } cached && IsImportOf(cached, identity)) return cached;
+        if (KernelEntry.TryOpen(final) is { } cached && IsImportOf(cached, identity)) return Here(cached, identity);
         using var held = FileLock.Acquire(cache.LockFile($"tree-{distro.Id}-{identity.Release}"), KernelFetcher.LockTimeout, $"importing the kernel tree {identity.Path}", log);
-        if (KernelEntry.TryOpen(final) is { } other && IsImportOf(other, identity)) return other;
+        if (KernelEntry.TryOpen(final) is { } other && IsImportOf(other, identity)) return Here(other, identity);
         var parent = System.IO.Path.GetDirectoryName(final)!;
         Directory.CreateDirectory(parent);
         string? staging = null;
@@ -254,6 +254,11 @@ public static class KernelTree
             if (staging is not null) CacheDirectory.DeleteQuietly(staging);
         }
     }
+
+    /// <summary>An entry imported from the same tree at another path (moved, or another copy): the same kernel, reported where it is now.</summary>
+    private static KernelEntry Here(KernelEntry entry, KernelTreeIdentity identity) =>
+        entry.Facts.Tree!.Path == identity.Path ? entry
+            : entry with { Facts = entry.Facts with { Tree = identity, Notes = [$"a kernel build tree, not a distro package: {identity.Path}"] } };
 
     private static bool IsImportOf(KernelEntry entry, KernelTreeIdentity identity) =>
         entry.Facts.Tree is { } t && t.Digest == identity.Digest && t.Import == ImportFormat;

@@ -39,6 +39,7 @@ public sealed class KernelWorkspace
         var kernel = selection.Kernel;
         var entries = new List<KernelEntry>();
         var unavailable = new List<UnavailableKernel>();
+        var notes = new List<string>();
         // Kernels given as build trees: imported (once per tree identity), never fetched; a missing piece is bad input.
         foreach (var (dir, flavour, what) in selection.Trees())
         {
@@ -47,13 +48,31 @@ public sealed class KernelWorkspace
                 unavailable.Add(new UnavailableKernel(dir, "tree", $"the kernel build tree {dir} ({what}) does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>"));
                 continue;
             }
-            entries.Add(KernelTree.Import(Cache, Distro, dir, flavour, log, what));
+            var entry = KernelTree.Import(Cache, Distro, dir, flavour, log, what);
+            entries.Add(entry);
+            if (StandIn(entry) is { } note)
+            {
+                notes.Add(note);
+                log($"note: {note}");
+            }
         }
         foreach (var u in unavailable) log($"{Distro.Id} {u}");
         if (selection.KernelTree is not null || Distro.Kernels.All(t => t.Tree is not null) || (kernel is not null && entries.Count > 0))
-            return new FetchedKernels(entries, unavailable, []);
+            return new FetchedKernels(entries, unavailable, notes);
         var archive = await FetchAsync(kernel, log, cancellation);
-        return new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], archive.Notes);
+        return new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], [.. notes, .. archive.Notes]);
+    }
+
+    /// <summary>
+    /// A tree whose release is not of the flavour the profile's tree targets name (a Debian kernel laid out as a tree for
+    /// the flatcar profile) is a stand-in: everything done with it is real, but for that kernel; every report says so.
+    /// </summary>
+    private string? StandIn(KernelEntry entry)
+    {
+        var expected = Distro.Kernels.Where(t => t.Tree is not null && t.Flavour is not null).Select(t => t.Flavour!).Distinct(StringComparer.Ordinal).ToList();
+        if (expected.Count == 0 || expected.Contains(entry.Facts.Flavour)) return null;
+        return $"{entry.Release}: STAND-IN kernel: {Distro.Id} expects {string.Join(" or ", expected)} kernels, and this build tree's release is not one; " +
+               $"what is built, booted and packaged for it is real, but for this kernel ({entry.Facts.Tree?.Path})";
     }
 
     /// <summary>

@@ -86,5 +86,6 @@ public sealed class GuestImageBuilder(GuestTools tools, string busybox = GuestIm
     }
 
     private async Task<CpioEntry> ModuleEntryAsync(GuestModule m, CancellationToken cancellation) =>
-        new(GuestManifest.ModulePath(m), CpioEntryKind.File, 0x1A4, SourceFile: await tools.ModuleFileAsync(m.KoPath, cancellation).ConfigureAwait(false));
+        new(GuestManifest.ModulePath(m), CpioEntryKind.File, 0x1A4,
+            SourceFile: GuestManifest.KernelDecompressed(m).Length > 0 ? m.KoPath : await tools.ModuleFileAsync(m.KoPath, cancellation).ConfigureAwait(false));
 }

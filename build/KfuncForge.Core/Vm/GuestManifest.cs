@@ -14,7 +14,20 @@ public static class GuestManifest
     public const string ManifestPath = "kff/manifest";
     public const string BusyboxPath = "bin/busybox";
 
-    public static string ModulePath(GuestModule m) => $"kff/modules/{m.Name}.ko";
+    /// <summary>
+    /// Where a module lies in the guest. A built module given compressed (.ko.xz, .ko.zst, .ko.gz: as a system
+    /// extension ships it) keeps its suffix, and the agent asks the kernel to decompress it (finit_module's
+    /// MODULE_INIT_COMPRESSED_FILE, CONFIG_MODULE_DECOMPRESS), as kmod does; other modules are stored plain.
+    /// </summary>
+    public static string ModulePath(GuestModule m) => $"kff/modules/{m.Name}.ko{KernelDecompressed(m)}";
+
+    /// <summary>The compression suffix of a built module the kernel decompresses itself; "" for the rest.</summary>
+    public static string KernelDecompressed(GuestModule m)
+    {
+        if (m.Kind != GuestModuleKind.Built) return "";
+        var ext = Path.GetExtension(m.KoPath);
+        return ext is ".xz" or ".zst" or ".gz" && m.KoPath.EndsWith(".ko" + ext, StringComparison.Ordinal) ? ext : "";
+    }
 
     public static string ObjectPath(string module, string hostObject) => $"kff/bpf/{module}/{Path.GetFileName(hostObject)}";
 

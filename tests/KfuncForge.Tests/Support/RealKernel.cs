@@ -39,6 +39,9 @@ public class RealKernel : IAsyncLifetime
     /// <summary>The kernel line of debian12 this fixture fetches (its newest complete release of that line, whatever day it is).</summary>
     protected virtual string Line => "6.1";
 
+    /// <summary>The profile whose kernel this fixture fetches.</summary>
+    protected virtual string DistroId => "debian12";
+
     public static string? SkipReason
     {
         get
@@ -107,7 +110,7 @@ public class RealKernel : IAsyncLifetime
         if (SkipReason is not null) return;
         MakeSourceTree(SourceRoot);
         Catalog = Catalog.Load(new SourceTree(SourceRoot, Templates));
-        Distro = Catalog.Distro("debian12");
+        Distro = Catalog.Distro(DistroId);
         void Say(string line) { lock (Log) Log.Add(line); }
         Workspace = await KernelWorkspace.OpenAsync(Distro, "bwrap", CacheRoot, ProcessRunner.Instance, Say);
         Index = await Workspace.Fetcher.IndexAsync(Distro);
@@ -135,8 +138,18 @@ public sealed class RealKernel612 : RealKernel
     protected override string Line => "6.12";
 }
 
+/// <summary>
+/// Debian 13's 6.12 kernel: built with gcc-14 like Flatcar's 6.12 kernels, so it stands in for one as a kernel build
+/// tree (the flatcar profile builds in a Debian 13 environment).
+/// </summary>
+public sealed class RealKernelTrixie612 : RealKernel
+{
+    protected override string Line => "6.12";
+    protected override string DistroId => "debian13";
+}
+
 [CollectionDefinition(Name)]
-public sealed class RealKernelCollection : ICollectionFixture<RealKernel>, ICollectionFixture<RealKernel612>
+public sealed class RealKernelCollection : ICollectionFixture<RealKernel>, ICollectionFixture<RealKernel612>, ICollectionFixture<RealKernelTrixie612>
 {
     public const string Name = "real Debian kernel";
 }
