@@ -46,7 +46,7 @@ public static class KernelTree
     public const string ImagePath = "arch/x86/boot/bzImage";
 
     /// <summary>Raised whenever CopyForBuild copies differently, so entries imported before are made again.</summary>
-    public const int ImportFormat = 2;
+    public const int ImportFormat = 3;
 
     /// <summary>Where the tree lies in the build environment.</summary>
     public static string HeadersDir(string release) => $"/usr/src/linux-tree-{release}";
@@ -144,6 +144,23 @@ public static class KernelTree
     public static void CopyForBuild(string from, string to, string what)
     {
         var root = System.IO.Path.GetFullPath(from);
+        // An O= build directory: its `source` link names the source tree, and its Makefile only forwards to the
+        // source's. The copy is then the source tree with the build's outputs laid over it: one self-contained tree.
+        var source = new FileInfo(System.IO.Path.Combine(root, "source"));
+        if (source.LinkTarget is { } sourceLink)
+        {
+            var sourceDir = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, sourceLink));
+            if (!Directory.Exists(sourceDir))
+                throw new InputException(new Problem(source.FullName, 0, 0, what, $"links to the kernel source '{sourceLink}', which is not a directory on this machine; give the build directory where its source is present"));
+            CopyTree(sourceDir, to, what, skipTop: []);
+            CopyTree(root, to, what, skipTop: ["source", "Makefile"]);
+            return;
+        }
+        CopyTree(root, to, what, skipTop: []);
+    }
+
+    private static void CopyTree(string root, string to, string what, string[] skipTop)
+    {
         var stack = new Stack<string>([root]);
         while (stack.Count > 0)
         {
@@ -154,13 +171,15 @@ public static class KernelTree
                 var name = System.IO.Path.GetFileName(path);
                 var target = System.IO.Path.Combine(to, relative);
                 var info = new FileInfo(path);
+                if (skipTop.Contains(relative)) continue;
                 if (info.LinkTarget is { } link)
                 {
                     var resolved = System.IO.Path.GetFullPath(System.IO.Path.Combine(System.IO.Path.GetDirectoryName(path)!, link));
                     if (System.IO.Path.IsPathRooted(link) || !(resolved + "/").StartsWith(root + "/", StringComparison.Ordinal))
                         throw new InputException(new Problem(path, 0, 0, what,
-                            $"is a link to '{link}', outside the tree; a tree must be self-contained: build in the source directory (not with O=), or copy what the link points to into the tree"));
+                            $"is a link to '{link}', outside the tree; a tree must be self-contained (an O= build directory's `source` link is the one exception): copy what the link points to into the tree"));
                     Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
+                    if (File.Exists(target) || Directory.Exists(target)) File.Delete(target);
                     File.CreateSymbolicLink(target, link);
                     continue;
                 }
@@ -173,7 +192,7 @@ public static class KernelTree
                 var inScripts = relative.StartsWith("scripts/", StringComparison.Ordinal);
                 if (relative == "vmlinux" || (!inScripts && SkippedExtensions.Any(e => name.EndsWith(e, StringComparison.Ordinal))) || !info.Exists) continue;
                 Directory.CreateDirectory(System.IO.Path.GetDirectoryName(target)!);
-                File.Copy(path, target);
+                File.Copy(path, target, overwrite: true);
                 if (!OperatingSystem.IsWindows()) File.SetUnixFileMode(target, File.GetUnixFileMode(path));
             }
         }

@@ -152,10 +152,41 @@ public sealed class KernelTreeTests(RealKernelTrixie612 real, PackagingFixture f
         KernelTree.CopyForBuild(tree, temp.Combine("inside"), "--kernel-tree");
         Assert.Equal("a.h", new FileInfo(temp.Combine("inside", "include", "b.h")).LinkTarget);
 
-        File.CreateSymbolicLink(Path.Combine(tree, "source"), "/usr/src/linux");
+        File.CreateSymbolicLink(Path.Combine(tree, "include", "c.h"), "../../../../usr/include/stdio.h");
         var e = Assert.Throws<InputException>(() => KernelTree.CopyForBuild(tree, temp.Combine("outside"), "--kernel-tree"));
         Assert.Contains("outside the tree", e.Problems.Single().Message);
-        Assert.Contains(Path.Combine(tree, "source"), e.Problems.Single().File);
+        Assert.Equal(Path.Combine(tree, "include", "c.h"), e.Problems.Single().File);
+        File.Delete(Path.Combine(tree, "include", "c.h"));
+
+        // An O= build directory whose source is not on this machine.
+        File.CreateSymbolicLink(Path.Combine(tree, "source"), temp.Combine("no-such-source"));
+        var o = Assert.Throws<InputException>(() => KernelTree.CopyForBuild(tree, temp.Combine("o"), "--kernel-tree"));
+        Assert.Contains("which is not a directory on this machine", o.Problems.Single().Message);
+    }
+
+    [Fact]
+    public void An_O_build_directory_is_copied_as_its_source_with_the_build_outputs_over_it()
+    {
+        using var temp = TestTree.Temp();
+        var src = temp.Combine("linux");
+        var build = temp.Combine("build");
+        Directory.CreateDirectory(Path.Combine(src, "include", "linux"));
+        File.WriteAllText(Path.Combine(src, "Makefile"), "VERSION = 6\nPATCHLEVEL = 12\nSUBLEVEL = 102\n");
+        File.WriteAllText(Path.Combine(src, "include", "linux", "module.h"), "/* source */");
+        File.WriteAllText(Path.Combine(src, "include", "linux", "kernel.c"), "int x;");
+        Directory.CreateDirectory(Path.Combine(build, "include", "generated"));
+        File.WriteAllText(Path.Combine(build, "Makefile"), "include " + src + "/Makefile\n");
+        File.WriteAllText(Path.Combine(build, "include", "generated", "autoconf.h"), "#define CONFIG_X 1");
+        File.WriteAllText(Path.Combine(build, "vmlinux.o"), "object");
+        File.CreateSymbolicLink(Path.Combine(build, "source"), src);
+
+        KernelTree.CopyForBuild(build, temp.Combine("copy"), "--kernel-tree");
+        Assert.StartsWith("VERSION = 6", File.ReadAllText(temp.Combine("copy", "Makefile")));
+        Assert.True(File.Exists(temp.Combine("copy", "include", "linux", "module.h")));
+        Assert.True(File.Exists(temp.Combine("copy", "include", "generated", "autoconf.h")));
+        Assert.False(File.Exists(temp.Combine("copy", "source")), "the copy is self-contained");
+        Assert.False(File.Exists(temp.Combine("copy", "vmlinux.o")), "objects are not needed by an external module build");
+        Assert.False(File.Exists(temp.Combine("copy", "include", "linux", "kernel.c")), "nor C sources outside scripts/");
     }
 
     [Theory]
