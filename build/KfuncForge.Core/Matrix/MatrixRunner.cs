@@ -165,6 +165,29 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         foreach (var distro in distros)
         {
             var definitions = CellKey.OfFiles([Path.Combine(settings.Tree.Distros, distro.Id + ".yaml"), Path.Combine(settings.Tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml")]);
+            if (distro.Kernels.All(t => t.Tree is not null))
+            {
+                // Kernels given as build trees live on one machine, not in an archive the nightly matrix can follow.
+                IReadOnlyList<KernelFacts> trees;
+                try
+                {
+                    trees = KernelSelection.Select(distro, settings.Kernel);
+                    matchedKernel = true;
+                }
+                catch (InputException bad)
+                {
+                    kernelProblems.AddRange(bad.Problems);
+                    continue;
+                }
+                foreach (var k in trees)
+                    foreach (var m in modules)
+                    {
+                        var id = new MatrixCellId(distro.Id, k.Release, m.Name);
+                        cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, CellStatus.Skipped,
+                            $"{distro.Id}'s kernels are build trees on the machine that has them, not archive packages the matrix can fetch: run `dotnet cake --target=Package --distro={distro.Id} --kernel-tree=<dir>` there (docs/kernel-trees.md)", m)));
+                    }
+                continue;
+            }
             KernelWorkspace workspace;
             DebianIndex index;
             try
