@@ -1,0 +1,1 @@
+static inline int demo_sum(int a, int b) { return a + b; }
