@@ -116,13 +116,13 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
 
     /// <summary>
     /// Stages and builds the package. <paramref name="module"/> replaces the cell-relative file named
-    /// "&lt;module&gt;.ko" (the build's output, signed); every other payload file comes from the cell.
+    /// by the render's module_file (the build's output, signed, compressed when the kernel asks); every other payload file comes from the cell.
     /// </summary>
     public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string module, string architecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
         var plan = Plan(cell, architecture);
-        var moduleFile = cell.Module + ".ko";
+        var moduleFile = cell.ModuleFile;
         if (!plan.Files.Any(f => f.Source == moduleFile))
             throw new InputException(new Problem(cell.Path("debian"), 0, 0, "", $"the Debian packaging never installs {moduleFile} (neither debian/{plan.Name}.install nor debian/rules)"));
 

@@ -401,9 +401,10 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     /// The copies the guest loads besides the installed module: one byte flipped (always); under Secure Boot also the
     /// module re-signed by a key made for this run only (and deleted at once), and the module without its signature.
     /// </summary>
-    private static async Task<List<CpioEntry>> ModuleCopiesAsync(string installed, bool secureBoot, string work, CancellationToken cancellation)
+    private async Task<List<CpioEntry>> ModuleCopiesAsync(string installed, bool secureBoot, string work, CancellationToken cancellation)
     {
-        var signed = await File.ReadAllBytesAsync(installed, cancellation).ConfigureAwait(false);
+        // A compressed module (.ko.xz) is signed before compression: its copies are made from the decompressed bytes.
+        var signed = await ModuleCompression.ReadPlainAsync(runner, installed, cancellation).ConfigureAwait(false);
         var tampered = (byte[])signed.Clone();
         tampered[TamperOffset(signed, installed)] ^= 0x01;
         var copies = new List<CpioEntry> { new(TamperedPath, CpioEntryKind.File, 0x1A4, Bytes: tampered) };
@@ -504,9 +505,9 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     {
         var extract = Path.Combine(work, "payload");
         await runner.CheckedAsync(new ProcessSpec("dpkg-deb", ["-x", deb, extract]) { Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
-        var ko = Directory.GetFiles(extract, module + ".ko", SearchOption.AllDirectories).FirstOrDefault()
+        var ko = Directory.GetFiles(extract, module + ".ko*", SearchOption.AllDirectories).FirstOrDefault(f => ModuleCompression.SuffixOf(Path.GetFileName(f)) is not null)
             ?? throw new InputException(new Problem(deb, 0, 0, "", $"holds no {module}.ko"));
-        var depends = ElfFile.Load(ko).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
+        var depends = ElfFile.Parse(await ModuleCompression.ReadPlainAsync(runner, ko, cancellation).ConfigureAwait(false), ko).ModInfo()["depends"].SelectMany(d => d.Split(',', StringSplitOptions.RemoveEmptyEntries)).ToList();
         Directory.Delete(extract, recursive: true);
         return depends;
     }

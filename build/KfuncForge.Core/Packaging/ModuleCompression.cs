@@ -29,6 +29,33 @@ public static class ModuleCompression
         _ => throw new ArgumentException($"unknown module compression '{suffix}'", nameof(suffix)),
     };
 
+    /// <summary>The compression suffix of a module file name (m.ko.xz: ".xz"); "" for a plain .ko; null for anything else.</summary>
+    public static string? SuffixOf(string fileName)
+    {
+        var at = fileName.LastIndexOf(".ko", StringComparison.Ordinal);
+        if (at < 0) return null;
+        var suffix = fileName[(at + 3)..];
+        return suffix is "" or ".xz" or ".zst" or ".gz" ? suffix : null;
+    }
+
+    /// <summary>A module file's bytes as the kernel checks them: decompressed when its name says it is compressed.</summary>
+    public static async Task<byte[]> ReadPlainAsync(IProcessRunner runner, string path, CancellationToken cancellation = default)
+    {
+        var suffix = SuffixOf(Path.GetFileName(path)) ?? "";
+        if (suffix.Length == 0) return await File.ReadAllBytesAsync(path, cancellation).ConfigureAwait(false);
+        var tool = suffix switch { ".xz" => "xz", ".zst" => "zstd", _ => "gzip" };
+        var plain = path + $".plain-{Guid.NewGuid():N}";
+        try
+        {
+            await runner.CheckedAsync(new ProcessSpec(tool, ["-d", "-c", path]) { StdoutFile = plain, Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
+            return await File.ReadAllBytesAsync(plain, cancellation).ConfigureAwait(false);
+        }
+        finally
+        {
+            File.Delete(plain);
+        }
+    }
+
     /// <summary>Writes the signed module compressed as the suffix says (copied as it is for "").</summary>
     public static async Task WriteAsync(IProcessRunner runner, string signedModule, string suffix, string output, CancellationToken cancellation = default)
     {

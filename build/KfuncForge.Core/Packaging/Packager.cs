@@ -196,6 +196,13 @@ public sealed class Packager(IProcessRunner runner)
                 },
             };
         var verified = ModuleSignatureVerifier.Verify(await File.ReadAllBytesAsync(input.SignedModule, cancellation).ConfigureAwait(false), settings.ModuleCertificate, settings.ModuleHash);
+        // What ships: the signed module, compressed after signing when the kernel's config asks (the render's module_file).
+        var shipped = input.SignedModule;
+        if (cell.ModuleFile != cell.Module + ".ko")
+        {
+            shipped = Path.Combine(work, "modules", cell.Kernel, cell.ModuleFile);
+            await ModuleCompression.WriteAsync(runner, input.SignedModule, ModuleCompression.SuffixOf(cell.ModuleFile)!, shipped, cancellation).ConfigureAwait(false);
+        }
         var rendered = cell.Files.Where(f => f.Key != RenderedCellFiles.ManifestName).Select(f => new ArtifactDigest(f.Key, f.Value)).ToList();
         var outDir = Path.Combine(work, "out");
         // The public certificate of the signing key, for enrolment as a Machine Owner Key (docs/signing.md, "Secure Boot").
@@ -208,7 +215,7 @@ public sealed class Packager(IProcessRunner runner)
             Directory.CreateDirectory(outDir);
             var docDir = $"/usr/share/doc/kfuncforge/{plan.Name}";
             var purl = $"pkg:generic/kfuncforge/{plan.Name}@{Uri.EscapeDataString(plan.Version)}?arch=x86-64&distro={settings.Distro}";
-            var files = (await builder.PayloadAsync(plan, cell, input.SignedModule, outDir, cancellation).ConfigureAwait(false))
+            var files = (await SysextImage.PayloadAsync(plan, cell, shipped, cancellation).ConfigureAwait(false))
                 .Append((certificate.InstallPath, certificate.Content)).ToList();
             var payload = files.Select(f => ArtifactDigest.OfBytes(f.Item1, f.Item2)).ToList();
             var description = new PackageDescription(plan.Name, plan.Version, "x86-64", "sysext", settings.Distro, cell.Kernel, cell.Module, purl,
@@ -226,7 +233,7 @@ public sealed class Packager(IProcessRunner runner)
             var purl = $"pkg:deb/kfuncforge/{plan.Name}@{Uri.EscapeDataString(plan.Version)}?arch={plan.Architecture}&distro={settings.Distro}";
             var builder = new DebPackageBuilder(runner);
             // First pass: the payload without the supply-chain files, to learn the digests they describe.
-            var payload = (await PayloadOfAsync(plan, cell, input.SignedModule, cancellation).ConfigureAwait(false))
+            var payload = (await PayloadOfAsync(plan, cell, shipped, cancellation).ConfigureAwait(false))
                 .Append(ArtifactDigest.OfBytes(certificate.InstallPath, certificate.Content)).ToList();
             var description = new PackageDescription(plan.Name, plan.Version, plan.Architecture, "deb", settings.Distro, cell.Kernel, cell.Module, purl,
                 payload, rendered, verified.Hash.Name, verified.Signer);
@@ -236,7 +243,7 @@ public sealed class Packager(IProcessRunner runner)
                 new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
                 new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
             };
-            var built = await builder.BuildAsync(cell, input.SignedModule, settings.Architecture, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            var built = await builder.BuildAsync(cell, shipped, settings.Architecture, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
             await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
             return built;
         }
@@ -250,7 +257,7 @@ public sealed class Packager(IProcessRunner runner)
             IReadOnlyList<ExtraFile> standIns = carries
                 ? [certificate, new($"{docDir}/{SupplyChain.SbomFileName}", "{}\n"u8.ToArray()), new($"{docDir}/{SupplyChain.ProvenanceFileName}", "{}\n"u8.ToArray())]
                 : [certificate];
-            var built = await builder.BuildAsync(cell, input.SignedModule, arch, standIns, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+            var built = await builder.BuildAsync(cell, shipped, arch, standIns, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
             var payload = built.Payload.Where(p => !p.Name.EndsWith("/" + SupplyChain.SbomFileName, StringComparison.Ordinal)
                 && !p.Name.EndsWith("/" + SupplyChain.ProvenanceFileName, StringComparison.Ordinal)).ToList();
             var purl = $"pkg:rpm/kfuncforge/{built.Name}@{Uri.EscapeDataString(built.Version)}?arch={arch}&distro={settings.Distro}";
@@ -264,7 +271,7 @@ public sealed class Packager(IProcessRunner runner)
                     new($"{docDir}/{SupplyChain.SbomFileName}", SupplyChain.Sbom(description, settings.Provenance, settings.SourceDate)),
                     new($"{docDir}/{SupplyChain.ProvenanceFileName}", SupplyChain.Provenance(payload, description, settings.Provenance, settings.SourceDate)),
                 };
-                built = await builder.BuildAsync(cell, input.SignedModule, arch, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
+                built = await builder.BuildAsync(cell, shipped, arch, extras, outDir, settings.SourceDate, cancellation).ConfigureAwait(false);
             }
             built = await builder.SignAsync(built, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
             await WriteSidecarsAsync(built, description, settings, cancellation).ConfigureAwait(false);
@@ -284,7 +291,7 @@ public sealed class Packager(IProcessRunner runner)
         var list = new List<ArtifactDigest>();
         foreach (var (src, target, _) in plan.Files)
         {
-            var from = src == cell.Module + ".ko" ? module : cell.Path(src);
+            var from = src == cell.ModuleFile ? module : cell.Path(src);
             if (!File.Exists(from)) throw new InputException(new Problem(from, 0, 0, "", "is installed by the Debian packaging but does not exist"));
             list.Add(ArtifactDigest.OfBytes(target, await File.ReadAllBytesAsync(from, cancellation).ConfigureAwait(false)));
         }

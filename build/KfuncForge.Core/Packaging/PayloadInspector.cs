@@ -39,11 +39,20 @@ public sealed class PayloadInspector(IProcessRunner runner)
                 using var reader = new TarReader(stream);
                 while (await reader.GetNextEntryAsync(copyData: false, cancellation).ConfigureAwait(false) is { } entry)
                 {
-                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || !entry.Name.EndsWith(".ko", StringComparison.Ordinal) || entry.DataStream is null)
+                    if (entry.EntryType is not (TarEntryType.RegularFile or TarEntryType.V7RegularFile) || entry.DataStream is null
+                        || ModuleCompression.SuffixOf(Path.GetFileName(entry.Name)) is null || !Path.GetFileName(entry.Name).Contains(".ko", StringComparison.Ordinal))
                         continue;
                     using var buffer = new MemoryStream();
                     await entry.DataStream.CopyToAsync(buffer, cancellation).ConfigureAwait(false);
                     var bytes = buffer.ToArray();
+                    if (ModuleCompression.SuffixOf(Path.GetFileName(entry.Name)) is { Length: > 0 } suffix)
+                    {
+                        // Checked as the kernel checks it: the signature covers the decompressed module.
+                        var compressed = tar + ".module" + suffix;
+                        await File.WriteAllBytesAsync(compressed, bytes, cancellation).ConfigureAwait(false);
+                        try { bytes = await ModuleCompression.ReadPlainAsync(runner, compressed, cancellation).ConfigureAwait(false); }
+                        finally { File.Delete(compressed); }
+                    }
                     var installPath = "/" + entry.Name.TrimStart('.', '/');
                     try
                     {
@@ -85,18 +94,16 @@ public sealed class PayloadInspector(IProcessRunner runner)
             var problems = new List<string>();
             foreach (var file in Directory.EnumerateFiles(dir, "*.ko*", SearchOption.AllDirectories).Order(StringComparer.Ordinal).ToList())
             {
-                var name = Path.GetFileName(file);
-                var suffix = name[(name.IndexOf(".ko", StringComparison.Ordinal) + 3)..];
+                if (ModuleCompression.SuffixOf(Path.GetFileName(file)) is null) continue;
                 byte[] bytes;
-                if (suffix.Length == 0) bytes = await File.ReadAllBytesAsync(file, cancellation).ConfigureAwait(false);
-                else
+                try
                 {
-                    var tool = suffix switch { ".xz" => "xz", ".zst" => "zstd", ".gz" => "gzip", _ => null };
-                    if (tool is null) continue;
-                    var plain = file + ".plain";
-                    var d = await runner.RunAsync(new ProcessSpec(tool, ["-d", "-c", file]) { StdoutFile = plain, Timeout = TimeSpan.FromMinutes(2) }, cancellation).ConfigureAwait(false);
-                    if (!d.Succeeded) { problems.Add($"/{Path.GetRelativePath(dir, file)}: does not decompress with {tool}"); continue; }
-                    bytes = await File.ReadAllBytesAsync(plain, cancellation).ConfigureAwait(false);
+                    bytes = await ModuleCompression.ReadPlainAsync(runner, file, cancellation).ConfigureAwait(false);
+                }
+                catch (ProcessFailedException)
+                {
+                    problems.Add($"/{Path.GetRelativePath(dir, file)}: does not decompress");
+                    continue;
                 }
                 var installPath = "/" + Path.GetRelativePath(dir, file);
                 try

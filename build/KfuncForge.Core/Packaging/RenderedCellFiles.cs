@@ -15,6 +15,14 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
     /// <summary>The project's commit and dirty state when the cell was rendered (kfuncforge-provenance.json), when recorded.</summary>
     public SourceRevision? RenderedFrom { get; init; }
 
+    /// <summary>
+    /// The module file the packaging installs (kfuncforge-render.json's module_file): &lt;module&gt;.ko, or with the
+    /// compression suffix the kernel's config asks for (.ko.xz, .ko.zst). Package compresses the signed module to it.
+    /// </summary>
+    public string ModuleFile { get => _moduleFile ?? Module + ".ko"; init => _moduleFile = value; }
+
+    private readonly string? _moduleFile;
+
     public const string ManifestName = "kfuncforge-render.json";
 
     public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
@@ -54,8 +62,12 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
             : System.IO.Directory.Exists(System.IO.Path.Combine(dir, "rpm")) ? PackageFamily.Rpm
             : File.Exists(System.IO.Path.Combine(dir, "sysext", "install")) ? PackageFamily.Sysext
             : throw new InputException(new Problem(dir, 0, 0, "", "has neither debian/control, rpm/*.spec nor sysext/install; nothing to package"));
+        var moduleFile = root.TryGetProperty("module_file", out var mf) && mf.ValueKind == JsonValueKind.String ? mf.GetString()! : Text("module") + ".ko";
+        if (moduleFile != Text("module") + ".ko" + (ModuleCompression.SuffixOf(moduleFile) ?? "?"))
+            throw new InputException(new Problem(manifest, 0, 0, "module_file", $"'{moduleFile}' is not {Text("module")}.ko with an optional .xz, .zst or .gz; render again"));
         return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files)
         {
+            ModuleFile = moduleFile,
             RenderedFrom = ReadProvenance(System.IO.Path.Combine(dir, Rendering.Renderer.ProvenanceFile)),
         };
     }

@@ -59,7 +59,7 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
             var sources = Path.Combine(work, "SOURCES");
             var home = Path.Combine(work, "home");
             Directory.CreateDirectory(home);
-            StagedTree.Write(Path.Combine(sources, cell.Module + ".ko"), await File.ReadAllBytesAsync(module, cancellation).ConfigureAwait(false));
+            StagedTree.Write(Path.Combine(sources, cell.ModuleFile), await File.ReadAllBytesAsync(module, cancellation).ConfigureAwait(false));
             var loadDir = cell.Path("modules-load.d");
             if (Directory.Exists(loadDir))
                 foreach (var f in Directory.GetFiles(loadDir))

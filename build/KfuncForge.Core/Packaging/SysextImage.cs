@@ -10,9 +10,6 @@ public sealed record SysextImagePlan(string Name, string Version, IReadOnlyList<
 {
     /// <summary>The image's file name: systemd-sysext takes the extension's name from it, and it must match the extension-release's suffix.</summary>
     public string FileName => Name + SysextImage.Extension;
-
-    /// <summary>The source of the module line (&lt;module&gt;.ko plus the kernel's compression suffix).</summary>
-    public string ModuleSource(string module) => Files.Select(f => f.Source).Single(s => s.StartsWith(module + ".ko", StringComparison.Ordinal));
 }
 
 /// <summary>
@@ -47,26 +44,18 @@ public sealed class SysextImage(IProcessRunner runner)
         var name = releases[0].Item2[ReleasePrefix.Length..];
         if (Definitions.Grammar.PackageName(name) is { } bad)
             throw new InputException(new Problem(path, 0, 0, "", $"extension name '{Definitions.Grammar.Clip(name)}' {bad}"));
-        if (files.Count(f => f.Item1.StartsWith(cell.Module + ".ko", StringComparison.Ordinal)) != 1)
-            throw new InputException(new Problem(path, 0, 0, "", $"must install the module {cell.Module}.ko (plus the kernel's compression suffix) exactly once"));
+        if (files.Count(f => f.Item1 == cell.ModuleFile) != 1)
+            throw new InputException(new Problem(path, 0, 0, "", $"must install the module {cell.ModuleFile} exactly once"));
         return new SysextImagePlan(name, cell.ModuleVersion, files);
     }
 
-    /// <summary>The staged tree's files with their bytes: rendered files as they are, the module compressed as the plan names it.</summary>
-    public async Task<IReadOnlyList<(string Target, byte[] Content)>> PayloadAsync(SysextImagePlan plan, RenderedCellFiles cell, string signedModule, string work, CancellationToken cancellation)
+    /// <summary>The staged tree's files with their bytes: rendered files as they are, the module as Package compressed it.</summary>
+    public static async Task<IReadOnlyList<(string Target, byte[] Content)>> PayloadAsync(SysextImagePlan plan, RenderedCellFiles cell, string shippedModule, CancellationToken cancellation)
     {
         var list = new List<(string, byte[])>();
         foreach (var (source, target) in plan.Files)
         {
-            if (source == plan.ModuleSource(cell.Module))
-            {
-                var compressed = Path.Combine(work, Path.GetFileName(source));
-                await ModuleCompression.WriteAsync(runner, signedModule, source[(cell.Module + ".ko").Length..], compressed, cancellation).ConfigureAwait(false);
-                list.Add((target, await File.ReadAllBytesAsync(compressed, cancellation).ConfigureAwait(false)));
-                File.Delete(compressed);
-                continue;
-            }
-            var from = cell.Path(source);
+            var from = source == cell.ModuleFile ? shippedModule : cell.Path(source);
             if (!File.Exists(from)) throw new InputException(new Problem(cell.Path("sysext/install"), 0, 0, "", $"installs {source}, which does not exist; render again"));
             list.Add((target, await File.ReadAllBytesAsync(from, cancellation).ConfigureAwait(false)));
         }

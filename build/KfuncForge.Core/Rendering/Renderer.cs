@@ -96,6 +96,8 @@ public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, P
             json.WriteBoolean("kernel_resolved", cell.Kernel.IsResolved);
             json.WriteString("module", cell.Module.Name);
             json.WriteString("module_version", cell.Module.Version);
+            // The file the packaging installs: the signed module, compressed as the kernel's config asks.
+            json.WriteString("module_file", cell.Module.Name + ".ko" + Packaging.ModuleCompression.Suffix(cell.Kernel.Config));
             json.WriteStartArray("plan");
             foreach (var e in cell.Entries)
             {
