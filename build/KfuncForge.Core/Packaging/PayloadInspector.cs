@@ -48,7 +48,7 @@ public sealed class PayloadInspector(IProcessRunner runner)
                     if (ModuleCompression.SuffixOf(Path.GetFileName(entry.Name)) is { Length: > 0 } suffix)
                     {
                         // Checked as the kernel checks it: the signature covers the decompressed module.
-                        var compressed = tar + ".module" + suffix;
+                        var compressed = tar + ".module.ko" + suffix;
                         await File.WriteAllBytesAsync(compressed, bytes, cancellation).ConfigureAwait(false);
                         try { bytes = await ModuleCompression.ReadPlainAsync(runner, compressed, cancellation).ConfigureAwait(false); }
                         finally { File.Delete(compressed); }
