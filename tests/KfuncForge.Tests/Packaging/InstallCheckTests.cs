@@ -121,6 +121,24 @@ public sealed class InstallCheckTests(RealKernel real, RealKernel612 real612, IT
 
     public static TheoryData<string> Lines => new() { "6.1", "6.12" };
 
+    /// <summary>
+    /// Each package ships the module as its kernel ships its own: Debian's 6.12 has CONFIG_MODULE_COMPRESS_XZ, so .ko.xz
+    /// (signed before compression, xz with the CRC32 check the in-kernel decompressor needs); 6.1 compresses none.
+    /// </summary>
+    [IntegrationFact]
+    public void The_module_is_compressed_as_the_kernel_config_asks()
+    {
+        foreach (var (kernel, file) in new[] { (real, Module + ".ko"), (real612, Module + ".ko.xz") })
+        {
+            var package = _published.Packages.Single(p => p.Name.Contains(kernel.Kernel.Release, StringComparison.Ordinal));
+            var deb = Directory.GetFiles(_published.Repository, package.FileName, SearchOption.AllDirectories).Single();
+            var listing = KfuncForge.Tests.Infrastructure.HostTools.Checked("dpkg-deb", "-c", deb).Stdout;
+            Assert.Contains($"./lib/modules/{kernel.Kernel.Release}/updates/kfuncforge/{file}\n", listing);
+        }
+        var modules = _published.Modules.Where(m => m.InstallPath.EndsWith(".ko.xz", StringComparison.Ordinal)).ToList();
+        Assert.Equal("sha256", Assert.Single(modules).Signature.Hash.Name);
+    }
+
     [IntegrationTheory(Timeout = 1_800_000)]
     [MemberData(nameof(Lines))]
     public async Task Under_secure_boot_with_the_packaged_certificate_enrolled_only_our_signed_module_loads(string line)
