@@ -13,7 +13,7 @@ public static class ContainerSelection
     public static IContainerRunner Create(string name, CacheDirectory cache, IProcessRunner processes) => name switch
     {
         "bwrap" => new BwrapRunner(cache, AptMirrors.FromHost(), processes),
-        "podman" => EngineRunner.Podman(processes),
+        "podman" => EngineRunner.Podman(processes, new BwrapRunner(cache, AptMirrors.FromHost(), processes)),
         "docker" => EngineRunner.Docker(processes),
         _ => throw new InputException(new Problem("--container", 0, 0, "", $"unknown container backend '{name}'; use one of {string.Join(", ", Known)}")),
     };

@@ -74,6 +74,9 @@ public static class StageKeys
             var status = Path.Combine(bwrap.RootDir(distro), "var", "lib", "dpkg", "status");
             if (File.Exists(status)) return CellKey.OfFiles([status]);
         }
+        // podman over the same rootfs, imported: the same packages, but its own results (the backends are compared byte for byte).
+        if (container is EngineRunner { } engine && engine.ImportsRootfs(distro) && engine.RootfsStatus(distro) is { } imported && File.Exists(imported))
+            return CellKey.Digest($"{container.Name}\n{CellKey.OfFiles([imported])}");
         return CellKey.Digest($"{container.Name}\n{distro.ContainerImage}\n{string.Join(",", distro.Toolchain)}");
     }
 
