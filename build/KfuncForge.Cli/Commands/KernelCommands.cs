@@ -13,10 +13,11 @@ namespace KfuncForge.Cli.Commands;
 /// <summary>What fetch, build and bench-build share: their options, the selection, and how a kernel's facts are printed.</summary>
 internal static class KernelCommandSupport
 {
-    public static readonly string[] KernelOptions = ["distro", "module", "kernel", "kernel-tree", "container", "cache"];
+    public static readonly string[] KernelOptions = ["distro", "module", "kernel", "kernel-tree", "kernel-repo", "container", "cache"];
 
     public static Pipeline.Selection Select(CommandContext context) =>
-        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"), context.Options.Get("kernel-tree"));
+        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"),
+            context.Options.Get("kernel-tree"), context.Options.Get("kernel-repo"));
 
     public static async Task<(Pipeline.Selection Selection, KernelWorkspace Workspace, FetchedKernels Kernels)> OpenAsync(CommandContext context, CancellationToken cancellation = default)
     {

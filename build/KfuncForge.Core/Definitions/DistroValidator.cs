@@ -50,7 +50,16 @@ public static class DistroValidator
         }
         if (d.Image.Count == 0) problems.Add(doc.At("image", "list at least one rule saying which package carries the kernel image"));
         if (problems.Count > before) return null;
-        return new KernelPackaging(d.Name!, d.Headers, rules, d.ModulesDir!, d.HeadersDir!);
+        var packaging = new KernelPackaging(d.Name!, d.Headers, rules, d.ModulesDir!, d.HeadersDir!);
+        if (d.KmodRequires is not null)
+        {
+            CheckPattern(doc, "kmod_requires", d.KmodRequires, KernelPlaceholders, problems);
+            CheckGrammar(doc, "kmod_requires", d.KmodRequires, v => System.Text.RegularExpressions.Regex.IsMatch(v, @"^[A-Za-z0-9_.+-]+( (=|>=|<=) [A-Za-z0-9_.+{}~-]+)?$") ? null
+                : "must be an RPM dependency: a name, optionally ' = ', ' >= ' or ' <= ' and a version", problems);
+            if (problems.Count > before) return null;
+            packaging = packaging with { KmodRequires = d.KmodRequires };
+        }
+        return packaging;
     }
 
     public static DistroProfile? ValidateDistro(ReadDocument<DistroDocument> doc, string fileStem,
@@ -82,7 +91,8 @@ public static class DistroValidator
         if (d.Rootfs is { } r)
         {
             if (r.Tool != "mmdebstrap") problems.Add(doc.At("rootfs.tool", $"unknown rootfs tool '{r.Tool}'; the rootless sandbox builds its root with mmdebstrap"));
-            if (family == PackageFamily.Rpm) problems.Add(doc.At("rootfs", "an RPM-family profile cannot have an mmdebstrap rootfs; remove 'rootfs' (such profiles build with docker or podman)"));
+            // An RPM profile with a (Debian) rootfs builds in that environment: only for a kernel Debian's compilers built
+            // (a stand-in, as the RPM fetch test uses); real RPM-family kernels build in their own container image.
             rootfs = new RootfsRecipe(r.Tool!, r.Suite!, r.ExtraSuites ?? [], r.Components ?? ["main"], r.Packages ?? []);
         }
 
@@ -146,11 +156,17 @@ public static class DistroValidator
             sysext = new SysextSettings(x.Id!, x.VersionId, x.Level, x.Architecture ?? "x86-64");
         }
 
+        var repositories = d.KernelRepositories ?? [];
+        for (var i = 0; i < repositories.Count; i++)
+            CheckGrammar(doc, $"kernel_repositories[{i}]", repositories[i], Grammar.RepositoryUrl, problems);
+        if (repositories.Count > 0 && family != PackageFamily.Rpm)
+            problems.Add(doc.At("kernel_repositories", "only an RPM profile fetches its kernels from RPM repositories; apt profiles use their rootfs's suites"));
+
         if (problems.Count > before || family is null || packaging is null) return null;
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
             new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
             new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
-            bpfLevel, sysext);
+            bpfLevel, sysext) { KernelRepositories = repositories };
     }
 
     private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)

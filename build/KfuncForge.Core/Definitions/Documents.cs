@@ -147,6 +147,7 @@ public sealed class DistroDocument
     [Required] public PackagingDocument? Packaging { get; set; }
     [Required] public SigningDocument? Signing { get; set; }
     public SysextDocument? Sysext { get; set; }
+    public List<string>? KernelRepositories { get; set; }
 }
 
 public sealed class SysextDocument
@@ -199,6 +200,7 @@ public sealed class KernelPackagingDocument
     [Required] public List<ImageRuleDocument>? Image { get; set; }
     [Required] public string? ModulesDir { get; set; }
     [Required] public string? HeadersDir { get; set; }
+    public string? KmodRequires { get; set; }
 }
 
 public sealed class ImageRuleDocument

@@ -143,6 +143,10 @@ public static partial class Grammar
     public static string? OsReleaseVersion(string value) =>
         System.Text.RegularExpressions.Regex.IsMatch(value, "^[A-Za-z0-9][A-Za-z0-9._~+-]{0,63}$") ? null : "must be letters, digits, '.', '_', '-', '~' and '+' (an os-release VERSION_ID such as 4593.2.5)";
 
+    /// <summary>A repository base URL dnf reads: http, https or file, no spaces or control characters (it lands in a dnf configuration file).</summary>
+    public static string? RepositoryUrl(string value) =>
+        System.Text.RegularExpressions.Regex.IsMatch(value, @"^(https?|file)://[^\s\x00-\x1f\x7f]{1,1000}$") ? null : "must be an http://, https:// or file:// URL without spaces";
+
     /// <summary>
     /// A directory on this machine (a profile's kernel build tree): absolute, or relative to the repository root. It is
     /// only read, never written into a generated file, so any printable characters are allowed.

@@ -107,7 +107,16 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     public string EntryDir(DistroProfile distro, string release) => Path.Combine(cache.Kernels, distro.Id, release);
 
     /// <summary>Returns the cached kernel, or downloads, verifies, extracts and reads it (once, under a lock).</summary>
-    public async Task<KernelEntry> FetchAsync(DistroProfile distro, ResolvedKernel kernel, DebianIndex index, CancellationToken cancellation = default)
+    public Task<KernelEntry> FetchAsync(DistroProfile distro, ResolvedKernel kernel, DebianIndex index, CancellationToken cancellation = default) =>
+        MakeEntryAsync(distro, kernel, index, () => DownloadAsync(distro, kernel.Packages.ToList(), cancellation), cancellation);
+
+    /// <summary>
+    /// The cache entry of a resolved kernel: the cached one, or its packages (<paramref name="download"/>: verified,
+    /// in the package store; .deb or .rpm) extracted and read, once, under a lock. <paramref name="index"/> (Debian)
+    /// lets a kbuild package without resolve_btfids borrow one.
+    /// </summary>
+    internal async Task<KernelEntry> MakeEntryAsync(DistroProfile distro, ResolvedKernel kernel, DebianIndex? index,
+        Func<Task<IReadOnlyDictionary<IndexEntry, string>>> download, CancellationToken cancellation = default)
     {
         var final = EntryDir(distro, kernel.Release.Release);
         if (KernelEntry.TryOpen(final) is { } cached) return cached;
@@ -128,7 +137,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         try
         {
             staging = CacheDirectory.NewStaging(parent, kernel.Release.Release);
-            var debs = await DownloadAsync(distro, kernel.Packages.ToList(), cancellation);
+            var debs = await download();
             var facts = await BuildEntryAsync(distro, kernel, index, debs, staging, cancellation);
             await File.WriteAllTextAsync(Path.Combine(staging, KernelEntry.FactsFile), JsonSerializer.Serialize(facts, KernelFactsDocument.Json) + "\n", cancellation);
             CacheDirectory.Publish(staging, final);
@@ -186,7 +195,22 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         return packages.ToDictionary(p => p, p => _store.PathOf(p.Sha256));
     }
 
-    private async Task<KernelFactsDocument> BuildEntryAsync(DistroProfile distro, ResolvedKernel kernel, DebianIndex index,
+    /// <summary>Unpacks a .deb (dpkg-deb) or an .rpm (rpm2archive, then tar) into a folder.</summary>
+    private async Task ExtractAsync(string package, string into, CancellationToken cancellation)
+    {
+        if (!package.EndsWith(".rpm", StringComparison.Ordinal))
+        {
+            await processes.CheckedAsync(new ProcessSpec("dpkg-deb", ["--extract", package, into]), cancellation);
+            return;
+        }
+        Directory.CreateDirectory(into);
+        var tgz = Path.Combine(into, $".payload-{Guid.NewGuid():N}.tgz");
+        await processes.CheckedAsync(new ProcessSpec("rpm2archive", ["-"]) { StdinFile = package, StdoutFile = tgz, Timeout = TimeSpan.FromMinutes(10) }, cancellation);
+        await processes.CheckedAsync(new ProcessSpec("tar", ["-xzf", tgz, "-C", into, "--no-same-owner"]) { Timeout = TimeSpan.FromMinutes(10) }, cancellation);
+        File.Delete(tgz);
+    }
+
+    private async Task<KernelFactsDocument> BuildEntryAsync(DistroProfile distro, ResolvedKernel kernel, DebianIndex? index,
         IReadOnlyDictionary<IndexEntry, string> debs, string staging, CancellationToken cancellation)
     {
         var release = kernel.Release.Release;
@@ -197,7 +221,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
         Directory.CreateDirectory(boot);
         log($"extracting {release}");
         foreach (var h in kernel.Headers)
-            await processes.CheckedAsync(new ProcessSpec("dpkg-deb", ["--extract", debs[h], tree]), cancellation);
+            await ExtractAsync(debs[h], tree, cancellation);
         // Only the build trees are laid over the rootfs: docs and /lib/modules/<release>/build links are not needed.
         CacheDirectory.DeleteQuietly(Path.Combine(tree, "usr", "share"));
         CacheDirectory.DeleteQuietly(Path.Combine(tree, "lib"));
@@ -206,7 +230,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
             throw new StageException($"{release}: the header packages did not create {kernel.HeadersDir}; check headers_dir in distros/kernel-packaging/{distro.KernelPackaging.Name}.yaml");
 
         var image = Path.Combine(staging, "image");
-        await processes.CheckedAsync(new ProcessSpec("dpkg-deb", ["--extract", debs[kernel.Image], image]), cancellation);
+        await ExtractAsync(debs[kernel.Image], image, cancellation);
         var vmlinuz = Path.Combine(image, kernel.ImagePath.TrimStart('/'));
         if (!File.Exists(vmlinuz))
             throw new StageException($"{release}: {kernel.Image.Package} has no {kernel.ImagePath}; fix the image rule in distros/kernel-packaging/{distro.KernelPackaging.Name}.yaml");
@@ -242,11 +266,17 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
 
         var notes = kernel.Notes.ToList();
         string? donorName = null;
-        var packages = kernel.Packages.Select(p => new PackageRecord(p.Package, p.Version, p.Suite, p.Sha256, p.Size)).ToList();
+        var packages = kernel.Packages.Select(p => new PackageRecord(p.Package, p.Version, p.Suite, p.Sha256, p.Size)
+        {
+            // An RPM repository's package: its own package URL (a Debian package's is made from the record when packaging).
+            Uri = p.Filename.EndsWith(".rpm", StringComparison.Ordinal) ? $"pkg:rpm/{distro.Id}/{p.Package}@{Uri.EscapeDataString(p.Version)}?arch={p.Architecture}&repository={Uri.EscapeDataString(p.Suite)}" : null,
+        }).ToList();
         var toolsDir = ToolsDirInRoot(tree, kernel.HeadersDir);
         var resolveBtfids = toolsDir + "/bpf/resolve_btfids/resolve_btfids";
         if (!File.Exists(Path.Combine(tree, resolveBtfids.TrimStart('/'))) && config.GetValueOrDefault("CONFIG_DEBUG_INFO_BTF_MODULES") == "y")
         {
+            if (index is null)
+                throw new StageException($"{release}: {kernel.Headers[0].Package} has no {resolveBtfids}, and the kernel's config asks for module BTF (CONFIG_DEBUG_INFO_BTF_MODULES=y): kbuild resolves each module's .BTF_ids with it; use a kernel-devel package that ships it");
             var donor = await AddResolveBtfidsAsync(distro, index, Path.Combine(extras, resolveBtfids.TrimStart('/')), cancellation);
             donorName = $"{donor.Package} {donor.Version}";
             packages.Add(new PackageRecord(donor.Package, donor.Version, donor.Suite, donor.Sha256, donor.Size));

@@ -59,6 +59,11 @@ public sealed class KernelWorkspace
         foreach (var u in unavailable) log($"{Distro.Id} {u}");
         if (selection.KernelTree is not null || Distro.Kernels.All(t => t.Tree is not null) || (kernel is not null && entries.Count > 0))
             return new FetchedKernels(entries, unavailable, notes);
+        if (Distro.PackageManager is "dnf" or "yum")
+        {
+            var rpm = await new RpmKernelFetcher(Cache, Fetcher, ProcessRunner.Instance, log).FetchAsync(Distro, selection.Repositories, kernel, cancellation);
+            return new FetchedKernels([.. entries, .. rpm.Entries], [.. unavailable, .. rpm.Unavailable], notes);
+        }
         var archive = await FetchAsync(kernel, log, cancellation);
         return new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], [.. notes, .. archive.Notes]);
     }

@@ -19,6 +19,9 @@ public sealed record DistroProfile(
     KernelVersion? BpfLevel,
     SysextSettings? Sysext = null)
 {
+    /// <summary>RPM profiles: the repositories (base URLs) dnf fetches kernel-devel and kernel-core from; --kernel-repo replaces them.</summary>
+    public IReadOnlyList<string> KernelRepositories { get; init; } = [];
+
     /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
     public bool NeedsContainerEngine => Rootfs is null;
 }
@@ -46,7 +49,11 @@ public sealed record KernelPackaging(
     IReadOnlyList<string> Headers,
     IReadOnlyList<KernelImageRule> Image,
     string ModulesDir,
-    string HeadersDir);
+    string HeadersDir)
+{
+    /// <summary>RPM: what a kmod package requires of its kernel (RHEL: the kernel-uname-r the kernel provides).</summary>
+    public string KmodRequires { get; init; } = "kernel-uname-r = {release}";
+}
 
 /// <summary>
 /// Which package carries the bootable image, and where, for a range of kernel versions. Unsigned names the

@@ -14,6 +14,10 @@ public static class FetchStage
     public static async Task<(KernelWorkspace Workspace, FetchedKernels Kernels)> RunAsync(Selection selection, string? container, string? cache, Action<string> log,
         CancellationToken cancellation = default)
     {
+        // An RPM profile without repositories fails here, with what to give, before any environment is made.
+        if (selection.Distro.PackageManager is "dnf" or "yum" && selection.KernelTree is null && selection.Repositories.Count == 0
+            && selection.Distro.Kernels.Any(t => t.Tree is null))
+            throw new StageException(RpmKernelFetcher.NoRepositories(selection.Distro));
         try
         {
             var workspace = await KernelWorkspace.OpenAsync(selection.Distro, container, cache, ProcessRunner.Instance, log, cancellation).ConfigureAwait(false);

@@ -13,15 +13,26 @@ public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyL
     /// <summary>--kernel-tree, as a full path: the run's one kernel is that build tree instead of the profile's targets (docs/kernel-trees.md).</summary>
     public string? KernelTree { get; init; }
 
+    /// <summary>RPM profiles: --kernel-repo's base URLs, which replace the profile's kernel_repositories.</summary>
+    public IReadOnlyList<string>? KernelRepositories { get; init; }
+
+    /// <summary>The repositories an RPM profile's kernels are fetched from.</summary>
+    public IReadOnlyList<string> Repositories => KernelRepositories ?? Distro.KernelRepositories;
+
     /// <summary>The repository root: a profile target's relative `tree:` is read from there.</summary>
     public string? SourceRoot { get; init; }
 
-    public static Selection Resolve(SourceTree tree, string? distro, string? module, string? kernel, string? kernelTree = null)
+    public static Selection Resolve(SourceTree tree, string? distro, string? module, string? kernel, string? kernelTree = null, string? kernelRepositories = null)
     {
         var catalog = Catalog.Load(tree);
+        var repositories = kernelRepositories?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var r in repositories ?? [])
+            if (Grammar.RepositoryUrl(r) is { } bad)
+                throw new Diagnostics.InputException(new Diagnostics.Problem("--kernel-repo", 0, 0, "", $"'{Grammar.Clip(r)}' {bad}"));
         return new Selection(catalog, catalog.Distro(distro ?? "debian12"), catalog.SelectModules(module), kernel)
         {
             KernelTree = kernelTree is null ? null : Path.GetFullPath(kernelTree),
+            KernelRepositories = repositories,
             SourceRoot = tree.Root,
         };
     }

@@ -80,7 +80,8 @@ public static class RenderModel
                 ("modules_dir", Names.Expand(distro.KernelPackaging.ModulesDir, values)),
                 ("headers_dir", kernel.TreeDir ?? Names.Expand(distro.KernelPackaging.HeadersDir, values)),
                 ("image_package", imagePackage is null ? "" : Names.Expand(imagePackage.Package, values)),
-                ("module_suffix", Packaging.ModuleCompression.Suffix(kernel.Config)))),
+                ("module_suffix", Packaging.ModuleCompression.Suffix(kernel.Config)),
+                ("kmod_requires", Names.Expand(distro.KernelPackaging.KmodRequires, values)))),
             ("distro", Obj(("id", distro.Id), ("name", distro.Name), ("family", distro.Family.ToString().ToLowerInvariant()))),
             ("sysext", Obj(
                 ("id", distro.Sysext?.Id ?? ""),
