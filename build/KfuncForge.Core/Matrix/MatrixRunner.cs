@@ -162,30 +162,36 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         var matchedKernel = settings.Kernel is null;
         var templates = CellKey.OfTree(settings.Tree.Templates);
         var moduleDigests = modules.ToDictionary(m => m.Name, m => CellKey.OfTree(Path.Combine(settings.Tree.Modules, m.Name)), StringComparer.Ordinal);
+        // Cells decided before anything runs (skipped, or failed for the whole profile), one per nominal kernel and module.
+        void AddFixedCells(DistroProfile distro, string status, string reason)
+        {
+            IReadOnlyList<KernelFacts> nominal;
+            try
+            {
+                nominal = KernelSelection.Select(distro, settings.Kernel);
+                matchedKernel = true;
+            }
+            catch (InputException bad)
+            {
+                kernelProblems.AddRange(bad.Problems);
+                return;
+            }
+            foreach (var k in nominal)
+                foreach (var m in modules)
+                {
+                    var id = new MatrixCellId(distro.Id, k.Release, m.Name);
+                    cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, status, reason, m)));
+                }
+        }
+
         foreach (var distro in distros)
         {
             var definitions = CellKey.OfFiles([Path.Combine(settings.Tree.Distros, distro.Id + ".yaml"), Path.Combine(settings.Tree.KernelPackagings, distro.KernelPackaging.Name + ".yaml")]);
             if (distro.Kernels.All(t => t.Tree is not null))
             {
                 // Kernels given as build trees live on one machine, not in an archive the nightly matrix can follow.
-                IReadOnlyList<KernelFacts> trees;
-                try
-                {
-                    trees = KernelSelection.Select(distro, settings.Kernel);
-                    matchedKernel = true;
-                }
-                catch (InputException bad)
-                {
-                    kernelProblems.AddRange(bad.Problems);
-                    continue;
-                }
-                foreach (var k in trees)
-                    foreach (var m in modules)
-                    {
-                        var id = new MatrixCellId(distro.Id, k.Release, m.Name);
-                        cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, CellStatus.Skipped,
-                            $"{distro.Id}'s kernels are build trees on the machine that has them, not archive packages the matrix can fetch: run `dotnet cake --target=Package --distro={distro.Id} --kernel-tree=<dir>` there (docs/kernel-trees.md)", m)));
-                    }
+                AddFixedCells(distro, CellStatus.Skipped,
+                    $"{distro.Id}'s kernels are build trees on the machine that has them, not archive packages the matrix can fetch: run `dotnet cake --target=Package --distro={distro.Id} --kernel-tree=<dir>` there (docs/kernel-trees.md)");
                 continue;
             }
             KernelWorkspace workspace;
@@ -197,29 +203,11 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
             }
             catch (Exception e) when (e is StageException or ProcessFailedException or IOException)
             {
-                // Profiles no backend here can serve (RPM family, Ubuntu: their archives need docker or podman) are skipped, not failed.
-                IReadOnlyList<KernelFacts> nominal;
-                try
-                {
-                    nominal = KernelSelection.Select(distro, settings.Kernel);
-                    matchedKernel = true;
-                }
-                catch (InputException bad)
-                {
-                    kernelProblems.AddRange(bad.Problems);
-                    continue;
-                }
+                // Profiles no backend here can serve (RPM family, Ubuntu: their archives and images need a registry) are skipped, not failed.
                 // Anything else (the archive unreachable, the rootfs not buildable) fails the profile's cells, and the next run retries them.
-                var status = distro.NeedsContainerEngine ? CellStatus.Skipped : CellStatus.Fail;
-                var reason = distro.NeedsContainerEngine
-                    ? $"needs docker or podman: {distro.Id}'s kernels come from its own archive through its container image ({OneLine(e.Message)})"
-                    : $"plan: the {distro.Id} environment or its kernel index could not be prepared: {OneLine(e.Message)}";
-                foreach (var k in nominal)
-                    foreach (var m in modules)
-                    {
-                        var id = new MatrixCellId(distro.Id, k.Release, m.Name);
-                        cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, status, reason, m)));
-                    }
+                AddFixedCells(distro, distro.NeedsContainerEngine ? CellStatus.Skipped : CellStatus.Fail, distro.NeedsContainerEngine
+                    ? $"needs docker or podman with {distro.ContainerImage} from its registry: {distro.Id}'s kernels come from its own archive through that image ({OneLine(e.Message)})"
+                    : $"plan: the {distro.Id} environment or its kernel index could not be prepared: {OneLine(e.Message)}");
                 continue;
             }
             KernelResolution resolution;
