@@ -101,7 +101,8 @@ public sealed class KbuildBuilder(IContainerRunner container)
             var ko = Path.Combine(request.WorkDir, request.Module + ".ko");
             if (!File.Exists(ko)) return Result(CellOutcome.Failed, $"kbuild succeeded but produced no {request.Module}.ko");
             var baseBtf = ReadBaseBtf(request.Kernel);
-            var checks = ModuleInspector.Inspect(ko, release, request.Kfuncs, baseBtf);
+            var checks = ModuleInspector.Inspect(ko, release, request.Kfuncs, baseBtf).ToList();
+            if (KabiReport.StablelistOf(request.Kernel) is { } stablelist) checks.Add(KabiReport.Check(ko, stablelist));
             foreach (var c in checks) log.Append($"# check {c.Name}: {(c.Passed ? "ok" : "FAILED")}: {c.Detail}\n");
             var failed = checks.Where(c => !c.Passed).ToList();
             new BuildRecord { Kernel = release, KernelPackages = request.Kernel.Facts.Packages, KbuildEnvironment = step.Environment, Pahole = pahole }.Save(request.WorkDir);

@@ -12,7 +12,8 @@ namespace KfuncForge.Tests.Kernels;
 /// and kernel-core (/lib/modules/&lt;release&gt;/vmlinuz, config, System.map), published with createrepo_c, and a profile
 /// whose kernel packaging names them (kernel-devel-{abi}.x86_64) fetches the kernel through dnf, verifies each package
 /// against the repository's SHA-256, reads its facts, builds, boots, signs and packages a kmod RPM for it.
-/// The stand-in builds in Debian 12's rootfs, since Debian's gcc built that kernel.
+/// The stand-in builds in Debian 12's rootfs, since Debian's gcc built that kernel. Its kernel-devel carries a kABI
+/// stablelist without the kfunc registration, and the build reports that import as outside it.
 /// </summary>
 [Collection(RealKernelCollection.Name)]
 public sealed class RpmKernelFetchTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
@@ -57,7 +58,10 @@ public sealed class RpmKernelFetchTests(RealKernel real, PackagingFixture f) : I
 
         // kernel-devel: the build tree; kernel-core: the image and what /lib/modules/<release> holds of it.
         var devel = Path.Combine(work, "devel");
-        DebianKernelTree.LayOut(kernel, Path.Combine(devel, "usr", "src", "kernels", release));
+        var develTree = DebianKernelTree.LayOut(kernel, Path.Combine(devel, "usr", "src", "kernels", release));
+        // A kABI stablelist as RHEL's kernel-devel carries one: here every export but the kfunc registration.
+        File.WriteAllLines(Path.Combine(develTree, KfuncForge.Compilation.KabiReport.StablelistName),
+            File.ReadLines(Path.Combine(develTree, "Module.symvers")).Where(l => !l.Contains("\tregister_btf_kfunc_id_set\t", StringComparison.Ordinal)));
         var core = Path.Combine(work, "core", "lib", "modules", release);
         Directory.CreateDirectory(core);
         File.Copy(kernel.Vmlinuz, Path.Combine(core, "vmlinuz"));
@@ -118,6 +122,8 @@ public sealed class RpmKernelFetchTests(RealKernel real, PackagingFixture f) : I
         Assert.True(r.ExitCode == 0, r.Stdout + r.Stderr);
         Assert.Contains($"dnf download kernel-devel-{abi}.x86_64 kernel-core-{abi}.x86_64 (network)", r.Stdout);
         Assert.Contains("== smoke: exit 0", r.Stdout);
+        // The kABI report: the kfunc registration is outside the stablelist, so the module is built for this kernel only.
+        Assert.Matches(@"kabi \(1 of \d+ imported symbols are outside Module\.kabi_x86_64: register_btf_kfunc_id_set;", r.Stdout);
 
         // The facts are the kernel's own, read from the RPMs, and the packages are recorded with the repository's SHA-256.
         var facts = File.ReadAllText(Directory.GetFiles(Path.Combine(cache, "kernels-v2", Profile), "facts.json", SearchOption.AllDirectories).Single());
