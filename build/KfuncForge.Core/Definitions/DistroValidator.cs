@@ -156,6 +156,16 @@ public static class DistroValidator
             sysext = new SysextSettings(x.Id!, x.VersionId, x.Level, x.Architecture ?? "x86-64");
         }
 
+        var facts = new List<ProfileFact>();
+        for (var i = 0; i < (d.Facts?.Count ?? 0); i++)
+        {
+            var f = d.Facts![i];
+            CheckGrammar(doc, $"facts[{i}].fact", f.Fact!, v => Grammar.Text(v, 600), problems);
+            CheckGrammar(doc, $"facts[{i}].source", f.Source!, v => Grammar.Text(v, 200), problems);
+            if (!System.Text.RegularExpressions.Regex.IsMatch(f.Date!, @"^\d{4}-\d{2}-\d{2}$"))
+                problems.Add(doc.At($"facts[{i}].date", $"'{Grammar.Clip(f.Date!)}' is not a date (YYYY-MM-DD): the day the fact was read"));
+            facts.Add(new ProfileFact(f.Fact!, f.Source!, f.Date!));
+        }
         var repositories = d.KernelRepositories ?? [];
         for (var i = 0; i < repositories.Count; i++)
             CheckGrammar(doc, $"kernel_repositories[{i}]", repositories[i], Grammar.RepositoryUrl, problems);
@@ -166,7 +176,7 @@ public static class DistroValidator
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
             new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
             new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
-            bpfLevel, sysext) { KernelRepositories = repositories };
+            bpfLevel, sysext) { KernelRepositories = repositories, Facts = facts };
     }
 
     private static KernelTarget? ValidateTarget(ReadDocument<DistroDocument> doc, KernelTargetDocument t, string path, List<Problem> problems)

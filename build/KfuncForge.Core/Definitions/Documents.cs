@@ -148,6 +148,14 @@ public sealed class DistroDocument
     [Required] public SigningDocument? Signing { get; set; }
     public SysextDocument? Sysext { get; set; }
     public List<string>? KernelRepositories { get; set; }
+    public List<ProfileFactDocument>? Facts { get; set; }
+}
+
+public sealed class ProfileFactDocument
+{
+    [Required] public string? Fact { get; set; }
+    [Required] public string? Source { get; set; }
+    [Required] public string? Date { get; set; }
 }
 
 public sealed class SysextDocument

@@ -22,6 +22,9 @@ public sealed record DistroProfile(
     /// <summary>RPM profiles: the repositories (base URLs) dnf fetches kernel-devel and kernel-core from; --kernel-repo replaces them.</summary>
     public IReadOnlyList<string> KernelRepositories { get; init; } = [];
 
+    /// <summary>What was verified about the distro's kernels and where, for kernels not fetched here (Plan prints them).</summary>
+    public IReadOnlyList<ProfileFact> Facts { get; init; } = [];
+
     /// <summary>Only profiles with a rootfs recipe can be built in the rootless sandbox; the rest need docker or podman.</summary>
     public bool NeedsContainerEngine => Rootfs is null;
 }
@@ -71,6 +74,9 @@ public sealed record PackageNaming(string Name, string Maintainer, string Vendor
 /// in systemd's spelling (x86-64).
 /// </summary>
 public sealed record SysextSettings(string Id, string? VersionId, string? Level, string Architecture);
+
+/// <summary>One verified fact about a profile's kernels, with its source and the day it was read.</summary>
+public sealed record ProfileFact(string Fact, string Source, string Date);
 
 /// <summary>Where signing keys come from; never the keys themselves.</summary>
 public sealed record SigningSettings(string? ModuleKey, string? ModuleCertificate, string? PackageKeyId, string ModuleHash);

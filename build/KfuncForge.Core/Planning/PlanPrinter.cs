@@ -60,6 +60,11 @@ public static class PlanPrinter
             sb.Append("declared differences (module.yaml fidelity cases that give another result than upstream on that kernel):\n");
             for (var i = 0; i < differences.Count; i++) sb.Append($"  D{i + 1}. {differences[i]}\n");
         }
+        if (plan.Distro.Facts.Count > 0)
+        {
+            sb.Append($"verified facts (distros/{plan.Distro.Id}.yaml):\n");
+            foreach (var f in plan.Distro.Facts) sb.Append($"  - {f.Fact} (source: {f.Source}; read {f.Date})\n");
+        }
         return sb.ToString();
     }
 
