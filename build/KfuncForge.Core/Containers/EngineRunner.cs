@@ -16,6 +16,11 @@ namespace KfuncForge.Containers;
 /// </summary>
 public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapRunner? rootfs = null) : IContainerRunner
 {
+    private static class Hashing
+    {
+        public static string FileDigest(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
+    }
+
     public static EngineRunner Docker(IProcessRunner p) => new("docker", p);
     public static EngineRunner Podman(IProcessRunner p, BwrapRunner? rootfs = null) => new("podman", p, rootfs);
 
@@ -48,7 +53,13 @@ public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapR
     public string? RootfsStatus(DistroProfile distro) => ImportsRootfs(distro) ? Path.Combine(rootfs!.RootDir(distro), "var", "lib", "dpkg", "status") : null;
 
     /// <summary>The image steps run in: the imported rootfs (tagged by its recipe's hash), or the profile's image with its toolchain (tagged by the toolchain's hash).</summary>
-    public string ImageTag(DistroProfile distro) => ImportsRootfs(distro) ? $"localhost/kfuncforge-{distro.Id}:{rootfs!.RecipeHash(distro)}" : BuildImageTag(distro);
+    public string ImageTag(DistroProfile distro)
+    {
+        if (!ImportsRootfs(distro)) return BuildImageTag(distro);
+        // Named by the rootfs's exact packages (podman's image store outlives any one cache), by its recipe until it is built.
+        var status = RootfsStatus(distro)!;
+        return $"localhost/kfuncforge-{distro.Id}:{(File.Exists(status) ? Hashing.FileDigest(status)[..16] : rootfs!.RecipeHash(distro))}";
+    }
 
     /// <summary>The image steps run in: the profile's image with its toolchain, tagged by the toolchain's hash.</summary>
     public static string BuildImageTag(DistroProfile distro) =>
@@ -114,9 +125,9 @@ public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapR
 
     /// <summary>`build` of the toolchain image from the profile's image (argv; the Containerfile is given on stdin as a file).</summary>
     public ProcessSpec BuildImageCommand(DistroProfile distro, string containerfile) =>
-        new(engine, ["build", "--tag", BuildImageTag(distro), "--file", containerfile, Path.GetDirectoryName(containerfile)!]) { Timeout = TimeSpan.FromMinutes(30) };
+        new(engine, [.. GlobalFlags, "build", .. RunFlags, "--tag", BuildImageTag(distro), "--file", containerfile, Path.GetDirectoryName(containerfile)!]) { Timeout = TimeSpan.FromMinutes(30) };
 
-    public static string Containerfile(DistroProfile distro) => distro.Family == PackageFamily.Deb
+    public static string Containerfile(DistroProfile distro) => distro.PackageManager is not ("dnf" or "yum")
         ? $"FROM {distro.ContainerImage}\nRUN [\"apt-get\", \"update\"]\nRUN [\"apt-get\", \"install\", \"-y\", \"--no-install-recommends\", {string.Join(", ", distro.Toolchain.Select(p => $"\"{p}\""))}]\n"
         : $"FROM {distro.ContainerImage}\nRUN [\"{distro.PackageManager}\", \"install\", \"-y\", {string.Join(", ", distro.Toolchain.Select(p => $"\"{p}\""))}]\n";
 
@@ -150,9 +161,9 @@ public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapR
     /// </summary>
     private async Task ImportRootfsAsync(DistroProfile distro, Action<string> log, CancellationToken cancellation)
     {
+        await rootfs!.PrepareAsync(distro, log, cancellation);
         var tag = ImageTag(distro);
         if ((await processes.RunAsync(new ProcessSpec(engine, ["image", "exists", tag]) { Timeout = TimeSpan.FromSeconds(30) }, cancellation)).Succeeded) return;
-        await rootfs!.PrepareAsync(distro, log, cancellation);
         var dir = Directory.CreateTempSubdirectory("kfuncforge-import-").FullName;
         try
         {

@@ -54,7 +54,7 @@ public static class DistroValidator
         if (d.KmodRequires is not null)
         {
             CheckPattern(doc, "kmod_requires", d.KmodRequires, KernelPlaceholders, problems);
-            CheckGrammar(doc, "kmod_requires", d.KmodRequires, v => System.Text.RegularExpressions.Regex.IsMatch(v, @"^[A-Za-z0-9_.+-]+( (=|>=|<=) [A-Za-z0-9_.+{}~-]+)?$") ? null
+            CheckGrammar(doc, "kmod_requires", d.KmodRequires, v => System.Text.RegularExpressions.Regex.IsMatch(v, @"^[A-Za-z0-9_.+-]+( (=|>=|<=) [A-Za-z0-9_.+{}~-]+)?\z") ? null
                 : "must be an RPM dependency: a name, optionally ' = ', ' >= ' or ' <= ' and a version", problems);
             if (problems.Count > before) return null;
             packaging = packaging with { KmodRequires = d.KmodRequires };
@@ -162,7 +162,7 @@ public static class DistroValidator
             var f = d.Facts![i];
             CheckGrammar(doc, $"facts[{i}].fact", f.Fact!, v => Grammar.Text(v, 600), problems);
             CheckGrammar(doc, $"facts[{i}].source", f.Source!, v => Grammar.Text(v, 200), problems);
-            if (!System.Text.RegularExpressions.Regex.IsMatch(f.Date!, @"^\d{4}-\d{2}-\d{2}$"))
+            if (!DateOnly.TryParseExact(f.Date!, "yyyy-MM-dd", System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.None, out _))
                 problems.Add(doc.At($"facts[{i}].date", $"'{Grammar.Clip(f.Date!)}' is not a date (YYYY-MM-DD): the day the fact was read"));
             facts.Add(new ProfileFact(f.Fact!, f.Source!, f.Date!));
         }

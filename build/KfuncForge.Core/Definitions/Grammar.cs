@@ -137,15 +137,21 @@ public static partial class Grammar
 
     /// <summary>An os-release ID (what systemd-sysext compares with the host's): lower-case letters, digits, '.', '_', '-'.</summary>
     public static string? OsReleaseId(string value) =>
-        System.Text.RegularExpressions.Regex.IsMatch(value, "^[a-z0-9][a-z0-9._-]{0,63}$") ? null : "must be lower-case letters, digits, '.', '_' and '-' (an os-release ID such as flatcar)";
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^[a-z0-9][a-z0-9._-]{0,63}\\z") ? null : "must be lower-case letters, digits, '.', '_' and '-' (an os-release ID such as flatcar)";
 
     /// <summary>An os-release VERSION_ID or SYSEXT_LEVEL: letters, digits, '.', '_', '-', '~', '+'.</summary>
     public static string? OsReleaseVersion(string value) =>
-        System.Text.RegularExpressions.Regex.IsMatch(value, "^[A-Za-z0-9][A-Za-z0-9._~+-]{0,63}$") ? null : "must be letters, digits, '.', '_', '-', '~' and '+' (an os-release VERSION_ID such as 4593.2.5)";
+        System.Text.RegularExpressions.Regex.IsMatch(value, "^[A-Za-z0-9][A-Za-z0-9._~+-]{0,63}\\z") ? null : "must be letters, digits, '.', '_', '-', '~' and '+' (an os-release VERSION_ID such as 4593.2.5)";
 
-    /// <summary>A repository base URL dnf reads: http, https or file, no spaces or control characters (it lands in a dnf configuration file).</summary>
+    /// <summary>
+    /// A repository base URL dnf reads (it lands in a dnf configuration file and in provenance): https or file only (the
+    /// packages are checked against the metadata, so the metadata must come over an authenticated channel), no
+    /// credentials, spaces or control characters.
+    /// </summary>
     public static string? RepositoryUrl(string value) =>
-        System.Text.RegularExpressions.Regex.IsMatch(value, @"^(https?|file)://[^\s\x00-\x1f\x7f]{1,1000}$") ? null : "must be an http://, https:// or file:// URL without spaces";
+        !System.Text.RegularExpressions.Regex.IsMatch(value, @"^(https|file)://[!-~]{1,1000}\z") ? "must be an https:// or file:// URL without spaces (plain http would let the network choose the kernel)"
+        : System.Text.RegularExpressions.Regex.IsMatch(value, @"^https://[^/]*@") ? "must not carry credentials (they would land in logs and provenance); use dnf's client certificates or a mirror"
+        : null;
 
     /// <summary>
     /// A directory on this machine (a profile's kernel build tree): absolute, or relative to the repository root. It is

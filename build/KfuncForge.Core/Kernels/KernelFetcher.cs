@@ -40,7 +40,7 @@ public sealed class KernelFetcher(CacheDirectory cache, IContainerRunner contain
     private static void RequireApt(DistroProfile distro)
     {
         if (distro.PackageManager != "apt")
-            throw new StageException($"{distro.Id} uses {distro.PackageManager}: fetching its kernels needs `{distro.PackageManager} download` inside {distro.ContainerImage}, which needs docker or podman; neither can run containers on this machine, and RPM-family kernels are not fetched here (docs/kernels.md)");
+            throw new StageException($"{distro.Id} uses {distro.PackageManager}: its kernels are fetched with dnf from its kernel repositories by Build and Package (--kernel-repo), not from an apt index; the nightly matrix follows apt archives only (docs/kernels.md, \"RPM kernels\")");
     }
 
     /// <summary>Updates (when older than IndexMaxAge) and reads the live package index of the distro's suites.</summary>

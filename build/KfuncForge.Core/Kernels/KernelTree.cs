@@ -122,16 +122,16 @@ public static class KernelTree
 
     private static string? BuildIdIn(ReadOnlySpan<byte> data)
     {
-        for (var off = 0; off + 12 <= data.Length;)
+        for (long off = 0; off + 12 <= data.Length;)
         {
-            var nameSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(data[off..]);
-            var descSize = (int)BinaryPrimitives.ReadUInt32LittleEndian(data[(off + 4)..]);
-            var type = BinaryPrimitives.ReadUInt32LittleEndian(data[(off + 8)..]);
+            long nameSize = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)off..]);
+            long descSize = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(off + 4)..]);
+            var type = BinaryPrimitives.ReadUInt32LittleEndian(data[(int)(off + 8)..]);
             var nameAt = off + 12;
-            var descAt = nameAt + ((nameSize + 3) & ~3);
+            var descAt = nameAt + ((nameSize + 3) & ~3L);
             if (descAt + descSize > data.Length) return null;
-            if (type == 3 && nameSize == 4 && data.Slice(nameAt, 3).SequenceEqual("GNU"u8)) return Convert.ToHexStringLower(data.Slice(descAt, descSize));
-            off = descAt + ((descSize + 3) & ~3);
+            if (type == 3 && nameSize == 4 && data.Slice((int)nameAt, 3).SequenceEqual("GNU"u8)) return Convert.ToHexStringLower(data.Slice((int)descAt, (int)descSize));
+            off = descAt + ((descSize + 3) & ~3L);
         }
         return null;
     }

@@ -49,6 +49,8 @@ public sealed class KernelWorkspace
                 continue;
             }
             var entry = KernelTree.Import(Cache, Distro, dir, flavour, log, what);
+            if (kernel is not null && selection.KernelTree is null && entry.Release != kernel && Pipeline.Selection.IsReleaseOf(KernelVersion.Parse(entry.Facts.UpstreamVersion), kernel))
+                throw new InputException(new Problem("--kernel", 0, 0, "", $"the build tree {dir} ({what}) holds release {entry.Release}, not {kernel}; give its release, its line, or --kernel-tree=<the tree of {kernel}>"));
             entries.Add(entry);
             if (StandIn(entry) is { } note)
             {
@@ -57,6 +59,8 @@ public sealed class KernelWorkspace
             }
         }
         foreach (var u in unavailable) log($"{Distro.Id} {u}");
+        if (kernel is not null && selection.KernelTree is null && Distro.Kernels.All(t => t.Tree is not null) && entries.Count == 0 && unavailable.Count == 0)
+            throw new InputException(new Problem("--kernel", 0, 0, "", $"kernel '{kernel}' is not a target of {Distro.Id}; its targets are: {string.Join("; ", Distro.Kernels)} (give a line such as {Distro.Kernels[0].Line}, a release of it, or --kernel-tree=<dir>)"));
         if (selection.KernelTree is not null || Distro.Kernels.All(t => t.Tree is not null) || (kernel is not null && entries.Count > 0))
             return new FetchedKernels(entries, unavailable, notes);
         if (Distro.PackageManager is "dnf" or "yum")

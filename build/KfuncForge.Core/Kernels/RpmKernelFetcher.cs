@@ -30,8 +30,12 @@ public sealed class RpmKernelFetcher(CacheDirectory cache, KernelFetcher entries
 
     private static string RepoId(int i) => $"kfuncforge-{i}";
 
-    private ProcessSpec Dnf(string state, params string[] args) =>
-        new("dnf", ["--config", Path.Combine(state, "dnf.conf"), "--installroot", Path.Combine(state, "root"), "--forcearch", "x86_64", "--releasever", "9", "-y", "-q", .. args])
+    /// <summary>$releasever for the repositories' URLs: the el&lt;N&gt; of the profile's kernels (5.14.0-570.12.1.el9_6: 9).</summary>
+    public static string ReleaseVersion(DistroProfile distro) =>
+        distro.Kernels.Select(t => t.Release is null ? null : System.Text.RegularExpressions.Regex.Match(t.Release, @"\.el([0-9]+)")).FirstOrDefault(m => m is { Success: true })?.Groups[1].Value ?? "0";
+
+    private ProcessSpec Dnf(string state, string releasever, params string[] args) =>
+        new("dnf", ["--config", Path.Combine(state, "dnf.conf"), "--installroot", Path.Combine(state, "root"), "--forcearch", "x86_64", "--releasever", releasever, "-y", "-q", .. args])
         {
             Timeout = TimeSpan.FromMinutes(20),
             Environment = new Dictionary<string, string?> { ["LC_ALL"] = "C" },
@@ -45,12 +49,16 @@ public sealed class RpmKernelFetcher(CacheDirectory cache, KernelFetcher entries
         if (targets.Any(t => t.Release is null))
             throw new StageException($"{distro.Id}: an RPM profile's kernel targets name their releases (release: 5.14.0-570.12.1.el9_6.x86_64); 'newest' is resolved for apt profiles only");
         var state = StateDir(distro, repositories);
+        var releasever = ReleaseVersion(distro);
         Directory.CreateDirectory(Path.Combine(state, "root"));
+        using var held = FileLock.Acquire(cache.LockFile("dnf-" + Path.GetFileName(state)), KernelFetcher.LockTimeout, $"reading {distro.Id}'s kernel repositories", log);
         var conf = new StringBuilder($"[main]\ncachedir={Path.Combine(state, "cache")}\nreposdir={Path.Combine(state, "repos.d")}\ngpgcheck=0\nkeepcache=0\ninstall_weak_deps=0\n");
         for (var i = 0; i < repositories.Count; i++) conf.Append($"\n[{RepoId(i)}]\nname={RepoId(i)}\nbaseurl={repositories[i]}\nenabled=1\nmetadata_expire=30m\n");
-        await File.WriteAllTextAsync(Path.Combine(state, "dnf.conf"), conf.ToString(), cancellation);
+        var confTemp = Path.Combine(state, $"dnf.conf.tmp-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(confTemp, conf.ToString(), cancellation);
+        File.Move(confTemp, Path.Combine(state, "dnf.conf"), overwrite: true);
         log($"dnf makecache for {distro.Id} ({string.Join(", ", repositories)})");
-        var made = await processes.RunAsync(Dnf(state, "makecache"), cancellation);
+        var made = await processes.RunAsync(Dnf(state, releasever, "makecache"), cancellation);
         if (!made.Succeeded) throw new StageException($"dnf could not read {distro.Id}'s kernel repositories ({string.Join(", ", repositories)}): {CommandLine.Reason(made.Stderr + made.Stdout)}");
 
         var metadata = new List<(string Repo, string Base, RpmPackageEntry Entry)>();
@@ -89,7 +97,7 @@ public sealed class RpmKernelFetcher(CacheDirectory cache, KernelFetcher entries
                 parsed.Expand(distro.KernelPackaging.HeadersDir), []);
             try
             {
-                fetched.Add(await entries.MakeEntryAsync(distro, resolved, null, () => DownloadAsync(state, index, cancellation), cancellation));
+                fetched.Add(await entries.MakeEntryAsync(distro, resolved, null, () => DownloadAsync(state, releasever, index, cancellation), cancellation));
             }
             catch (StageException e)
             {
@@ -101,7 +109,7 @@ public sealed class RpmKernelFetcher(CacheDirectory cache, KernelFetcher entries
     }
 
     /// <summary>`dnf download` of the packages the store lacks; each checked against its metadata checksum before it enters the store.</summary>
-    private async Task<IReadOnlyDictionary<IndexEntry, string>> DownloadAsync(string state, IReadOnlyList<IndexEntry> packages, CancellationToken cancellation)
+    private async Task<IReadOnlyDictionary<IndexEntry, string>> DownloadAsync(string state, string releasever, IReadOnlyList<IndexEntry> packages, CancellationToken cancellation)
     {
         var missing = packages.Where(p => _store.Verify(p.Sha256, p.Package, log, ".rpm") != PackageStore.Stored.Whole).ToList();
         if (missing.Count > 0)
@@ -111,7 +119,7 @@ public sealed class RpmKernelFetcher(CacheDirectory cache, KernelFetcher entries
             {
                 var nevras = missing.Select(p => $"{p.Package}-{p.Version}.{p.Architecture}").ToList();
                 log($"dnf download {string.Join(' ', nevras)} (network)");
-                var r = await processes.RunAsync(Dnf(state, ["download", "--destdir", dl, .. nevras]), cancellation);
+                var r = await processes.RunAsync(Dnf(state, releasever, ["download", "--destdir", dl, .. nevras]), cancellation);
                 if (!r.Succeeded) throw new StageException($"dnf download failed (exit {r.ExitCode}): {CommandLine.Reason(r.Stderr + r.Stdout)}");
                 foreach (var p in missing)
                 {

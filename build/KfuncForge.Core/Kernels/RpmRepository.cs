@@ -24,11 +24,25 @@ public static class RpmRepository
     /// <summary>The packages of the repository whose repodata/ folder is given (the primary file gz, xz or zst compressed).</summary>
     public static async Task<IReadOnlyList<RpmPackageEntry>> LoadAsync(string repodata, IProcessRunner runner, CancellationToken cancellation = default)
     {
+        try
+        {
+            return await ReadAsync(repodata, runner, cancellation).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Xml.XmlException or NullReferenceException or InvalidOperationException or FormatException or IOException)
+        {
+            throw new StageException($"the RPM repository metadata in {repodata} cannot be read ({e.GetType().Name}: {e.Message.Split('\n')[0]}); check the repository (createrepo_c makes valid metadata)");
+        }
+    }
+
+    private static async Task<IReadOnlyList<RpmPackageEntry>> ReadAsync(string repodata, IProcessRunner runner, CancellationToken cancellation)
+    {
         var repomd = Path.Combine(repodata, "repomd.xml");
         if (!File.Exists(repomd)) throw new StageException($"{repodata} has no repomd.xml: not RPM repository metadata");
         var primary = XDocument.Load(repomd).Root?.Elements(Repo + "data").FirstOrDefault(d => (string?)d.Attribute("type") == "primary")
             ?.Element(Repo + "location")?.Attribute("href")?.Value
             ?? throw new StageException($"{repomd} names no primary metadata");
+        if (Path.IsPathRooted(primary) || primary.Split('/').Contains(".."))
+            throw new StageException($"{repomd} names its primary metadata at '{primary}', outside the repository");
         var file = Path.Combine(Path.GetDirectoryName(repodata)!, primary);
         XDocument doc;
         if (file.EndsWith(".gz", StringComparison.Ordinal))
@@ -50,7 +64,7 @@ public static class RpmRepository
             }
         }
         else doc = XDocument.Load(file);
-        return doc.Root!.Elements(Common + "package").Where(p => (string?)p.Attribute("type") == "rpm").Select(p =>
+        var entries = doc.Root!.Elements(Common + "package").Where(p => (string?)p.Attribute("type") == "rpm").Select(p =>
         {
             var v = p.Element(Common + "version")!;
             var sum = p.Element(Common + "checksum")!;
@@ -58,5 +72,11 @@ public static class RpmRepository
                 p.Element(Common + "arch")!.Value, (string)sum.Attribute("type")!, sum.Value.Trim(), (string)p.Element(Common + "location")!.Attribute("href")!,
                 long.TryParse((string?)p.Element(Common + "size")?.Attribute("package"), out var size) ? size : -1);
         }).ToList();
+        // What the metadata says becomes a file name in the package store and a download path: checked, never trusted.
+        foreach (var e in entries)
+            if (!System.Text.RegularExpressions.Regex.IsMatch(e.Checksum, "^[0-9a-f]{64}\\z") && e.ChecksumType == "sha256"
+                || Path.IsPathRooted(e.Location) || e.Location.Split('/').Contains(".."))
+                throw new StageException($"{repomd}: package {e.Nevra} has a malformed checksum or location ('{e.Checksum}', '{e.Location}')");
+        return entries;
     }
 }

@@ -206,7 +206,7 @@ internal sealed class MatrixCellRunner : IAsyncDisposable
         var packageKey = await PackageKeyAsync(distro).ConfigureAwait(false);
         using var certificate = SigningKey.LoadCertificate(signed.CertificatePath);
         var provenance = await ProvenanceAsync(distro, cancellation).ConfigureAwait(false);
-        var repo = Path.Combine(work.Staging, "package", distro.Family == PackageFamily.Deb ? "apt" : "yum");
+        var repo = Path.Combine(work.Staging, "package", Pipeline.ArtifactsLayout.RepositoryFolder(distro.Family));
         var packaged = await new Packager(_processes).RunAsync([PackageProvenance.Input(_settings.Tree, Path.GetDirectoryName(ko)!, signed.Signed.Path)],
             new PackagingSettings(repo, distro.Family, "amd64", _settings.SourceDate, certificate, signed.Hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id), cancellation).ConfigureAwait(false);
         await File.WriteAllTextAsync(Path.Combine(work.Staging, "package.log"),

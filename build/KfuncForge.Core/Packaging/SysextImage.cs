@@ -34,8 +34,9 @@ public sealed class SysextImage(IProcessRunner runner)
             var line = raw.Trim();
             if (line.Length == 0 || line.StartsWith('#')) continue;
             var parts = line.Split(' ');
-            if (parts.Length != 2 || !parts[1].StartsWith("/usr/", StringComparison.Ordinal) || parts[1].Contains("/../", StringComparison.Ordinal) || parts[0].Contains("..", StringComparison.Ordinal))
-                throw new InputException(new Problem(path, lineNo, 1, "", "must be 'source target', the target an absolute path under /usr/ (a system extension carries only /usr)"));
+            if (parts.Length != 2 || !parts[1].StartsWith("/usr/", StringComparison.Ordinal) || Definitions.Grammar.AbsolutePath(parts[1]) is not null
+                || Definitions.Grammar.RelativePath(parts[0]) is not null)
+                throw new InputException(new Problem(path, lineNo, 1, "", "must be 'source target': the source a file of the cell folder, the target a normalized absolute path under /usr/ (a system extension carries only /usr)"));
             files.Add((parts[0], parts[1]));
         }
         var releases = files.Where(f => f.Item2.StartsWith(ReleasePrefix, StringComparison.Ordinal)).ToList();

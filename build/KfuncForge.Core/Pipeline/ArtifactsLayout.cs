@@ -18,7 +18,10 @@ public sealed record ArtifactsLayout(string Root)
     public string Signed(string distro, string release, string module) => Path.Combine(Sign(distro), release, module + ".ko");
     public string Smoke(string distro) => Path.Combine(Root, "smoke", distro);
     public string SmokePasses(string distro) => Path.Combine(Smoke(distro), Vm.SmokePasses.FileName);
-    public string Repository(string distro, PackageFamily family) => Path.Combine(Root, "repo", distro, family switch { PackageFamily.Deb => "apt", PackageFamily.Rpm => "yum", _ => "sysext" });
+    public string Repository(string distro, PackageFamily family) => Path.Combine(Root, "repo", distro, RepositoryFolder(family));
+
+    /// <summary>A package family's repository folder: apt, yum or sysext.</summary>
+    public static string RepositoryFolder(PackageFamily family) => family switch { PackageFamily.Deb => "apt", PackageFamily.Rpm => "yum", _ => "sysext" };
     public string InstallCheck(string distro) => Path.Combine(Root, "install-check", distro);
     public string Fidelity => Path.Combine(Root, "fidelity");
     public string Matrix => Path.Combine(Root, "matrix");

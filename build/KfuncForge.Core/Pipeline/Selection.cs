@@ -41,10 +41,14 @@ public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyL
     public IReadOnlyList<(string Dir, string? Flavour, string What)> Trees()
     {
         if (KernelTree is not null) return [(KernelTree, null, "--kernel-tree")];
-        return Distro.Kernels.Where(t => t.Tree is not null && (Kernel is null || Kernel == t.Key || Kernel == t.Line.ToString()))
+        return Distro.Kernels.Where(t => t.Tree is not null && (Kernel is null || Kernel == t.Key || Kernel == t.Line.ToString() || IsReleaseOf(t.Line, Kernel)))
             .Select(t => (Path.GetFullPath(t.Tree!, SourceRoot ?? Directory.GetCurrentDirectory()), t.Flavour, $"distros/{Distro.Id}.yaml: kernels: tree"))
             .ToList();
     }
+
+    /// <summary>Whether --kernel is a release (not a line) of that line: 6.12.102-flatcar of 6.12.</summary>
+    public static bool IsReleaseOf(KernelVersion line, string kernel) =>
+        kernel.Count(c => c == '.') >= 2 && KernelVersion.TryParse(kernel, out var v) && v.Major == line.Major && v.Minor == line.Minor;
 
     /// <summary>The plan by kernel line, before any kernel is fetched (plan, render).</summary>
     public Plan NominalPlan() => Planner.Make(Distro, KernelSelection.Select(Distro, Kernel), Modules);

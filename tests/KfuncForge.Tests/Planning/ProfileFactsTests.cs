@@ -35,4 +35,29 @@ public sealed class ProfileFactsTests
         Assert.Contains("facts[0].date", r.Stderr);
         Assert.Contains("is not a date (YYYY-MM-DD)", r.Stderr);
     }
+
+    [Theory]
+    [InlineData("http://mirror.example/rhel9/BaseOS", "plain http would let the network choose the kernel")]
+    [InlineData("https://user:secret@mirror.example/rhel9", "must not carry credentials")]
+    [InlineData("ftp://mirror.example/rhel9", "https:// or file://")]
+    public void A_kernel_repository_that_cannot_be_trusted_is_refused(string url, string message)
+    {
+        using var temp = TestTree.Temp();
+        var r = TestTree.Run("build", "--distro=rhel9", $"--kernel-repo={url}", $"--cache={temp.Combine("cache")}", $"--out={temp.Combine("out")}");
+        Assert.Equal(ExitCodes.BadInput, r.ExitCode);
+        Assert.Contains("--kernel-repo", r.Stderr);
+        Assert.Contains(message, r.Stderr);
+        Assert.DoesNotContain("secret", r.Stdout + r.Stderr.Replace(url, ""));
+    }
+
+    [Fact]
+    public void An_RPM_profile_without_repositories_says_which_carry_kernel_devel_before_anything_runs()
+    {
+        using var temp = TestTree.Temp();
+        var r = TestTree.Run("build", "--distro=rhel9", $"--cache={temp.Combine("cache")}", $"--out={temp.Combine("out")}");
+        Assert.Equal(ExitCodes.Failed, r.ExitCode);
+        Assert.Contains("UBI's repositories do not carry kernel-devel", r.Stderr);
+        Assert.Contains("--kernel-repo=<baseurl>", r.Stderr);
+        Assert.False(Directory.Exists(temp.Combine("cache", "rootfs")), "no environment is made for a run that cannot fetch its kernels");
+    }
 }

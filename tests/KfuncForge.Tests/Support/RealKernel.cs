@@ -21,6 +21,17 @@ public sealed class IntegrationFactAttribute : FactAttribute
     }
 }
 
+/// <summary>An integration fact that also needs host tools beyond the integration set (podman, dnf, createrepo_c): skipped, naming them, where they are missing.</summary>
+public sealed class IntegrationFactNeedingAttribute : FactAttribute
+{
+    public IntegrationFactNeedingAttribute(params string[] tools)
+    {
+        var missing = tools.Where(t => !RealKernel.OnPath(t)).ToList();
+        if (RealKernel.SkipReason is { } why) Skip = why;
+        else if (missing.Count > 0) Skip = $"needs {string.Join(", ", missing)} on PATH (install build/host-packages.txt)";
+    }
+}
+
 public sealed class IntegrationTheoryAttribute : TheoryAttribute
 {
     public IntegrationTheoryAttribute()
