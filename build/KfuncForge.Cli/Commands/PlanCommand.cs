@@ -30,13 +30,14 @@ public sealed class PlanCommand : ICommand
         var distro = selection.Distro;
         var cache = new CacheDirectory(context.Options.Get("cache") ?? CacheDirectory.DefaultRoot()).EnsureWritable();
         var kernels = new List<KernelFacts>();
-        var missing = false;
         foreach (var (dir, flavour, what) in trees)
         {
             if (!Directory.Exists(dir) && what != "--kernel-tree")
             {
-                context.Out.WriteLine($"kernel build tree {dir} ({what}): unavailable: it does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>");
-                missing = true;
+                // Planned by its line, as an archive kernel is before it is fetched; Build and Package report it unavailable.
+                context.Out.WriteLine($"kernel build tree {dir} ({what}) is not there: planned by its line; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>");
+                var root = context.Tree.Root;
+                kernels.AddRange(distro.Kernels.Where(t => t.Tree is not null && Path.GetFullPath(t.Tree, root) == dir).Select(t => KernelFacts.Nominal(t, distro.BpfLevel)));
                 continue;
             }
             var entry = KernelTree.Import(cache, distro, dir, flavour, context.Out.WriteLine, what);
@@ -48,6 +49,6 @@ public sealed class PlanCommand : ICommand
         if (selection.KernelTree is null && archive.Count > 0 && (selection.Kernel is null || kernels.Count == 0))
             kernels.AddRange(KernelSelection.Select(distro with { Kernels = archive }, selection.Kernel));
         context.Out.Write(PlanPrinter.Format(Planner.Make(distro, kernels, selection.Modules)));
-        return missing ? ExitCodes.Unavailable : ExitCodes.Ok;
+        return ExitCodes.Ok;
     }
 }

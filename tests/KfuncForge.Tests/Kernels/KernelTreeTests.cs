@@ -132,15 +132,16 @@ public sealed class KernelTreeTests(RealKernelTrixie612 real, PackagingFixture f
     }
 
     [Fact]
-    public void A_profile_tree_that_is_not_there_is_unavailable_and_says_how_to_give_one()
+    public void A_profile_tree_that_is_not_there_is_planned_by_its_line_and_says_how_to_give_one()
     {
         using var temp = TestTree.Temp();
         var root = temp.Combine("src");
         RealKernel.MakePassingTree(root);
         var r = TestTree.Run("plan", "--root", root, "--templates", TestTree.Templates, "--distro=flatcar", $"--cache={temp.Combine("cache")}");
-        Assert.Equal(ExitCodes.Unavailable, r.ExitCode);
-        Assert.Contains($"{Path.Combine(root, "kernel-trees", "flatcar-4593.2.5")} (distros/flatcar.yaml: kernels: tree): unavailable", r.Stdout);
+        Assert.Equal(ExitCodes.Ok, r.ExitCode);
+        Assert.Contains($"{Path.Combine(root, "kernel-trees", "flatcar-4593.2.5")} (distros/flatcar.yaml: kernels: tree) is not there: planned by its line", r.Stdout);
         Assert.Contains("--kernel-tree=<dir>", r.Stdout);
+        Assert.Contains($"6.12-flatcar {KfuncForge.Planning.PlanPrinter.NotFetched}", r.Stdout);
     }
 
     [Fact]
