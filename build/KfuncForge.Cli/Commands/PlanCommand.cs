@@ -30,17 +30,16 @@ public sealed class PlanCommand : ICommand
         var distro = selection.Distro;
         var cache = new CacheDirectory(context.Options.Get("cache") ?? CacheDirectory.DefaultRoot()).EnsureWritable();
         var kernels = new List<KernelFacts>();
-        foreach (var (dir, flavour, what) in trees)
+        foreach (var tree in trees)
         {
-            if (!Directory.Exists(dir) && what != "--kernel-tree")
+            if (tree.Absent)
             {
                 // Planned by its line, as an archive kernel is before it is fetched; Build and Package report it unavailable.
-                context.Out.WriteLine($"kernel build tree {dir} ({what}) is not there: planned by its line; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>");
-                var root = context.Tree.Root;
-                kernels.AddRange(distro.Kernels.Where(t => t.Tree is not null && Path.GetFullPath(t.Tree, root) == dir).Select(t => KernelFacts.Nominal(t, distro.BpfLevel)));
+                context.Out.WriteLine($"{tree.AbsentReason}: planned by its line");
+                kernels.Add(KernelFacts.Nominal(tree.Target!, distro.BpfLevel));
                 continue;
             }
-            var entry = KernelTree.Import(cache, distro, dir, flavour, context.Out.WriteLine, what);
+            var entry = KernelTree.Import(cache, distro, tree.Dir, tree.Flavour, context.Out.WriteLine, tree.What);
             var id = entry.Facts.Tree!;
             context.Out.WriteLine($"kernel {id.Release}: build tree {id.Path} (config sha256 {id.ConfigSha256[..16]}…, vmlinux build id {id.VmlinuxBuildId}, {entry.Facts.NativeKfuncs.Count} kfuncs in its BTF)");
             kernels.Add(entry.ToFacts(distro.BpfLevel));

@@ -16,10 +16,6 @@ namespace KfuncForge.Containers;
 /// </summary>
 public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapRunner? rootfs = null) : IContainerRunner
 {
-    private static class Hashing
-    {
-        public static string FileDigest(string path) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(path)));
-    }
 
     public static EngineRunner Docker(IProcessRunner p) => new("docker", p);
     public static EngineRunner Podman(IProcessRunner p, BwrapRunner? rootfs = null) => new("podman", p, rootfs);
@@ -58,7 +54,7 @@ public sealed class EngineRunner(string engine, IProcessRunner processes, BwrapR
         if (!ImportsRootfs(distro)) return BuildImageTag(distro);
         // Named by the rootfs's exact packages (podman's image store outlives any one cache), by its recipe until it is built.
         var status = RootfsStatus(distro)!;
-        return $"localhost/kfuncforge-{distro.Id}:{(File.Exists(status) ? Hashing.FileDigest(status)[..16] : rootfs!.RecipeHash(distro))}";
+        return $"localhost/kfuncforge-{distro.Id}:{(File.Exists(status) ? Vm.Hashing.File(status)[..16] : rootfs!.RecipeHash(distro))}";
     }
 
     /// <summary>The image steps run in: the profile's image with its toolchain, tagged by the toolchain's hash.</summary>

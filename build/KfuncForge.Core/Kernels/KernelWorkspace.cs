@@ -41,14 +41,15 @@ public sealed class KernelWorkspace
         var unavailable = new List<UnavailableKernel>();
         var notes = new List<string>();
         // Kernels given as build trees: imported (once per tree identity), never fetched; a missing piece is bad input.
-        foreach (var (dir, flavour, what) in selection.Trees())
+        foreach (var tree in selection.Trees())
         {
-            if (!Directory.Exists(dir) && what != "--kernel-tree")
+            if (tree.Absent)
             {
-                unavailable.Add(new UnavailableKernel(dir, "tree", $"the kernel build tree {dir} ({what}) does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>"));
+                unavailable.Add(new UnavailableKernel(tree.Target!.Key, tree.Target.Line.ToString(), tree.AbsentReason));
                 continue;
             }
-            var entry = KernelTree.Import(Cache, Distro, dir, flavour, log, what);
+            var (dir, what) = (tree.Dir, tree.What);
+            var entry = KernelTree.Import(Cache, Distro, dir, tree.Flavour, log, what);
             if (kernel is not null && selection.KernelTree is null && entry.Release != kernel && Pipeline.Selection.IsReleaseOf(KernelVersion.Parse(entry.Facts.UpstreamVersion), kernel))
                 throw new InputException(new Problem("--kernel", 0, 0, "", $"the build tree {dir} ({what}) holds release {entry.Release}, not {kernel}; give its release, its line, or --kernel-tree=<the tree of {kernel}>"));
             entries.Add(entry);

@@ -38,11 +38,11 @@ public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyL
     }
 
     /// <summary>The kernel build trees this run uses: --kernel-tree alone when given, else the profile's tree targets (narrowed by --kernel).</summary>
-    public IReadOnlyList<(string Dir, string? Flavour, string What)> Trees()
+    public IReadOnlyList<TreeKernel> Trees()
     {
-        if (KernelTree is not null) return [(KernelTree, null, "--kernel-tree")];
+        if (KernelTree is not null) return [new TreeKernel(KernelTree, null, "--kernel-tree")];
         return Distro.Kernels.Where(t => t.Tree is not null && (Kernel is null || Kernel == t.Key || Kernel == t.Line.ToString() || IsReleaseOf(t.Line, Kernel)))
-            .Select(t => (Path.GetFullPath(t.Tree!, SourceRoot ?? Directory.GetCurrentDirectory()), t.Flavour, $"distros/{Distro.Id}.yaml: kernels: tree"))
+            .Select(t => new TreeKernel(Path.GetFullPath(t.Tree!, SourceRoot ?? Directory.GetCurrentDirectory()), t, $"distros/{Distro.Id}.yaml: kernels: tree"))
             .ToList();
     }
 
@@ -52,4 +52,15 @@ public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyL
 
     /// <summary>The plan by kernel line, before any kernel is fetched (plan, render).</summary>
     public Plan NominalPlan() => Planner.Make(Distro, KernelSelection.Select(Distro, Kernel), Modules);
+}
+
+/// <summary>One kernel build tree of a run: its directory, the profile target naming it (null for --kernel-tree), and where it was given.</summary>
+public sealed record TreeKernel(string Dir, KernelTarget? Target, string What)
+{
+    public string? Flavour => Target?.Flavour;
+
+    /// <summary>A profile's tree that is not on this machine (an absent --kernel-tree is bad input instead, said by the import).</summary>
+    public bool Absent => Target is not null && !Directory.Exists(Dir);
+
+    public string AbsentReason => $"the kernel build tree {Dir} ({What}) does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>";
 }

@@ -139,7 +139,7 @@ public sealed class KernelTreeTests(RealKernelTrixie612 real, PackagingFixture f
         RealKernel.MakePassingTree(root);
         var r = TestTree.Run("plan", "--root", root, "--templates", TestTree.Templates, "--distro=flatcar", $"--cache={temp.Combine("cache")}");
         Assert.Equal(ExitCodes.Ok, r.ExitCode);
-        Assert.Contains($"{Path.Combine(root, "kernel-trees", "flatcar-4593.2.5")} (distros/flatcar.yaml: kernels: tree) is not there: planned by its line", r.Stdout);
+        Assert.Contains($"{Path.Combine(root, "kernel-trees", "flatcar-4593.2.5")} (distros/flatcar.yaml: kernels: tree) does not exist; prepare it (docs/kernel-trees.md) or pass --kernel-tree=<dir>: planned by its line", r.Stdout);
         Assert.Contains("--kernel-tree=<dir>", r.Stdout);
         Assert.Contains($"6.12-flatcar {KfuncForge.Planning.PlanPrinter.NotFetched}", r.Stdout);
     }
