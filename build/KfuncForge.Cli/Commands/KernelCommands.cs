@@ -15,9 +15,13 @@ internal static class KernelCommandSupport
 {
     public static readonly string[] KernelOptions = ["distro", "module", "kernel", "kernel-tree", "kernel-repo", "container", "cache"];
 
-    public static Pipeline.Selection Select(CommandContext context) =>
-        Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"),
+    /// <summary>The run's selection, with what the profile's published repository serves (retention keeps those kernels built and tested).</summary>
+    public static Pipeline.Selection Select(CommandContext context)
+    {
+        var selection = Pipeline.Selection.Resolve(context.Tree, context.Options.Get("distro"), context.Options.Get("module"), context.Options.Get("kernel"),
             context.Options.Get("kernel-tree"), context.Options.Get("kernel-repo"));
+        return selection.ServedBy(context.Layout.Repository(selection.Distro.Id, selection.Distro.Family));
+    }
 
     public static async Task<(Pipeline.Selection Selection, KernelWorkspace Workspace, FetchedKernels Kernels)> OpenAsync(CommandContext context, CancellationToken cancellation = default)
     {

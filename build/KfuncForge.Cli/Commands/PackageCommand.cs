@@ -30,11 +30,13 @@ public sealed class PackageCommand : ICommand
         var repo = o.Get("repo") ?? context.Layout.Repository(distro.Id, distro.Family);
         List<string> cells, modules;
         IReadOnlyList<Kernels.UnavailableKernel> unavailable = [];
+        IReadOnlyList<string>? covered = null;
         if (o.Get("cell") is null && o.Get("ko") is null)
         {
             // Pipeline mode: exactly the last build's cells, signed from that build and passed by SmokeTest.
             var selection = PublishSelection.FromLastBuild(context.Layout, distro, repo);
             unavailable = selection.Unavailable;
+            covered = selection.Covered;
             cells = selection.Cells.Select(c => c.CellDir).ToList();
             modules = selection.Cells.Select(c => c.SignedModule).ToList();
         }
@@ -55,7 +57,11 @@ public sealed class PackageCommand : ICommand
         await using var packageKey = await PackageSigningKey.ResolveAsync(runner, o.Get("gnupg-home"), o.Get("package-key-id") ?? distro.Signing.PackageKeyId).ConfigureAwait(false);
         var sourceDate = o.Get("source-date-epoch") is { } epoch ? SourceDate.Parse(epoch, "--source-date-epoch") : SourceDate.Resolve(context.Tree.Root);
         var provenance = await PackageProvenance.ForRunAsync(context.Tree, distro, runner).ConfigureAwait(false);
-        var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id);
+        var settings = new PackagingSettings(repo, distro.Family, o.Get("arch", "amd64"), sourceDate, certificate, hash, packageKey.Keyring, packageKey.Key, provenance, distro.Id)
+        {
+            Retain = distro.Packaging.Retain,
+            CoveredKernels = covered,
+        };
         var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
         if (result.Unchanged)
         {
@@ -65,6 +71,8 @@ public sealed class PackageCommand : ICommand
         }
         foreach (var p in result.Packages) context.Out.WriteLine($"package {p.FileName}: sha256 {p.Sha256}");
         foreach (var m in result.Modules) context.Out.WriteLine($"verified {m.InstallPath}: {m.Signature.Hash.Name} signature by '{m.Signature.Signer}'");
+        foreach (var c in result.Carried)
+            context.Out.WriteLine($"kept {c.File}: {(c.Meta ? $"meta package of {c.Kernel}, newer than this run's" : $"kernel {c.Kernel} is among the newest {distro.Packaging.Retain} of Linux {c.Line} (packaging.retain) and was not built this run")}; served on as published");
         var publicKey = distro.Family switch
         {
             PackageFamily.Deb => AptRepository.KeyringFileName,

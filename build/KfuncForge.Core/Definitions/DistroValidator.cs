@@ -11,6 +11,8 @@ public static class DistroValidator
 
     /// <summary>Placeholders the emitted package's name and install dir may use.</summary>
     public static readonly string[] PackagePlaceholders = ["module", "module_dashed", "release"];
+    public static readonly string[] MetaPlaceholders = ["module", "module_dashed", "line", "flavour"];
+    public static readonly string[] ImagePlaceholders = ["module", "module_dashed"];
 
     public static readonly string[] KnownHashes = ["sha1", "sha224", "sha256", "sha384", "sha512", "from-kernel-config"];
 
@@ -126,6 +128,31 @@ public static class DistroValidator
                     ? $"'{p.Name}' gives names like '{sample}', which Debian rejects: lower-case letters, digits, '+', '-', '.' only (use {{module_dashed}}, not {{module}})"
                     : $"'{p.Name}' gives names like '{sample}', which is not a valid RPM name"));
         }
+        if (p.Name!.Contains("{release}", StringComparison.Ordinal) is false)
+            problems.Add(doc.At("packaging.name", $"'{Grammar.Clip(p.Name)}' has no {{release}}: each kernel needs its own module package, and the meta package and the kernel guard find it by the kernel's release"));
+        var meta = p.Meta ?? (family is { } fam ? PackageNaming.DefaultMeta(fam) : null);
+        if (p.Meta is not null && family == PackageFamily.Sysext)
+            problems.Add(doc.At("packaging.meta", "a system extension profile has no meta package: the image is per kernel, and systemd-sysext merges only the one matching the running kernel"));
+        else if (meta is not null)
+        {
+            CheckPattern(doc, "packaging.meta", meta, MetaPlaceholders, problems);
+            CheckGrammar(doc, "packaging.meta", meta, Grammar.PackagePattern, problems);
+            var sample = Names.Expand(meta, new Dictionary<string, string> { ["module"] = "kfunc_x", ["module_dashed"] = "kfunc-x", ["line"] = "6.1", ["flavour"] = "amd64" });
+            if (Names.UnknownPlaceholders(meta, MetaPlaceholders).Count == 0 && Grammar.PackagePattern(meta) is null
+                && !(family == PackageFamily.Rpm ? Names.RpmPackage() : Names.DebianPackage()).IsMatch(sample))
+                problems.Add(doc.At("packaging.meta", $"'{meta}' gives names like '{sample}', which {(family == PackageFamily.Rpm ? "is not a valid RPM name" : "Debian rejects: lower-case letters, digits, '+', '-', '.' only (use {module_dashed})")}"));
+            if (Names.UnknownPlaceholders(meta, MetaPlaceholders).Count == 0 && Names.Expand(meta, new Dictionary<string, string> { ["module"] = "m", ["module_dashed"] = "m", ["line"] = "L", ["flavour"] = "F" })
+                    == Names.Expand(p.Name, new Dictionary<string, string> { ["module"] = "m", ["module_dashed"] = "m", ["release"] = "L" }))
+                problems.Add(doc.At("packaging.meta", $"'{meta}' can name the same package as packaging.name '{p.Name}'; give the meta package a name of its own"));
+        }
+        if (p.Retain is { } retain && retain is < 1 or > 50)
+            problems.Add(doc.At("packaging.retain", $"{retain} is not a number of kernels to keep serving per line: use 1 to 50 (default {PackageNaming.DefaultRetain})"));
+        if (p.KmodImage is { } image)
+        {
+            CheckPattern(doc, "packaging.kmod_image", image, ImagePlaceholders, problems);
+            if (Grammar.ImageRepository(Names.Expand(image, new Dictionary<string, string> { ["module"] = "kfunc_x", ["module_dashed"] = "kfunc-x" })) is { } bad)
+                problems.Add(doc.At("packaging.kmod_image", $"'{Grammar.Clip(image)}' {bad}"));
+        }
 
         var s = d.Signing!;
         if (!KnownHashes.Contains(s.ModuleHash)) problems.Add(doc.At("signing.module_hash", $"unknown hash '{s.ModuleHash}'; use one of {string.Join(", ", KnownHashes)}"));
@@ -174,7 +201,12 @@ public static class DistroValidator
 
         if (problems.Count > before || family is null || packaging is null) return null;
         return new DistroProfile(d.Id!, d.Name!, family.Value, d.PackageManager!, d.ContainerImage!, rootfs, d.Toolchain!, packaging, targets,
-            new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!),
+            new PackageNaming(p.Name!, p.Maintainer!, p.Vendor!, p.InstallDir!)
+            {
+                Meta = meta,
+                Retain = p.Retain ?? PackageNaming.DefaultRetain,
+                KmodImage = p.KmodImage ?? PackageNaming.DefaultKmodImage,
+            },
             new SigningSettings(s.ModuleKey, s.ModuleCertificate, s.PackageKeyId, s.ModuleHash!),
             bpfLevel, sysext) { KernelRepositories = repositories, Facts = facts };
     }

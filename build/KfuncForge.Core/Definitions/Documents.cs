@@ -191,6 +191,9 @@ public sealed class PackagingDocument
     [Required] public string? Maintainer { get; set; }
     [Required] public string? Vendor { get; set; }
     [Required] public string? InstallDir { get; set; }
+    public string? Meta { get; set; }
+    public int? Retain { get; set; }
+    public string? KmodImage { get; set; }
 }
 
 public sealed class SigningDocument

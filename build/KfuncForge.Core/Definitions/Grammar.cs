@@ -118,6 +118,13 @@ public static partial class Grammar
     [GeneratedRegex(@"^([A-Za-z0-9.+_-]|\{[a-z_]+\})+$")]
     private static partial Regex PackagePatternForm();
 
+    /// <summary>An image repository without tag or digest (where the KMM kmod images are pushed): registry/path, lower case.</summary>
+    public static string? ImageRepository(string value) =>
+        ImageRepositoryForm().IsMatch(value) ? null : "is not an image repository (like registry.example.com/team/kfunc-strings-kmod): lower-case letters, digits, '.', '_', '-', '/' and a registry port, without tag or digest";
+
+    [GeneratedRegex(@"^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._-][a-z0-9]+)*){1,8}$")]
+    private static partial Regex ImageRepositoryForm();
+
     /// <summary>A container image reference: registry/name[:tag][@sha256:digest].</summary>
     public static string? ImageReference(string value) =>
         ImageForm().IsMatch(value) ? null : "is not a container image reference (like debian:bookworm or redhat/ubi9:latest)";

@@ -67,10 +67,35 @@ public sealed class KernelWorkspace
         if (Distro.PackageManager is "dnf" or "yum")
         {
             var rpm = await new RpmKernelFetcher(Cache, Fetcher, ProcessRunner.Instance, log).FetchAsync(Distro, selection.Repositories, kernel, cancellation);
-            return new FetchedKernels([.. entries, .. rpm.Entries], [.. unavailable, .. rpm.Unavailable], notes);
+            return WithRetained(new FetchedKernels([.. entries, .. rpm.Entries], [.. unavailable, .. rpm.Unavailable], notes), selection, log);
         }
         var archive = await FetchAsync(kernel, log, cancellation);
-        return new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], [.. notes, .. archive.Notes]);
+        return WithRetained(new FetchedKernels([.. entries, .. archive.Entries], [.. unavailable, .. archive.Unavailable], [.. notes, .. archive.Notes]), selection, log);
+    }
+
+    /// <summary>
+    /// Retention (Packaging/Retention.cs): kernels the published repository serves that are still among the newest
+    /// packaging.retain of their line are built and tested again, from the kernel cache, while they are in the window, even
+    /// after the archive's index has dropped them. One the cache no longer holds is not built: Package serves its published
+    /// package on, byte for byte. Not with --kernel (the user named what to build).
+    /// </summary>
+    private FetchedKernels WithRetained(FetchedKernels fetched, Pipeline.Selection selection, Action<string> log)
+    {
+        if (selection.Kernel is not null || selection.Served.Count == 0) return fetched;
+        var have = fetched.Entries.Select(e => e.Release).Concat(fetched.Unavailable.Select(u => u.Kernel)).ToHashSet(StringComparer.Ordinal);
+        var served = selection.Served.Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
+        var window = Packaging.Retention.Window(fetched.Entries.Select(e => new Packaging.Retention.Kernel(e.Release, Packaging.Retention.LineOf(e.Facts.UpstreamVersion))).Concat(served),
+            Distro.Packaging.Retain);
+        var entries = fetched.Entries.ToList();
+        foreach (var kept in served.Where(k => !have.Contains(k.Release) && window.Contains(k.Release)).OrderBy(k => k.Release, StringComparer.Ordinal))
+            if (KernelEntry.TryOpen(Fetcher.EntryDir(Distro, kept.Release)) is { } entry)
+            {
+                log($"{kept.Release}: kept: the repository serves it and it is among the newest {Distro.Packaging.Retain} of Linux {kept.Line} (packaging.retain); built and tested again from the kernel cache");
+                entries.Add(entry);
+            }
+            else
+                log($"{kept.Release}: kept: the repository serves it and it is among the newest {Distro.Packaging.Retain} of Linux {kept.Line} (packaging.retain), but the kernel cache no longer holds it; Package serves its published package on");
+        return fetched with { Entries = entries };
     }
 
     /// <summary>

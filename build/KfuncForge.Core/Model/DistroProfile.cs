@@ -66,7 +66,33 @@ public sealed record KernelPackaging(
 public sealed record KernelImageRule(KernelRange Kernels, string Package, string Path, string? Unsigned = null);
 
 /// <summary>Names and install locations of the packages this project emits.</summary>
-public sealed record PackageNaming(string Name, string Maintainer, string Vendor, string InstallDir);
+public sealed record PackageNaming(string Name, string Maintainer, string Vendor, string InstallDir)
+{
+    /// <summary>
+    /// The package a host installs once and keeps (docs/packaging.md, "Rolling out to a fleet"): per module and kernel
+    /// line/flavour, it depends on the module package of the newest kernel published, so the ordinary upgrade brings the
+    /// module package of each new kernel. Placeholders {module}, {module_dashed}, {line}, {flavour}. Null for sysext profiles.
+    /// </summary>
+    public string? Meta { get; init; }
+
+    /// <summary>How many kernels of each line the repository keeps serving (the newest N): hosts not yet rebooted or held back stay installable.</summary>
+    public int Retain { get; init; } = DefaultRetain;
+
+    public const int DefaultRetain = 3;
+
+    /// <summary>The image repository of the KMM kmod images (placeholders {module}, {module_dashed}); each kernel's image is tagged by its release.</summary>
+    public string KmodImage { get; init; } = DefaultKmodImage;
+
+    public const string DefaultKmodImage = "kfuncforge/{module_dashed}-kmod";
+
+    /// <summary>The meta package name when the profile gives none: Debian's &lt;module&gt;-modules-&lt;flavour&gt;-&lt;line&gt;, RPM's kmod-&lt;module&gt;.</summary>
+    public static string? DefaultMeta(PackageFamily family) => family switch
+    {
+        PackageFamily.Deb => "{module_dashed}-modules-{flavour}-{line}",
+        PackageFamily.Rpm => "kmod-{module}",
+        _ => null,
+    };
+}
 
 /// <summary>
 /// What a system extension image's extension-release says (systemd-sysext matches it against the host's os-release):

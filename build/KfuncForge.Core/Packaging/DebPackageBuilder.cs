@@ -118,12 +118,13 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
     /// Stages and builds the package. <paramref name="module"/> replaces the cell-relative file named
     /// by the render's module_file (the build's output, signed, compressed when the kernel asks); every other payload file comes from the cell.
     /// </summary>
-    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string module, string architecture, IReadOnlyList<ExtraFile> extras,
+    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string? module, string architecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
         var plan = Plan(cell, architecture);
-        var moduleFile = cell.ModuleFile;
-        if (!plan.Files.Any(f => f.Source == moduleFile))
+        // A meta package (module null) installs no module: every payload file comes from the cell.
+        var moduleFile = module is null ? null : cell.ModuleFile;
+        if (moduleFile is not null && !plan.Files.Any(f => f.Source == moduleFile))
             throw new InputException(new Problem(cell.Path("debian"), 0, 0, "", $"the Debian packaging never installs {moduleFile} (neither debian/{plan.Name}.install nor debian/rules)"));
 
         Directory.CreateDirectory(outputDirectory);
@@ -133,7 +134,7 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
             var payload = new List<ArtifactDigest>();
             foreach (var (src, target, mode) in plan.Files)
             {
-                var from = src == moduleFile ? module : cell.Path(src);
+                var from = src == moduleFile ? module! : cell.Path(src);
                 if (!File.Exists(from)) throw new InputException(new Problem(from, 0, 0, "", "is installed by the Debian packaging but does not exist"));
                 var bytes = await File.ReadAllBytesAsync(from, cancellation).ConfigureAwait(false);
                 StagedTree.Write(Path.Combine(staging, target.TrimStart('/')), bytes, (mode & UnixFileMode.UserExecute) != 0);
@@ -165,6 +166,9 @@ public sealed partial class DebPackageBuilder(IProcessRunner runner)
             var debian = Path.Combine(staging, "DEBIAN");
             StagedTree.Write(Path.Combine(debian, "control"), Encoding.UTF8.GetBytes(Deb822.Format(control)));
             StagedTree.Write(Path.Combine(debian, "md5sums"), Encoding.UTF8.GetBytes(md5.ToString()));
+            // Files under /etc are configuration (Debian policy 10.7.2): dpkg keeps an administrator's change or removal.
+            var conffiles = dataFiles.Where(f => f.StartsWith("etc/", StringComparison.Ordinal)).Select(f => "/" + f + "\n").ToList();
+            if (conffiles.Count > 0) StagedTree.Write(Path.Combine(debian, "conffiles"), Encoding.UTF8.GetBytes(string.Concat(conffiles)));
             foreach (var (script, bytes) in plan.MaintainerScripts)
                 StagedTree.Write(Path.Combine(debian, script), bytes, executable: true);
             StagedTree.Normalise(staging, sourceDate);

@@ -222,7 +222,7 @@ public sealed partial class InstallCheck(IProcessRunner runner, GuestTools tools
     ]);
 
     /// <summary>depmod (the guest makes the index), <paramref name="first"/>, then the installed module by name as a host loads it, and out again.</summary>
-    private static string[][] InstalledModuleSteps(string kernel, string module, params string[][] first) =>
+    public static string[][] InstalledModuleSteps(string kernel, string module, params string[][] first) =>
     [
         ["run", "depmod", "depmod", "-a", kernel],
         .. first,

@@ -18,12 +18,16 @@ public static partial class PackageNames
     [GeneratedRegex("^[A-Za-z0-9._+~^]+$")]
     private static partial Regex RpmVersion();
 
+    public static bool IsDebName(string name) => DebName().IsMatch(name);
+    public static bool IsDebVersion(string version) => DebVersion().IsMatch(version) && (!version.Contains(':') || version.Split(':')[0].All(char.IsAsciiDigit));
+    public static bool IsRpmVersion(string version) => RpmVersion().IsMatch(version);
+
     public static void RequireDeb(string name, string version, string where)
     {
         var problems = new List<Problem>();
         if (!DebName().IsMatch(name))
             problems.Add(new Problem(where, 0, 0, "Package", $"'{name}' is not a valid Debian package name: at least two characters of lower-case letters, digits, '+', '-' and '.', starting with a letter or digit (check packaging.name in the distro profile)"));
-        if (!DebVersion().IsMatch(version) || (version.Contains(':') && !version.Split(':')[0].All(char.IsAsciiDigit)))
+        if (!IsDebVersion(version))
             problems.Add(new Problem(where, 0, 0, "Version", $"'{version}' is not a valid Debian version: it must start with a digit and use letters, digits and . + ~ - : only"));
         if (problems.Count > 0) throw new InputException(problems);
     }

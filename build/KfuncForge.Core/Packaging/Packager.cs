@@ -28,11 +28,24 @@ public sealed record PackagingSettings(
     GpgKeyring Keyring,
     GpgKey PackageKey,
     ProvenanceInputs Provenance,
-    string Distro);
+    string Distro)
+{
+    /// <summary>How many kernels of each line the repository keeps serving (the profile's packaging.retain).</summary>
+    public int Retain { get; init; } = Model.PackageNaming.DefaultRetain;
+
+    /// <summary>
+    /// Every kernel this run planned, built or not (the build index's kernels); a served kernel among them is never carried
+    /// over from the previous generation. Null: the kernels of the inputs.
+    /// </summary>
+    public IReadOnlyList<string>? CoveredKernels { get; init; }
+}
 
 /// <summary>What a Package run published.</summary>
 public sealed record PackagingResult(string Repository, string Generation, IReadOnlyList<BuiltPackage> Packages, IReadOnlyList<PackagedModule> Modules)
 {
+    /// <summary>Packages of earlier kernels served on from the previous generation (retention), byte for byte.</summary>
+    public IReadOnlyList<ServedPackage> Carried { get; init; } = [];
+
     /// <summary>The published generation was made from exactly these inputs, so nothing was built or published.</summary>
     public bool Unchanged { get; init; }
 }
@@ -49,13 +62,25 @@ public sealed class Packager(IProcessRunner runner)
     {
         if (inputs.Count == 0) throw new InputException(new Problem("package", 0, 0, "", "nothing to package"));
         Precheck(inputs, settings);
-        var key = InputsKey(inputs, settings);
-        var served = Path.Combine(settings.RepositoryPath, InputsFile);
-        if (File.Exists(served) && (await File.ReadAllTextAsync(served, cancellation).ConfigureAwait(false)).Trim() == key)
-            return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), new DirectoryInfo(settings.RepositoryPath).LinkTarget ?? "", [], []) { Unchanged = true };
+        // Retention: what the current generation serves for kernels this run does not cover, within each line's window.
+        var (previous, served) = Retention.Read(settings.RepositoryPath);
+        var covered = (settings.CoveredKernels ?? []).Concat(inputs.Select(i => i.Cell.Kernel)).ToHashSet(StringComparer.Ordinal);
+        var kernels = inputs.Select(i => new Retention.Kernel(i.Cell.Kernel, i.Cell.Line)).DistinctBy(k => k.Release).ToList();
+        var carried = Retention.Carried(served, kernels, covered, settings.Retain);
+        var metas = MetaCells(inputs);
+        var servedKernels = kernels.Select(k => k.Release).Concat(carried.Select(c => c.Kernel)).ToHashSet(StringComparer.Ordinal);
+        var carriedMeta = Retention.CarriedMeta(served, metas.ToDictionary(m => m.Key, m => m.Value.Cell.Fleet!.Version, StringComparer.Ordinal), servedKernels);
+        metas = metas.Where(m => !carriedMeta.Any(c => c.Name == m.Key)).ToDictionary(StringComparer.Ordinal);
+        carried = [.. carried, .. carriedMeta];
+
+        var key = InputsKey(inputs, settings, carried);
+        var inputsFile = Path.Combine(settings.RepositoryPath, InputsFile);
+        if (File.Exists(inputsFile) && (await File.ReadAllTextAsync(inputsFile, cancellation).ConfigureAwait(false)).Trim() == key)
+            return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), new DirectoryInfo(settings.RepositoryPath).LinkTarget ?? "", [], []) { Unchanged = true, Carried = carried };
 
         var packages = new List<BuiltPackage>();
         var modules = new List<PackagedModule>();
+        var record = new List<ServedPackage>();
         var generation = await AtomicPublisher.PublishAsync(settings.RepositoryPath, async root =>
         {
             var work = Path.Combine(root, ".work");
@@ -64,6 +89,22 @@ public sealed class Packager(IProcessRunner runner)
                 var built = await BuildOneAsync(input, settings, work, cancellation).ConfigureAwait(false);
                 modules.AddRange(await new PayloadInspector(runner).VerifyModulesAsync(built.Path, settings.ModuleCertificate, settings.ModuleHash, cancellation).ConfigureAwait(false));
                 packages.Add(built);
+                record.Add(Served(input.Cell, built, settings.Family, meta: false));
+            }
+            foreach (var (_, input) in metas.OrderBy(m => m.Key, StringComparer.Ordinal))
+            {
+                var built = await BuildMetaAsync(input.Cell, settings, Path.Combine(work, "meta"), cancellation).ConfigureAwait(false);
+                packages.Add(built);
+                record.Add(Served(input.Cell, built, settings.Family, meta: true));
+            }
+            foreach (var old in carried)
+            {
+                // Served on byte for byte: the file the previous generation published, its modules' signatures verified again.
+                var path = Retention.FileOf(previous!, old);
+                if (!old.Meta)
+                    modules.AddRange(await new PayloadInspector(runner).VerifyModulesAsync(path, settings.ModuleCertificate, settings.ModuleHash, cancellation).ConfigureAwait(false));
+                packages.Add(new BuiltPackage(path, old.Name, old.Version, old.Architecture, old.Sha256, []));
+                record.Add(old);
             }
             if (settings.Family == PackageFamily.Sysext)
                 await SysextFeed.WriteAsync(root, packages, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
@@ -76,12 +117,50 @@ public sealed class Packager(IProcessRunner runner)
             else
                 await new YumRepository(runner).WriteAsync(root, packages, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
             Directory.Delete(work, recursive: true);
+            // What the result names is what the generation serves.
+            for (var i = 0; i < packages.Count; i++) packages[i] = packages[i] with { Path = Path.Combine(root, RelativePath(settings.Family, packages[i])) };
             await File.WriteAllTextAsync(Path.Combine(root, ServedKernelsFile),
-                string.Concat(inputs.Select(i => i.Cell.Kernel).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).Select(k => k + "\n")), cancellation).ConfigureAwait(false);
+                string.Concat(servedKernels.Order(StringComparer.Ordinal).Select(k => k + "\n")), cancellation).ConfigureAwait(false);
+            Retention.Write(root, record);
+            FleetHolds.Write(root, settings.Distro, settings.Family, inputs, carried);
             await File.WriteAllTextAsync(Path.Combine(root, InputsFile), key + "\n", cancellation).ConfigureAwait(false);
             StagedTree.Normalise(root, settings.SourceDate);
         }).ConfigureAwait(false);
-        return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), generation, packages, modules);
+        return new PackagingResult(Path.GetFullPath(settings.RepositoryPath), generation, packages, modules) { Carried = carried };
+    }
+
+    /// <summary>Per meta package name, the input whose kernel is the newest of its line (the meta version grows with the kernel).</summary>
+    private static Dictionary<string, PackageInput> MetaCells(IReadOnlyList<PackageInput> inputs) =>
+        inputs.Where(i => i.Cell.Fleet is not null)
+            .GroupBy(i => i.Cell.Fleet!.Package, StringComparer.Ordinal)
+            .ToDictionary(g => g.Key, g => g.OrderByDescending(i => i.Cell.Fleet!.Version, Kernels.DebVersion.Comparer).ThenBy(i => i.Cell.Kernel, StringComparer.Ordinal).First(), StringComparer.Ordinal);
+
+    /// <summary>Where a package lands in a generation (AptRepository's pool, YumRepository's Packages/, a sysext feed's top).</summary>
+    public static string RelativePath(PackageFamily family, BuiltPackage package) => family switch
+    {
+        PackageFamily.Deb => $"pool/main/{package.Name}/{package.FileName}",
+        PackageFamily.Rpm => $"Packages/{package.FileName}",
+        _ => package.FileName,
+    };
+
+    private static ServedPackage Served(RenderedCellFiles cell, BuiltPackage built, PackageFamily family, bool meta) =>
+        new(cell.Kernel, cell.Line, cell.Order, cell.Module, built.Name, built.Version, built.Architecture, RelativePath(family, built), built.Sha256) { Meta = meta };
+
+    /// <summary>
+    /// The meta package of a line, from the fleet/ files the newest kernel's cell rendered: Debian's debian/ (the kernel guard
+    /// under /etc/kernel/postinst.d), or RPM's spec (the kernel-install plugin), signed like every RPM.
+    /// </summary>
+    private async Task<BuiltPackage> BuildMetaAsync(RenderedCellFiles cell, PackagingSettings settings, string work, CancellationToken cancellation)
+    {
+        var fleet = cell.FleetView();
+        if (settings.Family == PackageFamily.Deb)
+            return await new DebPackageBuilder(runner).BuildAsync(fleet, null, settings.Architecture, [], work, settings.SourceDate, cancellation).ConfigureAwait(false);
+        var plugin = Directory.GetFiles(fleet.Directory, "*.install").Single();
+        var builder = new RpmPackageBuilder(runner);
+        var built = await builder.BuildAsync(fleet, null, PackageNames.RpmArchitecture(settings.Architecture),
+            [new ExtraFile("/usr/lib/kernel/install.d/" + Path.GetFileName(plugin), await File.ReadAllBytesAsync(plugin, cancellation).ConfigureAwait(false))],
+            work, settings.SourceDate, cancellation).ConfigureAwait(false);
+        return await builder.SignAsync(built, settings.Keyring, settings.PackageKey, settings.SourceDate, cancellation).ConfigureAwait(false);
     }
 
     /// <summary>The key of everything a generation was made from (InputsKey), beside its repository metadata.</summary>
@@ -91,9 +170,11 @@ public sealed class Packager(IProcessRunner runner)
     /// What a generation's bytes depend on: each package's rendered files, signed module, build record and definitions,
     /// the provenance and tool versions, the family, architecture, date, certificate, digest, repository key and the engine.
     /// </summary>
-    public static string InputsKey(IReadOnlyList<PackageInput> inputs, PackagingSettings settings)
+    public static string InputsKey(IReadOnlyList<PackageInput> inputs, PackagingSettings settings, IReadOnlyList<ServedPackage>? carried = null)
     {
-        var text = new System.Text.StringBuilder("kfuncforge-package-inputs/1\n");
+        var text = new System.Text.StringBuilder("kfuncforge-package-inputs/2\n");
+        text.Append("retain ").Append(settings.Retain).Append('\n');
+        foreach (var c in carried ?? []) text.Append("carried ").Append(c.File).Append(' ').Append(c.Sha256).Append('\n');
         text.Append(Pipeline.StageKeys.Engine).Append('\n')
             .Append(string.Join("|", settings.Family, settings.Architecture, Epoch(settings.SourceDate), settings.ModuleCertificate.Thumbprint,
                 settings.ModuleHash?.Name ?? "any", settings.PackageKey.Fingerprint, settings.Distro)).Append('\n')
@@ -116,22 +197,6 @@ public sealed class Packager(IProcessRunner runner)
     {
         var file = Path.Combine(repositoryPath, ServedKernelsFile);
         return File.Exists(file) ? File.ReadAllLines(file).Where(l => l.Length > 0).ToList() : null;
-    }
-
-    /// <summary>
-    /// A run with unavailable kernels may publish the rest, but never a generation that silently stops serving a
-    /// kernel the current generation serves: hosts on that kernel could no longer install or reinstall its module.
-    /// </summary>
-    public static void RefuseToDrop(string distro, string repo, IEnumerable<string> kernels, IReadOnlyList<UnavailableKernel> unavailable)
-    {
-        if (unavailable.Count == 0) return;
-        var kept = kernels.ToHashSet(StringComparer.Ordinal);
-        var dropped = (ServedKernels(repo) ?? []).Where(k => !kept.Contains(k)).ToList();
-        if (dropped.Count == 0) return;
-        throw new StageException($"refusing to publish a new {distro} repository generation: it would stop serving {string.Join(", ", dropped)}, which {repo} serves now, " +
-            $"because {(unavailable.Count == 1 ? "a kernel is" : "kernels are")} unavailable this run ({string.Join("; ", unavailable.Select(u => $"{u.Kernel}: {u.Reason}"))}). " +
-            "Nothing was published; the current generation stays as it is. Run Package again when the kernel is available " +
-            "(Debian publishes a kernel's signed image some days after its headers); the other kernels' modules are built, tested and signed under the artifacts folder meanwhile.");
     }
 
     /// <summary>Every problem with the inputs, found before anything is built: all reported together.</summary>

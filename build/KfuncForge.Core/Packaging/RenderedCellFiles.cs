@@ -23,6 +23,16 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
 
     private readonly string? _moduleFile;
 
+    /// <summary>The meta package this cell renders (kfuncforge-render.json's fleet), when the profile has one.</summary>
+    public FleetRecord? Fleet { get; init; }
+
+    /// <summary>The line the cell's kernel belongs to and its order within the line (the meta version), for retention.</summary>
+    public string Line => Fleet?.Line ?? Retention.LineOf(Kernel);
+    public string Order => Fleet?.Version ?? Kernel;
+
+    /// <summary>The cell's meta package files (fleet/) as a cell of their own: its debian/ or rpm/ makes the meta package.</summary>
+    public RenderedCellFiles FleetView() => this with { Directory = Path(Rendering.Renderer.FleetFolder) };
+
     public const string ManifestName = "kfuncforge-render.json";
 
     public string Path(string relative) => System.IO.Path.Combine(Directory, relative);
@@ -65,12 +75,23 @@ public sealed record RenderedCellFiles(string Directory, string Distro, string K
         var moduleFile = root.TryGetProperty("module_file", out var mf) && mf.ValueKind == JsonValueKind.String ? mf.GetString()! : Text("module") + ".ko";
         if (moduleFile != Text("module") + ".ko" + (ModuleCompression.SuffixOf(moduleFile) ?? "?"))
             throw new InputException(new Problem(manifest, 0, 0, "module_file", $"'{moduleFile}' is not {Text("module")}.ko with an optional .xz, .zst or .gz; render again"));
+        FleetRecord? fleet = null;
+        if (root.TryGetProperty("fleet", out var fleetJson) && fleetJson.ValueKind == JsonValueKind.Object)
+        {
+            string Field(string key) => fleetJson.TryGetProperty(key, out var v) && v.ValueKind == JsonValueKind.String ? v.GetString()!
+                : throw new InputException(new Problem(manifest, 0, 0, "fleet." + key, "is missing; render again"));
+            fleet = new FleetRecord(Field("package"), Field("version"), Field("line"), Field("flavour"));
+        }
         return new RenderedCellFiles(dir, Text("distro"), Text("kernel"), Text("module"), Text("module_version"), family, files)
         {
             ModuleFile = moduleFile,
+            Fleet = fleet,
             RenderedFrom = ReadProvenance(System.IO.Path.Combine(dir, Rendering.Renderer.ProvenanceFile)),
         };
     }
+
+    /// <summary>A cell's meta package: its name, version, and the kernel line it follows.</summary>
+    public sealed record FleetRecord(string Package, string Version, string Line, string Flavour);
 
     private static SourceRevision? ReadProvenance(string path)
     {

@@ -48,7 +48,7 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
         return spec;
     }
 
-    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string module, string rpmArchitecture, IReadOnlyList<ExtraFile> extras,
+    public async Task<BuiltPackage> BuildAsync(RenderedCellFiles cell, string? module, string rpmArchitecture, IReadOnlyList<ExtraFile> extras,
         string outputDirectory, DateTimeOffset sourceDate, CancellationToken cancellation = default)
     {
         var spec = CheckSpec(cell);
@@ -59,7 +59,9 @@ public sealed class RpmPackageBuilder(IProcessRunner runner)
             var sources = Path.Combine(work, "SOURCES");
             var home = Path.Combine(work, "home");
             Directory.CreateDirectory(home);
-            StagedTree.Write(Path.Combine(sources, cell.ModuleFile), await File.ReadAllBytesAsync(module, cancellation).ConfigureAwait(false));
+            // A meta package (module null) installs no module: its files come as extras.
+            if (module is not null)
+                StagedTree.Write(Path.Combine(sources, cell.ModuleFile), await File.ReadAllBytesAsync(module, cancellation).ConfigureAwait(false));
             var loadDir = cell.Path("modules-load.d");
             if (Directory.Exists(loadDir))
                 foreach (var f in Directory.GetFiles(loadDir))

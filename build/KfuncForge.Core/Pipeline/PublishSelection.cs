@@ -9,11 +9,14 @@ namespace KfuncForge.Pipeline;
 /// <summary>The cells a Package run publishes: built folder and signed module of each, and the kernels left out as unavailable.</summary>
 public sealed record PublishSelection(IReadOnlyList<(string CellDir, string SignedModule)> Cells, IReadOnlyList<UnavailableKernel> Unavailable)
 {
+    /// <summary>Every kernel the last build planned (built or not): Package never carries their old packages over (Retention).</summary>
+    public IReadOnlyList<string> Covered { get; init; } = [];
+
     /// <summary>
     /// Exactly the cells of the last build index, each signed from that very build and passed by SmokeTest byte for byte;
     /// anything else refuses the whole run (StageException, nothing published): a leftover, rebuilt, unsigned or untested
-    /// cell can never reach a repository. A generation that would stop serving a kernel served now because kernels are
-    /// unavailable this run is refused too (Packager.RefuseToDrop).
+    /// cell can never reach a repository. Kernels unavailable this run that the repository serves are carried over by
+    /// retention (Packaging/Retention.cs), so a lagging kernel never makes a generation drop one that hosts run.
     /// </summary>
     public static PublishSelection FromLastBuild(ArtifactsLayout layout, DistroProfile distro, string repository)
     {
@@ -32,8 +35,10 @@ public sealed record PublishSelection(IReadOnlyList<(string CellDir, string Sign
         var unproven = built.Select(c => Vm.SmokePasses.Unproven(passes, c.Release, c.Module, c.ModuleFile)).OfType<string>().ToList();
         if (unproven.Count > 0)
             throw new StageException($"nothing published for {distro.Id}: {string.Join("; ", unproven)}; run the SmokeTest target (Package publishes only modules that passed in QEMU)");
-        Packager.RefuseToDrop(distro.Id, repository, built.Select(c => c.Release), unavailable);
-        return new PublishSelection(built.Select(c => (c.Directory, c.SignedPath(layout.Root))).ToList(), unavailable);
+        return new PublishSelection(built.Select(c => (c.Directory, c.SignedPath(layout.Root))).ToList(), unavailable)
+        {
+            Covered = index.Kernels.Select(k => k.Release).ToList(),
+        };
     }
 
     /// <summary>Why a built cell's signed copy cannot be published (missing, or signed from another build of the module), or null.</summary>

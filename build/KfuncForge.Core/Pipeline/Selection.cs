@@ -19,6 +19,15 @@ public sealed record Selection(Catalog Catalog, DistroProfile Distro, IReadOnlyL
     /// <summary>The repositories an RPM profile's kernels are fetched from.</summary>
     public IReadOnlyList<string> Repositories => KernelRepositories ?? Distro.KernelRepositories;
 
+    /// <summary>
+    /// The module packages the profile's published repository serves now (Packaging/Retention.cs). Kernels among them that are
+    /// still in the retention window and in the local kernel cache are built and tested again with the run's own kernels.
+    /// </summary>
+    public IReadOnlyList<Packaging.ServedPackage> Served { get; init; } = [];
+
+    /// <summary>The selection with what the repository at <paramref name="repository"/> serves (nothing when it is not published).</summary>
+    public Selection ServedBy(string repository) => this with { Served = Packaging.Retention.Read(repository).Packages.Where(p => !p.Meta).ToList() };
+
     /// <summary>The repository root: a profile target's relative `tree:` is read from there.</summary>
     public string? SourceRoot { get; init; }
 

@@ -48,6 +48,7 @@ public static class RenderModel
 
         var imagePackage = ImageRule(distro.KernelPackaging, kernel.Version);
         var packageName = PackageName(cell);
+        var fleet = Fleet(cell);
 
         return Obj(
             ("generator", Generator),
@@ -95,11 +96,44 @@ public static class RenderModel
                 ("vendor", distro.Packaging.Vendor),
                 ("install_dir", Names.Expand(distro.Packaging.InstallDir, packageValues)),
                 ("certificate", ShippedCertificate.PathFor(module.Name, kernel.Release)))),
+            ("fleet", fleet is null ? null : Obj(
+                ("name", fleet.Name),
+                ("version", fleet.Version),
+                ("rpm_release", fleet.RpmRelease),
+                ("line", fleet.Line),
+                ("flavour", kernel.Flavour ?? ""),
+                ("package_parts", List(ReleaseParts(distro.Packaging.Name, cell))),
+                ("install_dir_parts", List(ReleaseParts(distro.Packaging.InstallDir, cell))))),
             ("date", Obj(
                 ("epoch", sourceDate.ToUnixTimeSeconds()),
                 ("rfc2822", sourceDate.ToString("ddd, dd MMM yyyy HH:mm:ss +0000", CultureInfo.InvariantCulture)),
                 ("rpm", sourceDate.ToString("ddd MMM dd yyyy", CultureInfo.InvariantCulture)))));
     }
+
+    /// <summary>
+    /// The meta package a cell's kernel contributes to (docs/packaging.md, "Rolling out to a fleet"): its name (packaging.meta
+    /// with the kernel's line and flavour), and a version that grows with the kernel, so that the meta package rendered for a
+    /// newer kernel of the line replaces the older one at an ordinary upgrade. Debian: &lt;module version&gt;+&lt;kernel ABI&gt;
+    /// (6.1.0-57 sorts before 6.1.0-58, and 6.1 before 6.12); RPM: the module version, and the kernel release as the Release
+    /// ('-' becomes '_', which rpm does not allow there). Null when the profile has no meta package (system extensions).
+    /// </summary>
+    public static FleetPackage? Fleet(BuildCell cell)
+    {
+        if (cell.Distro.Packaging.Meta is not { } pattern) return null;
+        var values = KernelValues(cell.Kernel);
+        var name = Names.Expand(pattern, new Dictionary<string, string>
+        {
+            ["module"] = cell.Module.Name,
+            ["module_dashed"] = cell.Module.Name.Replace('_', '-'),
+            ["line"] = values["line"],
+            ["flavour"] = values["flavour"],
+        });
+        return new FleetPackage(name, $"{cell.Module.Version}+{values["abi"]}", values["abi"].Replace('-', '_'), values["line"]);
+    }
+
+    /// <summary>A packaging pattern expanded for this cell, split where the kernel release goes: the kernel guard puts any release there.</summary>
+    private static IEnumerable<string> ReleaseParts(string pattern, BuildCell cell) =>
+        Names.Expand(pattern, new Dictionary<string, string>(PackageValues(cell)) { ["release"] = "\0" }).Split("\0");
 
     /// <summary>The emitted package's name for this cell, from the profile's packaging.name pattern.</summary>
     public static string PackageName(BuildCell cell) => Names.Expand(cell.Distro.Packaging.Name, PackageValues(cell));
@@ -133,6 +167,9 @@ public static class RenderModel
     /// <summary>libbpf's "iter/tcp" attaches to the kernel's bpf_iter_tcp target; other forms are used as given.</summary>
     private static string AttachFunction(string attachTo) =>
         attachTo.StartsWith("iter/", StringComparison.Ordinal) ? "bpf_iter_" + attachTo["iter/".Length..] : attachTo;
+
+    /// <summary>A cell's meta package: name, Debian version, RPM release, and the kernel line it follows.</summary>
+    public sealed record FleetPackage(string Name, string Version, string RpmRelease, string Line);
 
     private sealed record Registration(Kfunc Kfunc, IReadOnlyList<ProgramType> ProgramTypes, IReadOnlyList<string> Flags);
 

@@ -40,16 +40,17 @@ public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, P
             var executables = new HashSet<string>(StringComparer.Ordinal);
             var model = RenderModel.For(cell, sourceDate);
             var package = RenderModel.PackageName(cell);
-            foreach (var spec in TemplateSet.Specs.Where(s => s.AppliesTo(cell.Distro.Family)))
+            var fleet = RenderModel.Fleet(cell);
+            foreach (var spec in TemplateSet.Specs.Where(s => s.AppliesTo(cell.Distro.Family) && (fleet is not null || !s.Output.StartsWith(FleetFolder + "/", StringComparison.Ordinal))))
             {
-                var output = spec.Output.Replace("{module}", cell.Module.Name).Replace("{package}", package);
+                var output = spec.Output.Replace("{module}", cell.Module.Name).Replace("{package}", package).Replace("{meta}", fleet?.Name ?? "");
                 files[output] = Encoding.UTF8.GetBytes(templates.Render(spec, model));
                 if (spec.Executable) executables.Add(output);
             }
             foreach (var source in SourcesOf(cell))
                 files[source] = File.ReadAllBytes(Path.Combine(cell.Module.Directory, source));
 
-            files["kfuncforge-render.json"] = Manifest(cell, files);
+            files["kfuncforge-render.json"] = Manifest(cell, fleet, files);
             files[ProvenanceFile] = Encoding.UTF8.GetBytes(project.ToJson() + "\n");
             foreach (var (name, bytes) in files)
             {
@@ -84,7 +85,10 @@ public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, P
         return files.ToList();
     }
 
-    private static byte[] Manifest(BuildCell cell, SortedDictionary<string, byte[]> files)
+    /// <summary>The folder of a cell's meta package files (its own debian/ or rpm/ and the kernel guard): Package makes the meta package from it.</summary>
+    public const string FleetFolder = "fleet";
+
+    private static byte[] Manifest(BuildCell cell, RenderModel.FleetPackage? fleet, SortedDictionary<string, byte[]> files)
     {
         using var stream = new MemoryStream();
         using (var json = new Utf8JsonWriter(stream, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -98,6 +102,16 @@ public sealed class Renderer(TemplateSet templates, DateTimeOffset sourceDate, P
             json.WriteString("module_version", cell.Module.Version);
             // The file the packaging installs: the signed module, compressed as the kernel's config asks.
             json.WriteString("module_file", cell.Module.Name + ".ko" + Packaging.ModuleCompression.Suffix(cell.Kernel.Config));
+            if (fleet is not null)
+            {
+                // The meta package this kernel's cell renders (docs/packaging.md, "Rolling out to a fleet"): Package makes it from the newest kernel's cell of each line.
+                json.WriteStartObject("fleet");
+                json.WriteString("package", fleet.Name);
+                json.WriteString("version", fleet.Version);
+                json.WriteString("line", fleet.Line);
+                json.WriteString("flavour", cell.Kernel.Flavour ?? "");
+                json.WriteEndObject();
+            }
             json.WriteStartArray("plan");
             foreach (var e in cell.Entries)
             {
