@@ -42,6 +42,7 @@ public sealed class MatrixCommand : ICommand
             Previous = previous?.Cells.ToDictionary(c => c.Id, StringComparer.Ordinal),
             KeyRequest = profile => SignCommand.KeyRequest(context, profile),
             GnupgHome = o.Get("gnupg-home"), PackageKeyId = o.Get("package-key-id"), StageStore = Pipeline.StageStore.In(context.ArtifactsDir),
+            Served = profile => Packaging.Retention.Read(context.Layout.Repository(profile.Id, profile.Family)).Packages.Where(p => !p.Meta).ToList(),
         };
         var live = o.Get("progress") switch
         {

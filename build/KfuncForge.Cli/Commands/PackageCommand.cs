@@ -63,6 +63,14 @@ public sealed class PackageCommand : ICommand
             CoveredKernels = covered,
         };
         var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
+        // Kubernetes fleets: a KMM kmod image per kernel and a Module manifest per module (docs/packaging.md).
+        if (distro.Family != PackageFamily.Sysext)
+        {
+            var kmm = await KmmPublication.PublishAsync(runner, new Caching.CacheDirectory(Caching.CacheDirectory.DefaultRoot()), context.Layout.Kmm(distro.Id), distro, inputs, sourceDate,
+                context.Out.WriteLine).ConfigureAwait(false);
+            context.Out.WriteLine(kmm.Unchanged ? $"unchanged: {kmm.Folder} already holds the KMM kmod images of these modules"
+                : $"KMM: {kmm.Images.Count} kmod image(s) and Module manifest(s) in {kmm.Folder} ({string.Join(", ", kmm.Images.Select(i => i.ImageReference))})");
+        }
         if (result.Unchanged)
         {
             context.Out.WriteLine($"unchanged: {result.Repository} already serves exactly these packages (generation {result.Generation}, same inputs); nothing published");

@@ -16,6 +16,21 @@ public sealed record ResolvedKernel(
     IReadOnlyList<string> Notes)
 {
     public IEnumerable<IndexEntry> Packages => Headers.Append(Image);
+
+    /// <summary>
+    /// A kernel the archive's index no longer lists, as its cache entry recorded it (the packages it was fetched from, with
+    /// their SHA-256): retention keeps such a kernel in the matrix while the repository serves it (Packaging/Retention.cs).
+    /// Fetching it returns the cache entry.
+    /// </summary>
+    public static ResolvedKernel FromCache(KernelEntry entry, string note)
+    {
+        var f = entry.Facts;
+        var version = KernelVersion.Parse(f.UpstreamVersion);
+        var release = KernelRelease.TryParse(f.Release, f.Flavour) ?? new KernelRelease(f.Release, f.Release, f.Flavour, version);
+        IndexEntry Index(PackageRecord p) => new(p.Package, p.Version, "", "", "", p.Sha256, p.Size, "", p.Suite);
+        var image = f.Packages.FirstOrDefault(p => p.Package.StartsWith("linux-image-", StringComparison.Ordinal) || p.Package.StartsWith("kernel-core", StringComparison.Ordinal)) ?? f.Packages[^1];
+        return new ResolvedKernel(release, f.Suite, version, f.Packages.Where(p => p != image).Select(Index).ToList(), Index(image), entry.Vmlinuz, f.HeadersDir, [note]);
+    }
 }
 
 /// <summary>

@@ -41,6 +41,12 @@ public sealed record MatrixSettings
     public Pipeline.StageStore? StageStore { get; init; }
     public string? PackageKeyId { get; init; }
 
+    /// <summary>
+    /// What each profile's published repository serves (Packaging/Retention.cs): a served kernel the index no longer lists is
+    /// still a cell while it is among the newest packaging.retain of its line and its cache entry is here. Null: none.
+    /// </summary>
+    public Func<DistroProfile, IReadOnlyList<Packaging.ServedPackage>>? Served { get; init; }
+
     /// <summary>The module key a profile's signing settings name (the Sign stage's rule).</summary>
     public required Func<SigningSettings, ModuleKeyRequest> KeyRequest { get; init; }
 }
@@ -233,7 +239,7 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
                     var id = new MatrixCellId(distro.Id, gone.Kernel, m.Name);
                     cells.Add(new PlannedCell(id, new DistroRun { Distro = distro }, m, null, "", new Dictionary<string, string>(), FixedRecord(id, CellStatus.Unavailable, gone.Reason, m)));
                 }
-            var kernels = resolution.Kernels;
+            var kernels = resolution.Kernels.Concat(Retained(distro, workspace, resolution)).ToList();
             var toolchain = host.ToDictionary();
             toolchain["environment"] = Pipeline.StageKeys.Environment(workspace.Container, distro);
             var run = new DistroRun
@@ -263,6 +269,24 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
         if (!matchedKernel || (cells.Count == 0 && kernelProblems.Count > 0)) throw new InputException(kernelProblems);
         foreach (var p in kernelProblems) observer.Note($"note: {p.Message} (--kernel does not apply there; that profile is left out)");
         return cells;
+    }
+
+    /// <summary>Served kernels still in the retention window that the index no longer lists, from the kernel cache (not with --kernel).</summary>
+    private IEnumerable<ResolvedKernel> Retained(DistroProfile distro, KernelWorkspace workspace, KernelResolution resolution)
+    {
+        if (settings.Kernel is not null || settings.Served?.Invoke(distro) is not { Count: > 0 } served) yield break;
+        var have = resolution.Kernels.Select(k => k.Release.Release).Concat(resolution.Unavailable.Select(u => u.Kernel)).ToHashSet(StringComparer.Ordinal);
+        var kernels = served.Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
+        var window = Packaging.Retention.Window(resolution.Kernels.Select(k => new Packaging.Retention.Kernel(k.Release.Release, $"{k.UpstreamVersion.Major}.{k.UpstreamVersion.Minor}")).Concat(kernels),
+            distro.Packaging.Retain);
+        foreach (var kept in kernels.Where(k => !have.Contains(k.Release) && window.Contains(k.Release)).OrderBy(k => k.Release, StringComparer.Ordinal))
+        {
+            if (KernelEntry.TryOpen(workspace.Fetcher.EntryDir(distro, kept.Release)) is not { } entry) continue;
+            var note = $"{kept.Release}: kept: the repository serves it and it is among the newest {distro.Packaging.Retain} of Linux {kept.Line} (packaging.retain); tested from the kernel cache";
+            _notes.Add($"{distro.Id}: {note}");
+            observer.Note($"note: {distro.Id}: {note}");
+            yield return ResolvedKernel.FromCache(entry, note);
+        }
     }
 
     private static CellRecord FixedRecord(MatrixCellId id, string status, string reason, KfuncModule module) => new()

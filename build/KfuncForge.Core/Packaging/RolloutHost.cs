@@ -42,16 +42,25 @@ public sealed class RolloutHost(IProcessRunner runner, GuestTools tools, IVmRunn
     public Task<ProcessResult> AptAsync(IReadOnlyList<string> arguments, string? syslog = null, CancellationToken cancellation = default)
     {
         var repositoryParent = Path.GetDirectoryName(Path.GetFullPath(request.Repository).TrimEnd('/'))!;
+        var binds = new List<string> { repositoryParent };
+        if (request.Keyring is { } keyring) binds.Add(Path.GetFullPath(keyring));
+        // apt reads the repository and the keyring as its sandbox user (_apt): the folders leading to them inside the rootfs
+        // must be searchable (bwrap would make them 0700). The rootfs's own /tmp (1777) serves apt's temporary files.
+        foreach (var bind in binds)
+            for (var dir = Path.GetDirectoryName(bind); dir is not null && dir != "/"; dir = Path.GetDirectoryName(dir))
+            {
+                var inside = Path.Combine(Root, dir.TrimStart('/'));
+                Directory.CreateDirectory(inside);
+                if (!OperatingSystem.IsWindows() && new DirectoryInfo(inside).LinkTarget is null) File.SetUnixFileMode(inside, File.GetUnixFileMode(inside) | StagedTree.ExecutableMode);
+            }
         var args = new List<string>
         {
             "--bind", Root, "/",
             "--dev", "/dev",
             "--proc", "/proc",
-            "--tmpfs", "/tmp",
             "--ro-bind", "/etc/resolv.conf", "/etc/resolv.conf",
-            "--ro-bind", repositoryParent, repositoryParent,
         };
-        if (request.Keyring is { } keyring) args.AddRange(["--ro-bind", Path.GetFullPath(keyring), Path.GetFullPath(keyring)]);
+        foreach (var bind in binds) args.AddRange(["--ro-bind", bind, bind]);
         if (syslog is not null) args.AddRange(["--bind", syslog, "/dev/log"]);
         args.AddRange(["--setenv", "DEBIAN_FRONTEND", "noninteractive", "--setenv", "INITRD", "No", "--setenv", "PATH", "/usr/sbin:/usr/bin:/sbin:/bin",
             "--setenv", "LC_ALL", "C.UTF-8", "--", "apt-get", "-y", "-o", "Dpkg::Options::=--force-confdef", "-o", "Dpkg::Options::=--force-confold"]);

@@ -20,6 +20,9 @@ public sealed record ArtifactsLayout(string Root)
     public string SmokePasses(string distro) => Path.Combine(Smoke(distro), Vm.SmokePasses.FileName);
     public string Repository(string distro, PackageFamily family) => Path.Combine(Root, "repo", distro, RepositoryFolder(family));
 
+    /// <summary>The KMM kmod images and Module manifests of a distro (Packaging/KmmPublication.cs).</summary>
+    public string Kmm(string distro) => Path.Combine(Root, "kmm", distro);
+
     /// <summary>A package family's repository folder: apt, yum or sysext.</summary>
     public static string RepositoryFolder(PackageFamily family) => family switch { PackageFamily.Deb => "apt", PackageFamily.Rpm => "yum", _ => "sysext" };
     public string InstallCheck(string distro) => Path.Combine(Root, "install-check", distro);

@@ -6,12 +6,14 @@ namespace KfuncForge.Tests.Packaging;
 
 /// <summary>
 /// Which cells the later stages take: exactly those of the last build index. First, the pipeline with a kernel the index cannot supply (a profile release that does not exist): Build, Sign
-/// and Package run every other cell and exit 3; Package publishes the rest while nothing served is dropped,
-/// and refuses (exit 1, nothing published) once the generation would stop serving a kernel it serves.
+/// and Package run every other cell and exit 3; Package publishes the rest, and a kernel it serves that becomes unavailable
+/// later is kept (retention, Packaging/Retention.cs), never dropped.
 /// </summary>
 [Collection(RealKernelCollection.Name)]
 public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) : IClassFixture<PackagingFixture>
 {
+    private string _lastBuild = "";
+
     [IntegrationFact]
     public void Package_publishes_the_rest_and_never_drops_a_served_kernel_silently()
     {
@@ -24,6 +26,7 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         CliResult Pipeline(string expected)
         {
             var build = Verb("build", $"--cache={real.CacheRoot}", "--container=bwrap");
+            _lastBuild = build.Stdout;
             Assert.True(build.ExitCode == 3, build.Stdout + build.Stderr);
             Assert.Matches($@"(?m)^{System.Text.RegularExpressions.Regex.Escape(expected)}\s+kfunc_fixture_ok\s+unavailable\s", build.Stdout);
             var smoke = Verb("smoke", $"--cache={real.CacheRoot}");
@@ -42,9 +45,9 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         var served = Packager.ServedKernels(repo)!;
         Assert.Equal(2, served.Count);
         Assert.Contains(served, k => k.StartsWith("6.12.", StringComparison.Ordinal));
-        var generation = new DirectoryInfo(repo).LinkTarget;
 
-        // The 6.12 target now resolves to nothing: publishing would drop the 6.12 kernel served now.
+        // The 6.12 target now resolves to nothing. The 6.12 kernel served now is kept (retention): it is still among the newest
+        // of its line, so the build takes it from the kernel cache, tests it again, and Package serves it on.
         var lines = original.Split('\n').ToList();
         var at = lines.FindIndex(l => l.Contains("suite: bookworm-backports", StringComparison.Ordinal));
         Assert.True(at > 1, "the profile's 6.12 target moved; update this test");
@@ -52,10 +55,10 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         lines.Insert(at - 2, "  - release: \"6.12.999+deb12-amd64\"");
         File.WriteAllText(profile, string.Join('\n', lines));
         var second = Pipeline("6.12.999+deb12-amd64");
-        Assert.True(second.ExitCode == 1, second.Stdout + second.Stderr);
-        Assert.Contains($"refusing to publish a new debian12 repository generation: it would stop serving {served.Single(k => k.StartsWith("6.12.", StringComparison.Ordinal))}", second.Stderr);
-        Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
+        Assert.True(second.ExitCode == 3, second.Stdout + second.Stderr);
+        Assert.Contains("6.12.999+deb12-amd64: unavailable, not packaged", second.Stdout);
         Assert.Equal(served, Packager.ServedKernels(repo));
+        Assert.Contains($"{served.Single(k => k.StartsWith("6.12.", StringComparison.Ordinal))}: kept: the repository serves it and it is among the newest 3 of Linux 6.12", _lastBuild);
     }
 
     /// <summary>
@@ -87,6 +90,12 @@ public sealed class PipelineSelectionTests(RealKernel real, PackagingFixture f) 
         var repo = Path.Combine(output, "repo", "debian12", "apt");
         Assert.Equal(2, Packager.ServedKernels(repo)!.Count);
         var release61 = Packager.ServedKernels(repo)!.Single(k => k.StartsWith("6.1.", StringComparison.Ordinal));
+        // Package also wrote the KMM kmod image of each kernel and the Module manifest mapping each release to its image.
+        var kmm = Path.Combine(output, "kmm", "debian12");
+        foreach (var release in Packager.ServedKernels(repo)!)
+            Assert.True(File.Exists(Path.Combine(kmm, KmodImages.ArchiveName("kfunc_fixture_ok", release))), $"no kmod image for {release} in {kmm}");
+        var manifest = File.ReadAllText(Path.Combine(kmm, KmodImages.ModuleManifestName("kfunc_fixture_ok")));
+        Assert.Contains($"- literal: \"{release61}\"\n          containerImage: \"kfuncforge/kfunc-fixture-ok-kmod:{KmodImages.Tag(release61)}\"", manifest);
 
         var yaml = Path.Combine(root, "kfunc-modules", "kfunc_fixture_ok", "module.yaml");
         File.WriteAllText(yaml, File.ReadAllText(yaml).Replace("kernels: { from: \"5.18\" }", "kernels: { from: \"6.2\" }"));

@@ -78,6 +78,38 @@ public sealed class RpmPackageTests(PackagingFixture f) : IClassFixture<Packagin
         Assert.Equal($"{RpmPackageBuilder.BuildHost} {PackagingFixture.SourceDateEpoch}", info);
     }
 
+    /// <summary>
+    /// The kmod meta package (Fedora/RHEL convention): kmod-kfunc_demo requires the newest kernel's kmod package, is signed
+    /// like it, and installs the kernel-install plugin; the plugin, run as kernel-install runs it, stays quiet for a kernel
+    /// whose module is installed and warns, exit 0, for one without.
+    /// </summary>
+    [Fact]
+    public async Task The_kmod_meta_package_requires_the_newest_kernels_kmod_and_its_kernel_install_plugin_warns_without_failing()
+    {
+        var (result, _) = await Build("meta");
+        var meta = Path.Combine(result.Repository, "Packages", $"kmod-kfunc_demo-1.2.3-{Release.Replace('-', '_')}.x86_64.rpm");
+        Assert.True(File.Exists(meta), string.Join(", ", Directory.GetFiles(Path.Combine(result.Repository, "Packages"), "*.rpm").Select(Path.GetFileName)));
+        using var db = TestTree.Temp();
+        Assert.Equal($"{meta}: digests signatures OK", HostTools.Checked("rpm", "--dbpath", ImportKey(db, result), "-K", meta).Stdout.Trim());
+        Assert.Contains($"{Name} >= 1.2.3", HostTools.Checked("rpm", "-qp", "--nosignature", "--requires", meta).Stdout);
+        Assert.Contains("kmod-kfunc_demo = 1.2.3-1", HostTools.Checked("rpm", "-qp", "--nosignature", "--provides", Path.Combine(result.Repository, "Packages", RpmFile)).Stdout);
+        Assert.Equal("/usr/lib/kernel/install.d/90-kfuncforge-kfunc_demo.install", HostTools.Checked("rpm", "-qp", "--nosignature", "-l", meta).Stdout.Trim());
+        Assert.StartsWith("-rwxr-xr-x", HostTools.Checked("rpm", "-qp", "--nosignature", "-lv", meta).Stdout.Trim());
+
+        using var root = TestTree.Temp();
+        var copy = Path.Combine(root.Path, "meta.rpm");
+        File.Copy(meta, copy);
+        HostTools.Checked("rpm2archive", copy);
+        HostTools.Checked("tar", "-xzf", copy + ".tgz", "-C", root.Path);
+        var plugin = Path.Combine(root.Path, "usr", "lib", "kernel", "install.d", "90-kfuncforge-kfunc_demo.install");
+        // No kmod package for this kernel: a loud warning naming kernel and package, and exit 0 (the kernel's installation goes on).
+        var missing = HostTools.Run("sh", plugin, "add", "5.14.0-611.el9.x86_64", "/boot/entry", "/boot/vmlinuz");
+        Assert.Equal(0, missing.ExitCode);
+        Assert.Contains("kfuncforge: WARNING: kernel 5.14.0-611.el9.x86_64 was installed without kmod-kfunc_demo-5.14.0-611.el9.x86_64", missing.Stderr);
+        // Another verb, or a kernel whose module is in place: nothing said.
+        Assert.Equal("", HostTools.Run("sh", plugin, "remove", "5.14.0-611.el9.x86_64").Stderr);
+    }
+
     [Fact]
     public async Task Two_runs_give_bit_identical_signed_rpm_and_repository()
     {

@@ -17,7 +17,7 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
     public async Task The_deb_carries_a_CycloneDX_SBOM_and_an_in_toto_SLSA_statement_about_its_files()
     {
         var result = await f.PackageAsync(f.Temp.Combine("sbom", "apt"), PackageFamily.Deb);
-        var deb = result.Packages.Single();
+        var deb = result.Packages.Single(p => p.Name == Package);
         using var temp = TestTree.Temp();
         HostTools.Checked("dpkg-deb", "-x", Path.Combine(result.Repository, "pool", "main", Package, deb.FileName), temp.Path);
         var doc = temp.Combine("usr", "share", "doc", Package, "kfuncforge");
@@ -70,7 +70,7 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
             "{\"commit\":\"fedcba9876543210fedcba9876543210fedcba98\",\"dirty\":true,\"dirty_paths\":[\"templates/deb/control.sbn\"],\"reason\":null}\n");
         var result = await new Packager(KfuncForge.Processes.ProcessRunner.Instance).RunAsync(
             [new PackageInput(RenderedCellFiles.Load(cell), f.SignedModule)], f.Settings(temp.Combine("apt"), PackageFamily.Deb));
-        var beside = File.ReadAllText(Path.Combine(result.Repository, "pool", "main", Package, result.Packages.Single().FileName + ".intoto.json"));
+        var beside = File.ReadAllText(Path.Combine(result.Repository, "pool", "main", Package, result.Packages.Single(p => p.Name == Package).FileName + ".intoto.json"));
         var source = JsonDocument.Parse(beside).RootElement.GetProperty("predicate").GetProperty("buildDefinition").GetProperty("resolvedDependencies")
             .EnumerateArray().Single(d => d.GetProperty("name").GetString() == "kfuncforge-source");
         Assert.Equal("fedcba9876543210fedcba9876543210fedcba98", source.GetProperty("digest").GetProperty("gitCommit").GetString());
@@ -82,7 +82,7 @@ public sealed class SupplyChainTests(PackagingFixture f) : IClassFixture<Packagi
     public async Task The_signed_rpm_has_SBOM_and_provenance_beside_it_naming_the_signed_bytes()
     {
         var result = await f.PackageAsync(f.Temp.Combine("sbom-rpm", "yum"), PackageFamily.Rpm);
-        var rpm = Path.Combine(result.Repository, "Packages", result.Packages.Single().FileName);
+        var rpm = Path.Combine(result.Repository, "Packages", result.Packages.Single(p => p.Name != "kmod-kfunc_demo").FileName);
         var beside = JsonDocument.Parse(File.ReadAllBytes(rpm + ".intoto.json")).RootElement;
         var subject = Assert.Single(beside.GetProperty("subject").EnumerateArray().ToList());
         Assert.Equal(Convert.ToHexStringLower(SHA256.HashData(File.ReadAllBytes(rpm))), subject.GetProperty("digest").GetProperty("sha256").GetString());

@@ -26,7 +26,7 @@ public sealed class EdgeTextParserTests(PackagingFixture f) : IClassFixture<Pack
     {
         var result = await new Packager(KfuncForge.Processes.ProcessRunner.Instance).RunAsync([new PackageInput(RenderedCellFiles.Load(DebCell), f.SignedModule)],
             f.Settings(f.Temp.Combine("edge-deb", "apt"), PackageFamily.Deb));
-        var deb = Directory.GetFiles(result.Repository, "*.deb", SearchOption.AllDirectories).Single();
+        var deb = Directory.GetFiles(result.Repository, "kfunc-demo-modules-6.1-amd64_*.deb", SearchOption.AllDirectories).Single();
         var fields = Deb822.Parse(HostTools.Checked("dpkg-deb", "--field", deb).Stdout, deb).Single();
         Assert.Equal(["Package", "Version", "Architecture", "Maintainer", "Installed-Size", "Depends", "Section", "Priority", "Description"], fields.Fields.Select(x => x.Key));
         Assert.Equal(Maintainer("debian12"), fields["Maintainer"]);
@@ -40,11 +40,14 @@ public sealed class EdgeTextParserTests(PackagingFixture f) : IClassFixture<Pack
     [Fact]
     public async Task Rpm_reads_the_spec_with_every_field_as_written_and_only_our_scriptlets()
     {
-        var spec = Directory.GetFiles(RpmCell, "*.spec", SearchOption.AllDirectories).Single();
+        var spec = Directory.GetFiles(Path.Combine(RpmCell, "rpm"), "*.spec").Single();
         HostTools.Checked("rpmspec", "-P", spec);
+        // The meta package's spec parses too, with the hostile text as data.
+        var meta = HostTools.Checked("rpmspec", "-q", "--qf", "%{SUMMARY}\n", Directory.GetFiles(Path.Combine(RpmCell, "fleet", "rpm"), "*.spec").Single()).Stdout;
+        Assert.Equal($"{Description} (follows kernel updates)\n", meta);
         var result = await new Packager(KfuncForge.Processes.ProcessRunner.Instance).RunAsync([new PackageInput(RenderedCellFiles.Load(RpmCell), f.SignedModule)],
             f.Settings(f.Temp.Combine("edge-rpm", "yum"), PackageFamily.Rpm, "rhel9"));
-        var rpm = Directory.GetFiles(result.Repository, "*.rpm", SearchOption.AllDirectories).Single();
+        var rpm = Directory.GetFiles(result.Repository, "kmod-kfunc_demo-5.*.rpm", SearchOption.AllDirectories).Single();
         var q = HostTools.Checked("rpm", "-qp", "--qf", "%{SUMMARY}\\n%{LICENSE}\\n%{VERSION}\\n", rpm).Stdout.Split('\n');
         Assert.Equal(Description, q[0]);
         Assert.Equal("Dual MIT/GPL", q[1]);
