@@ -41,7 +41,6 @@ public sealed partial class TemplateSet
         new("deb/control.sbn", "debian/control", TemplateScope.Deb),
         new("deb/rules.sbn", "debian/rules", TemplateScope.Deb, Executable: true),
         new("deb/changelog.sbn", "debian/changelog", TemplateScope.Deb),
-        new("deb/install.sbn", "debian/{package}.install", TemplateScope.Deb),
         new("deb/postinst.sbn", "debian/{package}.postinst", TemplateScope.Deb, Executable: true),
         new("deb/postrm.sbn", "debian/{package}.postrm", TemplateScope.Deb, Executable: true),
         new("deb/source-format.sbn", "debian/source/format", TemplateScope.Deb),

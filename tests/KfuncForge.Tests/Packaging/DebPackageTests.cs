@@ -47,7 +47,7 @@ public sealed class DebPackageTests(PackagingFixture f) : IClassFixture<Packagin
         Assert.Equal(
             [
                 "./lib/modules/6.1-amd64/updates/kfuncforge/kfunc_demo.ko",
-                $"./usr/lib/modules-load.d/kfunc_demo.conf",
+                $"./usr/lib/modules-load.d/kfunc_demo-6.1-amd64.conf",
                 $"./usr/share/doc/{Package}/changelog.Debian.gz",
                 $"./usr/share/doc/{Package}/kfuncforge/provenance.intoto.json",
                 $"./usr/share/doc/{Package}/kfuncforge/sbom.cdx.json",
@@ -59,7 +59,7 @@ public sealed class DebPackageTests(PackagingFixture f) : IClassFixture<Packagin
         HostTools.Checked("dpkg-deb", "-x", deb, temp.Combine("root"));
         HostTools.Checked("dpkg-deb", "-e", deb, temp.Combine("DEBIAN"));
         Assert.Equal(File.ReadAllBytes(f.SignedModule), File.ReadAllBytes(temp.Combine("root", "lib", "modules", "6.1-amd64", "updates", "kfuncforge", "kfunc_demo.ko")));
-        Assert.Equal("kfunc_demo", File.ReadAllLines(temp.Combine("root", "usr", "lib", "modules-load.d", "kfunc_demo.conf")).Last());
+        Assert.Equal("kfunc_demo", File.ReadAllLines(temp.Combine("root", "usr", "lib", "modules-load.d", "kfunc_demo-6.1-amd64.conf")).Last());
         // The signing certificate, DER, for `mokutil --import` (docs/signing.md, "Secure Boot").
         using (var certificate = SigningKey.LoadCertificate(f.Keys.RsaCert))
             Assert.Equal(certificate.RawData, File.ReadAllBytes(temp.Combine("root", "usr", "share", "kfuncforge", "certs", "kfunc_demo-6.1-amd64.der")));

@@ -157,7 +157,7 @@ public sealed class RolloutTests(RealKernel real, RealKernel612 real612, ITestOu
         Assert.EndsWith($"/updates/kfuncforge/{Module}.ko.xz", commands["modinfo"].Output.Trim());
 
         // Generation 3, made from kernel B alone: A's package is still served, byte for byte, and the meta package still follows B.
-        var previous = first.Packages.Single(p => p.Name == Package(real));
+        var previous = second.Packages.Single(p => p.Name == Package(real));
         var third = await PublishAsync(3, real612);
         var kept = Assert.Single(third.Carried);
         Assert.Equal(a, kept.Kernel);
