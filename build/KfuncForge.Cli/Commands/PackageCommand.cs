@@ -17,7 +17,7 @@ public sealed class PackageCommand : ICommand
 {
     public string Name => "package";
     public string Summary => "package signed modules from rendered cells (--cell, --ko) into .deb/.rpm and a signed repository";
-    public IReadOnlyCollection<string> Accepts => ["distro", "cell", "ko", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir",
+    public IReadOnlyCollection<string> Accepts => ["distro", "cache", "cell", "ko", "key", "cert", "signer-command", "hash", "kernel-config", "kernel-release", "keys-dir",
         "repo", "gnupg-home", "package-key-id", "arch", "source-date-epoch"];
 
     public int Run(CommandContext context) => RunAsync(context).GetAwaiter().GetResult();
@@ -61,12 +61,14 @@ public sealed class PackageCommand : ICommand
         {
             Retain = distro.Packaging.Retain,
             CoveredKernels = covered,
+            Lines = distro.Kernels.Select(t => $"{t.Line.Major}.{t.Line.Minor}").Distinct(StringComparer.Ordinal).ToList(),
+            KernelPackaging = distro.KernelPackaging.Name,
         };
         var result = await new Packager(runner).RunAsync(inputs, settings).ConfigureAwait(false);
         // Kubernetes fleets: a KMM kmod image per kernel and a Module manifest per module (docs/packaging.md).
         if (distro.Family != PackageFamily.Sysext)
         {
-            var kmm = await KmmPublication.PublishAsync(runner, new Caching.CacheDirectory(Caching.CacheDirectory.DefaultRoot()), context.Layout.Kmm(distro.Id), distro, inputs, sourceDate,
+            var kmm = await KmmPublication.PublishAsync(runner, new Caching.CacheDirectory(o.Get("cache") ?? Caching.CacheDirectory.DefaultRoot()), context.Layout.Kmm(distro.Id), distro, inputs, result.Carried, sourceDate,
                 context.Out.WriteLine).ConfigureAwait(false);
             context.Out.WriteLine(kmm.Unchanged ? $"unchanged: {kmm.Folder} already holds the KMM kmod images of these modules"
                 : $"KMM: {kmm.Images.Count} kmod image(s) and Module manifest(s) in {kmm.Folder} ({string.Join(", ", kmm.Images.Select(i => i.ImageReference))})");

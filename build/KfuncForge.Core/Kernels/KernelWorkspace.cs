@@ -83,7 +83,8 @@ public sealed class KernelWorkspace
     {
         if (selection.Kernel is not null || selection.Served.Count == 0) return fetched;
         var have = fetched.Entries.Select(e => e.Release).Concat(fetched.Unavailable.Select(u => u.Kernel)).ToHashSet(StringComparer.Ordinal);
-        var served = selection.Served.Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
+        var lines = Distro.Kernels.Select(t => $"{t.Line.Major}.{t.Line.Minor}").ToHashSet(StringComparer.Ordinal);
+        var served = selection.Served.Where(p => lines.Contains(p.Line)).Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
         var window = Packaging.Retention.Window(fetched.Entries.Select(e => new Packaging.Retention.Kernel(e.Release, Packaging.Retention.LineOf(e.Facts.UpstreamVersion))).Concat(served),
             Distro.Packaging.Retain);
         var entries = fetched.Entries.ToList();

@@ -276,12 +276,13 @@ public sealed class MatrixRunner(MatrixSettings settings, IProcessRunner process
     {
         if (settings.Kernel is not null || settings.Served?.Invoke(distro) is not { Count: > 0 } served) yield break;
         var have = resolution.Kernels.Select(k => k.Release.Release).Concat(resolution.Unavailable.Select(u => u.Kernel)).ToHashSet(StringComparer.Ordinal);
-        var kernels = served.Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
+        var lines = distro.Kernels.Select(t => $"{t.Line.Major}.{t.Line.Minor}").ToHashSet(StringComparer.Ordinal);
+        var kernels = served.Where(p => lines.Contains(p.Line)).Select(p => new Packaging.Retention.Kernel(p.Kernel, p.Line)).DistinctBy(k => k.Release).ToList();
         var window = Packaging.Retention.Window(resolution.Kernels.Select(k => new Packaging.Retention.Kernel(k.Release.Release, $"{k.UpstreamVersion.Major}.{k.UpstreamVersion.Minor}")).Concat(kernels),
             distro.Packaging.Retain);
         foreach (var kept in kernels.Where(k => !have.Contains(k.Release) && window.Contains(k.Release)).OrderBy(k => k.Release, StringComparer.Ordinal))
         {
-            if (KernelEntry.TryOpen(workspace.Fetcher.EntryDir(distro, kept.Release)) is not { } entry) continue;
+            if (KernelEntry.TryOpen(workspace.Fetcher.EntryDir(distro, kept.Release)) is not { Facts.Packages.Count: > 0 } entry) continue;
             var note = $"{kept.Release}: kept: the repository serves it and it is among the newest {distro.Packaging.Retain} of Linux {kept.Line} (packaging.retain); tested from the kernel cache";
             _notes.Add($"{distro.Id}: {note}");
             observer.Note($"note: {distro.Id}: {note}");

@@ -38,6 +38,12 @@ public sealed record PackagingSettings(
     /// over from the previous generation. Null: the kernels of the inputs.
     /// </summary>
     public IReadOnlyList<string>? CoveredKernels { get; init; }
+
+    /// <summary>The lines the profile targets (6.1, 6.12): retention keeps no kernel of another line. Null: any line.</summary>
+    public IReadOnlyList<string>? Lines { get; init; }
+
+    /// <summary>The profile's kernel packaging (distros/kernel-packaging/&lt;name&gt;.yaml): apt holds are written for Debian's kernel meta packages only.</summary>
+    public string? KernelPackaging { get; init; }
 }
 
 /// <summary>What a Package run published.</summary>
@@ -66,10 +72,11 @@ public sealed class Packager(IProcessRunner runner)
         var (previous, served) = Retention.Read(settings.RepositoryPath);
         var covered = (settings.CoveredKernels ?? []).Concat(inputs.Select(i => i.Cell.Kernel)).ToHashSet(StringComparer.Ordinal);
         var kernels = inputs.Select(i => new Retention.Kernel(i.Cell.Kernel, i.Cell.Line)).DistinctBy(k => k.Release).ToList();
-        var carried = Retention.Carried(served, kernels, covered, settings.Retain);
+        var carried = Retention.Carried(served, kernels, covered, settings.Retain, settings.Lines?.ToHashSet(StringComparer.Ordinal));
         var metas = MetaCells(inputs);
         var servedKernels = kernels.Select(k => k.Release).Concat(carried.Select(c => c.Kernel)).ToHashSet(StringComparer.Ordinal);
-        var carriedMeta = Retention.CarriedMeta(served, metas.ToDictionary(m => m.Key, m => m.Value.Cell.Fleet!.Version, StringComparer.Ordinal), servedKernels);
+        var servedModules = inputs.Select(i => (i.Cell.Kernel, i.Cell.Module)).Concat(carried.Select(c => (c.Kernel, c.Module))).ToHashSet();
+        var carriedMeta = Retention.CarriedMeta(served, metas.ToDictionary(m => m.Key, m => m.Value.Cell.Fleet!.Version, StringComparer.Ordinal), servedModules);
         metas = metas.Where(m => !carriedMeta.Any(c => c.Name == m.Key)).ToDictionary(StringComparer.Ordinal);
         carried = [.. carried, .. carriedMeta];
 
@@ -122,7 +129,7 @@ public sealed class Packager(IProcessRunner runner)
             await File.WriteAllTextAsync(Path.Combine(root, ServedKernelsFile),
                 string.Concat(servedKernels.Order(StringComparer.Ordinal).Select(k => k + "\n")), cancellation).ConfigureAwait(false);
             Retention.Write(root, record);
-            FleetHolds.Write(root, settings.Distro, settings.Family, inputs, carried);
+            FleetHolds.Write(root, settings, inputs, carried, previous);
             await File.WriteAllTextAsync(Path.Combine(root, InputsFile), key + "\n", cancellation).ConfigureAwait(false);
             StagedTree.Normalise(root, settings.SourceDate);
         }).ConfigureAwait(false);
@@ -155,7 +162,10 @@ public sealed class Packager(IProcessRunner runner)
         var fleet = cell.FleetView();
         if (settings.Family == PackageFamily.Deb)
             return await new DebPackageBuilder(runner).BuildAsync(fleet, null, settings.Architecture, [], work, settings.SourceDate, cancellation).ConfigureAwait(false);
-        var plugin = Directory.GetFiles(fleet.Directory, "*.install").Single();
+        var plugins = Directory.GetFiles(fleet.Directory, "*.install");
+        if (plugins.Length != 1)
+            throw new InputException(new Problem(fleet.Directory, 0, 0, "", $"has {plugins.Length} kernel-install plugins (*.install); the meta package installs exactly one (templates/fleet/kernel-install.sbn)"));
+        var plugin = plugins[0];
         var builder = new RpmPackageBuilder(runner);
         var built = await builder.BuildAsync(fleet, null, PackageNames.RpmArchitecture(settings.Architecture),
             [new ExtraFile("/usr/lib/kernel/install.d/" + Path.GetFileName(plugin), await File.ReadAllBytesAsync(plugin, cancellation).ConfigureAwait(false))],

@@ -37,17 +37,29 @@ public static class Retention
         if (!File.Exists(file)) return (null, []);
         try
         {
-            var list = JsonSerializer.Deserialize<List<ServedPackage>>(File.ReadAllBytes(file), Json) ?? [];
+            var list = JsonSerializer.Deserialize<List<ServedPackage?>>(File.ReadAllBytes(file), Json) ?? [];
             var generation = Path.GetFullPath(new DirectoryInfo(repositoryPath).ResolveLinkTarget(returnFinalTarget: true)?.FullName ?? repositoryPath);
-            foreach (var p in list)
-                if (p.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(p.File) || p.Sha256.Length != 64)
-                    throw new InputException(new Problem(file, 0, 0, "", $"lists '{Grammar.Clip(p.File)}', which is not a package file inside the repository; the repository was changed by hand: publish a fresh one (move it away first)"));
-            return (generation, list);
+            for (var i = 0; i < list.Count; i++)
+                if (Problem(list[i]) is { } problem)
+                    throw new InputException(new Problem(file, 0, 0, $"[{i}]", $"{problem}; the repository was changed by hand: publish a fresh one (move it away first)"));
+            return (generation, list.OfType<ServedPackage>().ToList());
         }
         catch (JsonException e)
         {
             throw new InputException(new Problem(file, 0, 0, "", $"is not valid JSON ({e.Message}); the repository was changed by hand: publish a fresh one (move it away first)"));
         }
+    }
+
+    /// <summary>What is wrong with a recorded package (its kernel reaches paths in the kernel cache, its file one in the repository), or null.</summary>
+    private static string? Problem(ServedPackage? p)
+    {
+        if (p is null || p.Kernel is null || p.Line is null || p.Order is null || p.Module is null || p.Name is null || p.Version is null || p.Architecture is null || p.File is null || p.Sha256 is null)
+            return "an entry lacks kernel, line, order, module, name, version, architecture, file or sha256";
+        if (Grammar.KernelRelease(p.Kernel) is { } bad) return $"kernel '{Grammar.Clip(p.Kernel)}' {bad}";
+        if (p.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(p.File) || p.File.Contains('\\'))
+            return $"'{Grammar.Clip(p.File)}' is not a package file inside the repository";
+        if (p.Sha256.Length != 64 || !p.Sha256.All(char.IsAsciiHexDigitLower)) return $"'{Grammar.Clip(p.Sha256)}' is not a SHA-256";
+        return null;
     }
 
     public static void Write(string root, IEnumerable<ServedPackage> packages) =>
@@ -70,19 +82,21 @@ public static class Retention
     /// The module packages to carry over: those of served kernels this run does not cover that are still among the newest
     /// <paramref name="retain"/> of their line, counting this run's kernels.
     /// </summary>
-    public static IReadOnlyList<ServedPackage> Carried(IReadOnlyList<ServedPackage> served, IReadOnlyList<Kernel> built, IReadOnlySet<string> covered, int retain)
+    public static IReadOnlyList<ServedPackage> Carried(IReadOnlyList<ServedPackage> served, IReadOnlyList<Kernel> built, IReadOnlySet<string> covered, int retain,
+        IReadOnlySet<string>? lines = null)
     {
-        var candidates = served.Where(p => !p.Meta && !covered.Contains(p.Kernel)).ToList();
+        // A line the profile no longer targets is not kept (its kernels would otherwise stay the newest of their line forever).
+        var candidates = served.Where(p => !p.Meta && !covered.Contains(p.Kernel) && (lines is null || lines.Contains(p.Line))).ToList();
         var window = Window(built.Concat(candidates.Select(p => new Kernel(p.Kernel, p.Line))), retain);
         return candidates.Where(p => window.Contains(p.Kernel)).ToList();
     }
 
     /// <summary>
-    /// The meta packages to carry over: a served meta package whose kernel is still served and is newer than the kernel of the
+    /// The meta packages to carry over: a served meta package whose own module package for its kernel is still served and is newer than the kernel of the
     /// meta package this run makes under that name (a run narrowed to an older kernel must not move hosts back).
     /// </summary>
-    public static IReadOnlyList<ServedPackage> CarriedMeta(IReadOnlyList<ServedPackage> served, IReadOnlyDictionary<string, string> metaOrders, IReadOnlySet<string> servedKernels) =>
-        served.Where(p => p.Meta && servedKernels.Contains(p.Kernel)
+    public static IReadOnlyList<ServedPackage> CarriedMeta(IReadOnlyList<ServedPackage> served, IReadOnlyDictionary<string, string> metaOrders, IReadOnlySet<(string Kernel, string Module)> servedModules) =>
+        served.Where(p => p.Meta && servedModules.Contains((p.Kernel, p.Module))
                 && (!metaOrders.TryGetValue(p.Name, out var order) || DebVersion.Comparer.Compare(p.Order, order) > 0))
             .ToList();
 

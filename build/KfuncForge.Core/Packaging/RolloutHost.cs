@@ -24,6 +24,9 @@ public sealed class RolloutHost(IProcessRunner runner, GuestTools tools, IVmRunn
     /// <summary>Makes the rootfs with <paramref name="request"/>'s package (the meta package) installed from the repository.</summary>
     public async Task CreateAsync(AptMirrors mirrors, Action<string>? log = null, CancellationToken cancellation = default)
     {
+        // apt and dpkg act as the rootfs's root: files they write must be owned by root, which a user namespace cannot map here.
+        if (!Environment.IsPrivilegedProcess)
+            throw new StageException("the rollout host runs apt and dpkg as root inside its rootfs: run it as root");
         var work = Path.GetFullPath(request.WorkDir);
         if (Directory.Exists(work)) Directory.Delete(work, recursive: true);
         Directory.CreateDirectory(work);

@@ -131,7 +131,7 @@ public sealed class RpmKernelFetchTests(RealKernel real, PackagingFixture f) : I
         var develRpm = Directory.GetFiles(repo, "kernel-devel-*.rpm").Single();
         Assert.Contains($"\"sha256\": \"{PackageStore.Sha256Of(develRpm)}\"", facts);
 
-        var kmod = Directory.GetFiles(Path.Combine(output, "repo", Profile, "yum"), "kmod-kfunc_fixture_ok-*.rpm", SearchOption.AllDirectories).Single();
+        var kmod = Directory.GetFiles(Path.Combine(output, "repo", Profile, "yum"), $"kmod-kfunc_fixture_ok-{release}-*.rpm", SearchOption.AllDirectories).Single();
         Assert.Contains($"kernel-core = {abi}", HostTools.Checked("rpm", "-qp", "--nosignature", "--requires", kmod).Stdout);
         Assert.Contains($"/lib/modules/{release}/updates/kfuncforge/kfunc_fixture_ok.ko\n", HostTools.Checked("rpm", "-qlp", "--nosignature", kmod).Stdout);
         Assert.DoesNotContain("weak-modules", HostTools.Checked("rpm", "-qp", "--nosignature", "--scripts", kmod).Stdout);
