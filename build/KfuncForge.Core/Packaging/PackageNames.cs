@@ -21,6 +21,7 @@ public static partial class PackageNames
     public static bool IsDebName(string name) => DebName().IsMatch(name);
     public static bool IsDebVersion(string version) => DebVersion().IsMatch(version) && (!version.Contains(':') || version.Split(':')[0].All(char.IsAsciiDigit));
     public static bool IsRpmVersion(string version) => RpmVersion().IsMatch(version);
+    public static bool IsRpmName(string name) => RpmName().IsMatch(name);
 
     public static void RequireDeb(string name, string version, string where)
     {

@@ -59,6 +59,11 @@ public static class Retention
         if (p.File.Contains("..", StringComparison.Ordinal) || Path.IsPathRooted(p.File) || p.File.Contains('\\'))
             return $"'{Grammar.Clip(p.File)}' is not a package file inside the repository";
         if (p.Sha256.Length != 64 || !p.Sha256.All(char.IsAsciiHexDigitLower)) return $"'{Grammar.Clip(p.Sha256)}' is not a SHA-256";
+        // The name becomes a folder of the next generation's pool: only package-name characters.
+        var dash = p.Version.LastIndexOf('-');
+        var rpmEvr = dash > 0 && PackageNames.IsRpmVersion(p.Version[..dash]) && PackageNames.IsRpmVersion(p.Version[(dash + 1)..]);
+        if (!PackageNames.IsRpmName(p.Name) || !(PackageNames.IsDebVersion(p.Version) || rpmEvr) || !PackageNames.IsRpmName(p.Architecture))
+            return $"'{Grammar.Clip(p.Name)}' {Grammar.Clip(p.Version)} ({Grammar.Clip(p.Architecture)}) is not a package name, version and architecture";
         return null;
     }
 

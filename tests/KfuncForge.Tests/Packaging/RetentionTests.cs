@@ -114,5 +114,17 @@ public sealed class RetentionTests(PackagingFixture f) : IClassFixture<Packaging
         Assert.Equal(generation, new DirectoryInfo(repo).LinkTarget);
     }
 
+    [Fact]
+    public async Task A_yum_repository_reads_what_its_previous_generation_serves()
+    {
+        using var t = TestTree.Temp();
+        var repo = t.Combine("repo", "yum");
+        await f.PackageAsync(repo, PackageFamily.Rpm, run: 1);
+        var served = Retention.Read(repo).Packages;
+        Assert.Contains(served, p => p.Meta && p.Name == "kmod-kfunc_demo" && p.Version.StartsWith("1.2.3-5.14.0_", StringComparison.Ordinal));
+        var second = await f.PackageAsync(repo, PackageFamily.Rpm, run: 2);
+        Assert.Empty(second.Carried); // the same kernel again: nothing to carry, and the record read cleanly
+    }
+
     private static string Field(string deb, string field) => HostTools.Checked("dpkg-deb", "--field", deb, field).Stdout.Trim();
 }
